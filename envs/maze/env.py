@@ -1,0 +1,178 @@
+"""``MazeEnv``: navigate from S to G on a grid maze; observations are Maze-Hard question grids."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from envs.maze.core import build, pick_mazes
+from envs.maze.pool import Generator
+from envs.maze.render import render_ansi, render_rgb
+from envs.maze.types import VOCAB_SIZE
+
+_ROW = np.zeros(1, dtype=np.int64)  # the single env is row 0 of a batch of one
+
+
+def observation_space(shape: tuple[int, int]) -> spaces.Dict:
+    """The flat Dict observation space of one Maze env of grid ``shape``."""
+    return spaces.Dict(
+        {
+            "grid": spaces.Box(0, VOCAB_SIZE - 1, shape, dtype=np.uint8),
+            "action_mask": spaces.MultiBinary(4),
+        }
+    )
+
+
+class MazeEnv(gym.Env[dict[str, np.ndarray], int]):
+    """
+    ## Description
+    The agent walks from the start ``S`` to the goal ``G`` of a grid maze. Mazes come from a
+    pool pre-generated from ``pool_seed``: random perfect mazes (DFS backtracker or Prim) with
+    optional loops (``braid``) and a minimum S->G distance, or the mazes of a Maze-Hard CSV
+    (``dataset="maze-hard"``: the 1000 bundled 30x30 training mazes, shortest paths 109-146).
+    A specific maze can be given at reset: ``reset(options={"puzzle": "...# S  G..."})``, or a
+    pool maze by index: ``reset(options={"index": 3})``.
+
+    ## Observation
+    ``Dict(grid=Box(0, 5, (H, W), uint8), action_mask=MultiBinary(4))``. ``grid`` uses the
+    official TRM Maze token ids: 0 pad, 1 wall ``#``, 2 open, 3 ``S``, 4 ``G``, 5 path ``o``.
+    The agent's current cell is shown as ``S``, so every observation is a valid Maze-Hard
+    question from where the agent stands; the cell it leaves becomes open (or ``o`` with
+    ``mark_trail=True``). On the goal the agent's ``S`` replaces ``G``.
+    ``action_mask`` marks the moves that change the agent's cell (also ``action_masks()``).
+
+    ## Action Space
+    ``Discrete(4)``: 0 up, 1 right, 2 down, 3 left (jumanji's order). A move into a wall or off
+    the grid is a no-op that still costs the step.
+
+    ## Rewards
+    +1 on reaching ``G``; ``-step_cost`` on every other step. With ``shaping=True`` the
+    potential-based term ``shaping_gamma * phi(s') - phi(s)`` is added, where
+    ``phi(s) = -d(s) / (H + W)`` and ``d`` is the BFS distance to ``G`` (0 at the goal), which
+    leaves optimal policies unchanged for discount ``shaping_gamma``.
+
+    ## Termination/Truncation
+    Terminated when the agent reaches ``G``; truncated after ``max_steps`` steps (default
+    ``4 * H * W``). ``info`` holds ``shortest_path_length`` (S->G at reset),
+    ``distance_to_goal``, ``is_success`` and ``steps``.
+
+    ## Arguments
+    - ``size``: grid side (>= 5) or an (H, W) tuple; ignored with ``dataset``.
+    - ``algorithm``: ``"dfs"`` (long corridors) or ``"prim"`` (many short branches).
+    - ``braid``: in [0, 1], the probability of opening each dead end into a loop.
+    - ``min_path_length``: minimum S->G shortest path in steps (Maze-Hard: > 110 on 30x30).
+    - ``dataset``: ``None``, ``"maze-hard"`` or the path of a CSV in that format.
+    - ``pool_size``: mazes in the pool (default 1000, fewer above 15x15; a dataset: all rows).
+    - ``pool_seed``: seed of the pool. ``generator``: an injected
+      ``(np.random.Generator) -> MazeState`` that overrides the five arguments above.
+    - ``step_cost``, ``shaping``, ``shaping_gamma``, ``max_steps``, ``mark_trail``: see above.
+    - ``render_mode``: ``"ansi"`` or ``"rgb_array"``; ``cell_px``: pixels per cell.
+
+    ## Registered ids
+    ``trm_rl/Maze-v0`` (9x9), ``trm_rl/Maze-5x5-v0``, ``trm_rl/Maze-9x9-v0``,
+    ``trm_rl/Maze-15x15-v0``, ``trm_rl/Maze-31x31-v0``, ``trm_rl/MazeHard-v0``; batched:
+    ``gym.make_vec(id, num_envs, vectorization_mode="vector_entry_point")``.
+    """
+
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi", "rgb_array"], "render_fps": 8}
+
+    def __init__(
+        self,
+        render_mode: str | None = None,
+        size: int | tuple[int, int] = 9,
+        algorithm: str = "dfs",
+        braid: float = 0.0,
+        min_path_length: int = 0,
+        dataset: str | None = None,
+        pool_size: int | None = None,
+        pool_seed: int = 0,
+        generator: Generator | None = None,
+        step_cost: float = 0.01,
+        shaping: bool = False,
+        shaping_gamma: float = 0.99,
+        max_steps: int | None = None,
+        mark_trail: bool = False,
+        cell_px: int = 16,
+    ) -> None:
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']}")
+        self.render_mode, self.cell_px = render_mode, int(cell_px)
+        self.pool, self._batch = build(
+            1,
+            size=size,
+            algorithm=algorithm,
+            braid=braid,
+            min_path_length=min_path_length,
+            dataset=dataset,
+            pool_size=pool_size,
+            pool_seed=pool_seed,
+            generator=generator,
+            step_cost=step_cost,
+            shaping=shaping,
+            shaping_gamma=shaping_gamma,
+            max_steps=max_steps,
+            mark_trail=mark_trail,
+        )
+        self.shape = self.pool.shape
+        self.max_steps = self._batch.max_steps
+        self.observation_space = observation_space(self.shape)
+        self.action_space = spaces.Discrete(4)
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """Start an episode on a pool maze drawn with ``np_random``, or on
+        ``options["puzzle"]`` (string, (H, W) array or ``MazeState``) or pool maze
+        ``options["index"]``."""
+        super().reset(seed=seed)
+        options = options or {}
+        puzzle, index = options.get("puzzle"), options.get("index")
+        pool, rows = pick_mazes(
+            self.pool,
+            self.shape,
+            self.np_random,
+            1,
+            puzzles=None if puzzle is None else [puzzle],
+            indices=None if index is None else [index],
+        )
+        self._batch.load(_ROW, pool, rows)
+        return self._observation(), self._info()
+
+    def step(
+        self, action: int | np.integer
+    ) -> tuple[dict[str, np.ndarray], float, bool, bool, dict[str, Any]]:
+        """Move the agent one cell (0 up, 1 right, 2 down, 3 left); see the class docstring."""
+        a = int(action)
+        if not 0 <= a < 4:
+            raise ValueError(f"action must be in 0..3 (up, right, down, left), got {action}")
+        reward, terminated, truncated = self._batch.step(np.array([a], dtype=np.int64))
+        return (
+            self._observation(),
+            float(reward[0]),
+            bool(terminated[0]),
+            bool(truncated[0]),
+            self._info(),
+        )
+
+    def action_masks(self) -> np.ndarray:
+        """(4,) bool: the moves that change the agent's cell (MaskablePPO's hook)."""
+        return self._batch.action_masks()[0]
+
+    def render(self) -> str | np.ndarray | None:
+        """``"ansi"``: the grid as text; ``"rgb_array"``: an (H*cell_px, W*cell_px, 3) image."""
+        grid = self._batch.grid[0].reshape(self.shape)
+        if self.render_mode == "ansi":
+            return render_ansi(grid)
+        if self.render_mode == "rgb_array":
+            goal = divmod(int(self._batch.goal[0]), self.shape[1])
+            return render_rgb(grid, goal, self.cell_px)
+        return None
+
+    def _observation(self) -> dict[str, np.ndarray]:
+        return {k: v[0] for k, v in self._batch.observation().items()}
+
+    def _info(self) -> dict[str, Any]:
+        return {k: v[0].item() for k, v in self._batch.info().items()}
