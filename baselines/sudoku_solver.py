@@ -1,0 +1,211 @@
+"""Exact Sudoku solver for 4x4, 6x6 and 9x9 boards: the oracle of the Sudoku environments.
+
+Candidates are bitmasks (bit ``d - 1`` set = digit ``d`` possible). Each search node propagates
+naked singles (a cell with one candidate removes it from its peers) and hidden singles (a digit
+with one place left in a unit goes there) to a fixed point, then branches on a cell with the
+fewest candidates (MRV). The search statistics are our difficulty measure: ``guesses == 0``
+means the puzzle falls to singles alone; ``nodes`` counts the search tree.
+
+Example::
+
+    from baselines.sudoku_solver import solve, count_solutions, analyse
+    solution = solve("000702005000095080...")       # (9, 9) uint8, or None
+    count_solutions(board, limit=2)                   # 0, 1 or 2 (= "at least two")
+    analyse(board).guesses                            # branch points needed
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+
+import numpy as np
+
+#: Box shape (rows, cols) per board side; the same geometry as ``envs.sudoku``, restated so the
+#: oracle stays independent of the environment code it checks.
+BOX_SHAPES = {4: (2, 2), 6: (2, 3), 9: (3, 3)}
+
+
+@dataclass(frozen=True)
+class SolveResult:
+    """Outcome of a search.
+
+    :param solution: the first solution found, or None if there is none.
+    :param num_solutions: solutions found, capped at the search ``limit``.
+    :param nodes: search nodes visited (1 = solved by propagation at the root).
+    :param guesses: nodes where the solver had to branch (0 = singles suffice).
+    """
+
+    solution: np.ndarray | None  # (N, N) uint8 digits 1..N
+    num_solutions: int
+    nodes: int
+    guesses: int
+
+    @property
+    def unique(self) -> bool:
+        return self.num_solutions == 1
+
+
+@cache
+def _tables(size: int) -> tuple[tuple[tuple[int, ...], ...], tuple[tuple[int, ...], ...]]:
+    """Units (rows, columns, boxes) and peers of every cell, as tuples of cell indices."""
+    br, bc = BOX_SHAPES[size]
+    rows = [[r * size + c for c in range(size)] for r in range(size)]
+    cols = [[r * size + c for r in range(size)] for c in range(size)]
+    boxes = [
+        [(r0 + r) * size + c0 + c for r in range(br) for c in range(bc)]
+        for r0 in range(0, size, br)
+        for c0 in range(0, size, bc)
+    ]
+    units = rows + cols + boxes
+    peers = [
+        tuple(sorted({p for u in units if cell in u for p in u} - {cell}))
+        for cell in range(size * size)
+    ]
+    return tuple(tuple(u) for u in units), tuple(peers)
+
+
+def _digits(board: str | np.ndarray, size: int) -> list[int]:
+    """Row-major digits with 0 blanks from a string ('.' or '0' blanks) or an array."""
+    if isinstance(board, str):
+        text = "".join(board.split())
+        values = [0 if ch in ".0" else int(ch) if ch.isdigit() else -1 for ch in text]
+    else:
+        values = [int(v) for v in np.asarray(board).reshape(-1)]
+    if len(values) != size * size or not all(0 <= v <= size for v in values):
+        raise ValueError(f"expected {size * size} digits 0-{size} ('.' or 0 = blank)")
+    return values
+
+
+def _propagate(
+    cands: list[int], done: list[bool], stack: list[int], units: tuple, peers: tuple, full: int
+) -> bool:
+    """Naked and hidden singles to a fixed point, in place. False on a contradiction.
+
+    ``stack`` holds the cells whose single candidate still has to leave their peers.
+    """
+    while True:
+        while stack:
+            c = stack.pop()
+            if done[c]:
+                continue
+            done[c] = True
+            bit = cands[c]
+            for p in peers[c]:
+                v = cands[p]
+                if v & bit:
+                    v ^= bit
+                    if not v:
+                        return False
+                    cands[p] = v
+                    if not v & (v - 1):
+                        stack.append(p)
+        for unit in units:
+            once = twice = 0
+            for c in unit:
+                v = cands[c]
+                twice |= once & v
+                once |= v
+            if once != full:
+                return False  # some digit has no place left in this unit
+            hidden = once & ~twice
+            if not hidden:
+                continue
+            for c in unit:
+                v = cands[c]
+                h = v & hidden
+                if h and h != v:
+                    if h & (h - 1):
+                        return False  # two digits can only go in this one cell
+                    cands[c] = h
+                    stack.append(c)
+        if not stack:
+            return True
+
+
+class _Search:
+    def __init__(self, size: int, limit: int, rng: np.random.Generator | None):
+        self.size = size
+        self.units, self.peers = _tables(size)
+        self.full = (1 << size) - 1
+        self.limit = limit
+        self.rng = rng
+        self.solutions: list[list[int]] = []
+        self.nodes = 0
+        self.guesses = 0
+
+    def run(self, cands: list[int], done: list[bool], stack: list[int]) -> None:
+        self.nodes += 1
+        if not _propagate(cands, done, stack, self.units, self.peers, self.full):
+            return
+        best, best_count = -1, self.size + 1
+        for c, v in enumerate(cands):
+            if not done[c]:
+                k = v.bit_count()
+                if k < best_count:
+                    best, best_count = c, k
+                    if k == 2:
+                        break
+        if best < 0:
+            self.solutions.append(cands)
+            return
+        self.guesses += 1
+        v = cands[best]
+        bits = [1 << d for d in range(self.size) if v >> d & 1]
+        if self.rng is not None:
+            bits = [bits[i] for i in self.rng.permutation(len(bits))]
+        for bit in bits:
+            branch = cands.copy()
+            branch[best] = bit
+            self.run(branch, done.copy(), [best])
+            if len(self.solutions) >= self.limit:
+                return
+
+
+def analyse(
+    board: str | np.ndarray,
+    limit: int = 2,
+    *,
+    size: int | None = None,
+    rng: np.random.Generator | None = None,
+) -> SolveResult:
+    """Search for up to ``limit`` solutions and report the search statistics.
+
+    :param board: (N, N) or (N*N,) digits with 0 blanks, or a string ('.' or '0' blanks).
+    :param limit: stop after this many solutions (2 decides uniqueness).
+    :param size: board side; inferred from the input when None.
+    :param rng: if given, branch on digits in a random order (used to draw random grids).
+    """
+    size = _infer_size(board) if size is None else size
+    if size not in BOX_SHAPES:
+        raise ValueError(f"unsupported Sudoku size {size}; use 4, 6 or 9")
+    digits = _digits(board, size)
+    full = (1 << size) - 1
+    cands = [full if d == 0 else 1 << (d - 1) for d in digits]
+    search = _Search(size, limit, rng)
+    givens = [c for c, d in enumerate(digits) if d]
+    search.run(cands, [False] * len(cands), givens)
+    solution = None
+    if search.solutions:
+        solution = np.array([v.bit_length() for v in search.solutions[0]], dtype=np.uint8).reshape(
+            size, size
+        )
+    return SolveResult(solution, len(search.solutions), search.nodes, search.guesses)
+
+
+def solve(board: str | np.ndarray, *, size: int | None = None) -> np.ndarray | None:
+    """The first solution of ``board`` as (N, N) uint8 digits, or None if it has none."""
+    return analyse(board, limit=1, size=size).solution
+
+
+def count_solutions(board: str | np.ndarray, limit: int = 2, *, size: int | None = None) -> int:
+    """Number of solutions of ``board``, counting at most ``limit``."""
+    return analyse(board, limit=limit, size=size).num_solutions
+
+
+def _infer_size(board: str | np.ndarray) -> int:
+    cells = len("".join(board.split())) if isinstance(board, str) else np.asarray(board).size
+    for size in (4, 6, 9):
+        if cells == size * size:
+            return size
+    raise ValueError(f"cannot infer the board size from {cells} cells; expected 16, 36 or 81")

@@ -1,0 +1,383 @@
+"""Sudoku rules as pure numpy functions, most on a leading batch axis.
+
+Conventions: a board is an array of digits (``0`` = blank) of shape ``(N, N)`` or flattened
+``(C,)`` with ``C = N * N`` cells in row-major order; a batch adds a leading axis ``B``. The
+legality mask has ``A = N ** 3`` entries, one per action ``cell * N + (digit - 1)``.
+
+``SudokuEnv`` and ``SudokuVectorEnv`` both step through :func:`step_batch`, so their
+transitions are the same code. It updates a :class:`~envs.sudoku.types.SudokuBatch` in place,
+keeping the legality mask incremental: a placement clears the cell's ``N`` entries and the
+digit's entry at each of the cell's peers (same row, column or box).
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+import numpy as np
+
+from envs.sudoku.types import BOX_SHAPES, DIGIT_OFFSET, SudokuBatch
+
+_BLANK_CHARS = ".0"
+
+
+# --------------------------------------------------------------------------------------------
+# Geometry
+# --------------------------------------------------------------------------------------------
+def box_shape(size: int) -> tuple[int, int]:
+    """Box shape (rows, cols) of an ``size x size`` board; raises ``ValueError`` for others."""
+    if size not in BOX_SHAPES:
+        raise ValueError(f"unsupported Sudoku size {size!r}; use one of {sorted(BOX_SHAPES)}")
+    return BOX_SHAPES[size]
+
+
+def _readonly(a: np.ndarray) -> np.ndarray:
+    a.setflags(write=False)
+    return a
+
+
+@cache
+def unit_table(size: int) -> np.ndarray:
+    """Cells of every unit: rows ``0..N-1``, columns ``N..2N-1``, boxes ``2N..3N-1``.
+
+    :return: (3N, N) int64 cell indices (read-only).
+    """
+    br, bc = box_shape(size)
+    cells = np.arange(size * size).reshape(size, size)
+    boxes = [
+        cells[r : r + br, c : c + bc].ravel()
+        for r in range(0, size, br)
+        for c in range(0, size, bc)
+    ]
+    return _readonly(np.concatenate([cells, cells.T, np.stack(boxes)]).astype(np.int64))
+
+
+@cache
+def cell_units(size: int) -> np.ndarray:
+    """The (row, column, box) unit ids of every cell: (C, 3) int64 (read-only)."""
+    units = unit_table(size)
+    out = np.zeros((size * size, 3), dtype=np.int64)
+    for u, cells in enumerate(units):
+        out[cells, u // size] = u
+    return _readonly(out)
+
+
+@cache
+def peer_table(size: int) -> np.ndarray:
+    """Peers of every cell (same row, column or box, the cell excluded), sorted.
+
+    :return: (C, P) int64 with ``P = 2(N-1) + (br-1)(bc-1)``: 20 for 9x9, 12 for 6x6, 7 for 4x4.
+    """
+    units = unit_table(size)
+    rows = []
+    for cell, ids in enumerate(cell_units(size)):
+        peers = np.unique(units[ids].ravel())
+        rows.append(peers[peers != cell])
+    return _readonly(np.stack(rows))
+
+
+@cache
+def clear_table(size: int) -> np.ndarray:
+    """Mask entries a placement makes illegal: the cell's N digits, then the digit at each peer.
+
+    :return: (A, N + P) int64; row ``a`` lists entries of the (A,) mask cleared by action ``a``.
+    """
+    cell, digit0 = np.divmod(np.arange(size**3), size)
+    own = cell[:, None] * size + np.arange(size)
+    peers = peer_table(size)[cell] * size + digit0[:, None]
+    return _readonly(np.concatenate([own, peers], axis=1))
+
+
+def unit_name(size: int, unit: int) -> str:
+    """Human name of unit ``unit`` of :func:`unit_table` (1-based), e.g. ``"box 3"``."""
+    kind = ("row", "column", "box")[unit // size]
+    return f"{kind} {unit % size + 1}"
+
+
+# --------------------------------------------------------------------------------------------
+# Parsing, validation and tokens
+# --------------------------------------------------------------------------------------------
+def parse_puzzle(puzzle: str | np.ndarray, size: int, *, what: str = "puzzle") -> np.ndarray:
+    """Parse a puzzle given as a string or an array into an (N, N) uint8 board.
+
+    A string has ``N * N`` characters in row-major order, digits ``1..N`` and ``.`` or ``0`` for
+    blanks (whitespace is ignored). An array has shape (N, N) or (N * N,) with digits ``0..N``.
+
+    :raises ValueError: on a wrong length or shape, a bad character or an out-of-range digit.
+    """
+    box_shape(size)
+    cells = size * size
+    if isinstance(puzzle, str):
+        text = "".join(puzzle.split())
+        if len(text) != cells:
+            raise ValueError(
+                f"{what} string has {len(text)} characters, expected {cells} for a "
+                f"{size}x{size} board (row-major, '.' or '0' for blanks)"
+            )
+        digits = np.zeros(cells, dtype=np.uint8)
+        for i, ch in enumerate(text):
+            if ch in _BLANK_CHARS:
+                continue
+            if not ch.isdigit() or not 1 <= int(ch) <= size:
+                raise ValueError(
+                    f"{what} string has bad character {ch!r} at position {i} (row {i // size + 1},"
+                    f" column {i % size + 1}); use digits 1-{size} and '.' or '0' for blanks"
+                )
+            digits[i] = int(ch)
+        return digits.reshape(size, size)
+    arr = np.asarray(puzzle)
+    if arr.shape not in ((size, size), (cells,)):
+        raise ValueError(
+            f"{what} array has shape {arr.shape}, expected ({size}, {size}) or ({cells},)"
+        )
+    if arr.dtype == bool or not np.issubdtype(arr.dtype, np.number):
+        raise ValueError(f"{what} array has dtype {arr.dtype}; use integer digits 0-{size}")
+    if not np.all(np.isfinite(arr)) or not np.array_equal(arr, np.round(arr)):
+        raise ValueError(f"{what} array has non-integer entries; use integer digits 0-{size}")
+    if arr.min() < 0 or arr.max() > size:
+        bad = arr.ravel()[(arr.ravel() < 0) | (arr.ravel() > size)][0]
+        raise ValueError(f"{what} array has digit {bad} out of range; use 0-{size} (0 = blank)")
+    return arr.astype(np.uint8).reshape(size, size)
+
+
+def find_duplicates(board: np.ndarray) -> list[str]:
+    """Describe every digit that appears more than once in a row, column or box.
+
+    :param board: (N, N) digits, 0 = blank.
+    :return: messages such as ``"digit 5 twice in row 1 (cells r1c2, r1c7)"``; empty if none.
+    """
+    size = board.shape[0]
+    flat = np.asarray(board).reshape(-1)
+    problems = []
+    for u, cells in enumerate(unit_table(size)):
+        values = flat[cells]
+        for digit in range(1, size + 1):
+            where = cells[values == digit]
+            if len(where) > 1:
+                names = ", ".join(f"r{c // size + 1}c{c % size + 1}" for c in where)
+                times = "twice" if len(where) == 2 else f"{len(where)} times"
+                problems.append(f"digit {digit} {times} in {unit_name(size, u)} (cells {names})")
+    return problems
+
+
+def check_givens(board: np.ndarray, *, what: str = "puzzle") -> None:
+    """Raise ``ValueError`` naming the first duplicate if ``board`` contradicts the rules."""
+    problems = find_duplicates(board)
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise ValueError(f"{what} has contradictory givens: {problems[0]}{more}")
+
+
+def to_tokens(boards: np.ndarray) -> np.ndarray:
+    """Digits (0 = blank) -> TRM token ids (blank 1, digit d -> d + 1), uint8, same shape."""
+    return (np.asarray(boards) + DIGIT_OFFSET).astype(np.uint8)
+
+
+def from_tokens(tokens: np.ndarray) -> np.ndarray:
+    """TRM token ids -> digits (0 = blank or pad), uint8, same shape."""
+    tokens = np.asarray(tokens).astype(np.int16)
+    return np.clip(tokens - DIGIT_OFFSET, 0, None).astype(np.uint8)
+
+
+# --------------------------------------------------------------------------------------------
+# Legality and solved boards
+# --------------------------------------------------------------------------------------------
+def legal_mask(boards: np.ndarray) -> np.ndarray:
+    """Legal placements computed from scratch: cell empty and digit absent from its units.
+
+    :param boards: (B, N, N) or (B, C) digits, 0 = blank.
+    :return: (B, A) bool, entry ``cell * N + digit - 1``.
+    """
+    boards = np.asarray(boards)
+    batch, size = boards.shape[0], _size_of(boards)
+    flat = boards.reshape(batch, size * size)
+    onehot = flat[..., None] == np.arange(1, size + 1, dtype=flat.dtype)  # (B, C, N)
+    used = onehot[:, unit_table(size)].any(axis=2)  # (B, 3N, N): digit used in unit
+    blocked = used[:, cell_units(size)].any(axis=2)  # (B, C, N)
+    return (~blocked & (flat == 0)[..., None]).reshape(batch, size**3)
+
+
+def is_solved(boards: np.ndarray) -> np.ndarray:
+    """Whether each board is complete with every digit once per row, column and box.
+
+    :param boards: (B, N, N) or (B, C) digits.
+    :return: (B,) bool.
+    """
+    boards = np.asarray(boards)
+    batch, size = boards.shape[0], _size_of(boards)
+    units = boards.reshape(batch, size * size)[:, unit_table(size)]  # (B, 3N, N)
+    return np.all(np.sort(units, axis=-1) == np.arange(1, size + 1), axis=(1, 2))
+
+
+def _size_of(boards: np.ndarray) -> int:
+    if boards.ndim == 3:
+        return boards.shape[1]
+    size = round(boards.shape[1] ** 0.5)
+    if size * size != boards.shape[1]:
+        raise ValueError(f"boards of shape {boards.shape} are not (B, N, N) or (B, N*N)")
+    return size
+
+
+# --------------------------------------------------------------------------------------------
+# Actions
+# --------------------------------------------------------------------------------------------
+def encode_action(row, col, digit, size: int):
+    """Action id of placing ``digit`` (1..N) at (row, col): ``(row * N + col) * N + digit - 1``.
+
+    Works on ints and on numpy arrays alike.
+    """
+    return (row * size + col) * size + (digit - 1)
+
+
+def decode_action(action, size: int):
+    """Inverse of :func:`encode_action`: ``(row, col, digit)`` with digit in 1..N."""
+    cell, digit0 = divmod(action, size)
+    row, col = divmod(cell, size)
+    return row, col, digit0 + 1
+
+
+def sample_legal_actions(
+    masks: np.ndarray, rng: np.random.Generator, tries: int = 16
+) -> np.ndarray:
+    """Draw one action per row uniformly among its legal entries.
+
+    Rejection sampling: ``tries`` uniform candidates per row, the first legal one wins; rows
+    with no hit fall back to an exact draw (the r-th legal entry). Rows without any legal
+    entry get action 0.
+
+    :param masks: (B, A) bool.
+    :param rng: the random generator (e.g. ``env.np_random``).
+    :return: (B,) int64 actions.
+    """
+    batch, num_actions = masks.shape
+    rows = np.arange(batch)
+    cand = rng.integers(0, num_actions, size=(batch, tries))
+    hit = np.take_along_axis(masks, cand, axis=1)
+    first = hit.argmax(axis=1)
+    actions = cand[rows, first]
+    miss = np.flatnonzero(~hit[rows, first])
+    if len(miss):
+        # Exact draw for the rest: the r-th legal entry of the row, r uniform in [0, count).
+        legal = np.flatnonzero(masks[miss])  # row-major positions, row = position // A
+        count = np.bincount(legal // num_actions, minlength=len(miss))
+        start = np.cumsum(count) - count
+        r = (rng.random(len(miss)) * count).astype(np.int64)
+        pick = np.minimum(start + r, max(len(legal) - 1, 0))
+        actions[miss] = np.where(count > 0, legal[pick] % num_actions if len(legal) else 0, 0)
+    return actions
+
+
+# --------------------------------------------------------------------------------------------
+# Batched transitions (shared by env.py and vector.py)
+# --------------------------------------------------------------------------------------------
+def load_puzzles(
+    batch: SudokuBatch,
+    rows: np.ndarray,
+    puzzles: np.ndarray,
+    solutions: np.ndarray,
+    masks: np.ndarray,
+    max_steps: int | None,
+) -> None:
+    """Start new episodes in ``rows`` of ``batch`` (in place).
+
+    :param rows: (k,) row indices, or a (B,) bool selector.
+    :param puzzles: (k, C) givens; ``solutions``: (k, C); ``masks``: (k, A) their legal masks.
+    :param max_steps: truncation limit; ``None`` = twice the number of blanks.
+    """
+    blanks = np.count_nonzero(puzzles == 0, axis=1).astype(np.int32)
+    batch.board[rows] = puzzles
+    batch.puzzle[rows] = puzzles
+    batch.solution[rows] = solutions
+    batch.mask[rows] = masks
+    batch.num_legal[rows] = np.count_nonzero(masks, axis=1)
+    batch.num_blanks[rows] = blanks
+    batch.num_wrong[rows] = 0
+    batch.num_illegal[rows] = 0
+    batch.steps[rows] = 0
+    batch.max_steps[rows] = 2 * blanks if max_steps is None else max_steps
+
+
+def step_batch(
+    batch: SudokuBatch, actions: np.ndarray, wrong_penalty: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """Apply one action per board (in place) and score it.
+
+    A legal action writes its digit and updates the mask; a masked (illegal) action changes
+    nothing. Rewards: ``wrong_penalty`` for a placement that contradicts the solution and for
+    an illegal action, ``+1`` for the placement that completes the board.
+
+    :param actions: (B,) ints in ``[0, N ** 3)``.
+    :return: ``rewards`` (B,) float32, ``terminated`` (B,) bool (solved or no legal move
+        left), ``truncated`` (B,) bool (``steps >= max_steps``, not terminated), ``info``.
+    """
+    num_boards, num_actions = batch.mask.shape
+    size = round(num_actions ** (1 / 3))
+    actions = np.asarray(actions).reshape(-1).astype(np.int64, copy=False)
+    if actions.shape != (num_boards,):
+        raise ValueError(f"expected {num_boards} actions, got shape {np.shape(actions)}")
+    if (actions.astype(np.uint64) >= num_actions).any():  # negatives wrap to huge values
+        bad = actions[(actions < 0) | (actions >= num_actions)]
+        raise ValueError(f"actions must lie in [0, {num_actions}), got {bad[:5].tolist()}")
+    rows = np.arange(num_boards)
+    legal = batch.mask[rows, actions]
+    placed = np.flatnonzero(legal)
+    cell, digit0 = np.divmod(actions[placed], size)
+    digit = (digit0 + 1).astype(np.uint8)
+    batch.board[placed, cell] = digit
+    wrong = np.zeros(num_boards, dtype=bool)
+    wrong[placed] = batch.solution[placed, cell] != digit
+
+    # Clear the cell's N entries and the digit's entry at each peer of the cell.
+    cleared = clear_table(size)[actions[placed]] + (placed * num_actions)[:, None]
+    flat_mask = batch.mask.reshape(-1)  # a view: SudokuBatch arrays stay C-contiguous
+    batch.num_legal[placed] -= np.count_nonzero(flat_mask[cleared], axis=1).astype(np.int32)
+    flat_mask[cleared] = False
+    batch.num_blanks[placed] -= 1
+
+    illegal = ~legal
+    batch.num_wrong += wrong
+    batch.num_illegal += illegal
+    batch.steps += 1
+    solved = legal & (batch.num_blanks == 0)
+    dead_end = (batch.num_legal == 0) & (batch.num_blanks > 0)
+    terminated = solved | dead_end
+    truncated = (batch.steps >= batch.max_steps) & ~terminated
+    rewards = (wrong | illegal) * np.float32(wrong_penalty) + solved.astype(np.float32)
+    info = batch_info(batch, illegal=illegal, wrong=wrong, solved=solved, dead_end=dead_end)
+    return rewards, terminated, truncated, info
+
+
+def batch_info(
+    batch: SudokuBatch,
+    *,
+    illegal: np.ndarray | None = None,
+    wrong: np.ndarray | None = None,
+    solved: np.ndarray | None = None,
+    dead_end: np.ndarray | None = None,
+) -> dict[str, np.ndarray]:
+    """Fresh (B,) info arrays; the flags default to False (as after a reset)."""
+    n = batch.steps.shape[0]
+
+    def flag(x: np.ndarray | None) -> np.ndarray:
+        return np.zeros(n, dtype=bool) if x is None else x.copy()
+
+    return {
+        "steps": batch.steps.copy(),
+        "num_blanks": batch.num_blanks.copy(),
+        "num_wrong": batch.num_wrong.copy(),
+        "num_illegal": batch.num_illegal.copy(),
+        "wrong_placement": flag(wrong),
+        "illegal_action": flag(illegal),
+        "is_success": flag(solved),
+        "dead_end": flag(dead_end),
+    }
+
+
+def observe(batch: SudokuBatch) -> dict[str, np.ndarray]:
+    """Fresh observation arrays: ``grid`` (B, N, N) uint8 tokens, ``action_mask`` (B, A) int8."""
+    num_boards, cells = batch.board.shape
+    size = round(cells**0.5)
+    return {
+        "grid": (batch.board + np.uint8(DIGIT_OFFSET)).reshape(num_boards, size, size),
+        "action_mask": batch.mask.view(np.int8).copy(),
+    }
