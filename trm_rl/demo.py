@@ -1,0 +1,67 @@
+"""``trm-rl demo``: play episodes of a registered env and print boards and statistics."""
+
+from __future__ import annotations
+
+import time
+
+import gymnasium as gym
+import numpy as np
+
+import envs  # registers the ids
+
+
+def run_demo(env_id: str, episodes: int, policy: str, seed: int, render: str) -> list[dict]:
+    """Play ``episodes`` episodes and print them.
+
+    :param env_id: a registered id (``trm-rl envs`` lists them).
+    :param episodes: number of episodes.
+    :param policy: ``"oracle"`` (BFS path / solver solution) or ``"random"`` (uniform legal).
+    :param seed: seed of the first reset and of the random policy.
+    :param render: ``"ansi"`` prints the first and last board; ``"none"`` only statistics.
+    :return: one dict of statistics per episode.
+    """
+    from baselines.oracles import maze_oracle_action, sudoku_oracle_action
+
+    if env_id not in gym.registry:
+        known = ", ".join(sorted(envs.ENV_IDS))
+        raise SystemExit(f"unknown env id {env_id!r}; registered ids: {known}")
+    env = gym.make(env_id, render_mode="ansi" if render == "ansi" else None)
+    is_maze = "Maze" in env_id
+    rng = np.random.default_rng(seed)
+    stats = []
+    obs, info = env.reset(seed=seed)
+    for episode in range(episodes):
+        solution = None if is_maze else env.unwrapped.state().solution
+        if render == "ansi":
+            print(f"--- {env_id} episode {episode}: start")
+            print(env.render())
+        total, steps, start = 0.0, 0, time.perf_counter()
+        while True:
+            if policy == "oracle":
+                grid = obs["grid"]
+                action = (
+                    maze_oracle_action(grid) if is_maze else sudoku_oracle_action(grid, solution)
+                )
+            else:
+                action = int(rng.choice(np.flatnonzero(env.unwrapped.action_masks())))
+            obs, reward, terminated, truncated, info = env.step(action)
+            total, steps = total + float(reward), steps + 1
+            if terminated or truncated:
+                break
+        record = {
+            "episode": episode,
+            "return": round(total, 4),
+            "steps": steps,
+            "success": bool(info["is_success"]),
+            "steps_per_s": round(steps / (time.perf_counter() - start), 1),
+        }
+        if is_maze:
+            record["shortest_path_length"] = info["shortest_path_length"]
+        if render == "ansi":
+            print(f"--- episode {episode}: end")
+            print(env.render())
+        print(record)
+        stats.append(record)
+        obs, info = env.reset()
+    env.close()
+    return stats
