@@ -442,13 +442,38 @@ def _frozen(a: np.ndarray) -> np.ndarray:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--size", type=int, default=9, choices=(4, 6, 9))
-    parser.add_argument("--count", type=int, default=1000)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--givens", type=int, nargs=2, metavar=("LO", "HI"), default=None)
-    parser.add_argument("--difficulty", choices=DIFFICULTIES, default=None)
-    parser.add_argument("--out", type=Path, required=True, help=".npz pool (or CSV with --csv)")
-    parser.add_argument("--csv", action="store_true", help="write a Sudoku-Extreme-format CSV")
+    parser.add_argument(
+        "--size", type=int, default=9, choices=(4, 6, 9), help="board side (default: 9)"
+    )
+    parser.add_argument(
+        "--count", type=int, default=1000, help="number of puzzles to generate (default: 1000)"
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="pool seed; puzzle i uses np.random.default_rng([seed, i]) (default: 0)",
+    )
+    parser.add_argument(
+        "--givens",
+        type=int,
+        nargs=2,
+        metavar=("LO", "HI"),
+        default=None,
+        help="inclusive range of givens (default: 4x4 4-10, 6x6 8-24, 9x9 22-50)",
+    )
+    parser.add_argument(
+        "--difficulty",
+        choices=DIFFICULTIES,
+        default=None,
+        help="keep only puzzles that singles solve (easy) or that need guessing (hard)",
+    )
+    parser.add_argument(
+        "--out", type=Path, required=True, help="output file: an .npz pool (or a CSV with --csv)"
+    )
+    parser.add_argument(
+        "--csv", action="store_true", help="write a Sudoku-Extreme-format CSV instead of .npz"
+    )
     args = parser.parse_args(argv)
     generator = RandomSudokuGenerator(
         args.size, args.givens and tuple(args.givens), args.difficulty
