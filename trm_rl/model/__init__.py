@@ -1,0 +1,55 @@
+"""The Tiny Recursive Model: config, layers, the recursion with its ACT carry, losses, and
+checkpoints (safetensors + ``config.json``, import of official state dicts).
+
+Quick start::
+
+    from trm_rl.model import TRM, TRMConfig
+    from trm_rl.model.losses import act_loss
+
+    model = TRM(TRMConfig.preset("cpu-sudoku-9x9"))
+    carry = model.initial_carry(batch)          # batch: inputs [B, 81], labels [B, 81]
+    carry, outputs = model(carry, batch)        # one supervision step
+    act_loss(outputs, carry).loss.backward()
+    answers = model.solve(batch["inputs"]).predictions
+
+With the same weights and float32 activations, logits, Q logits, carries and halting decisions are
+bitwise equal to the official ``TinyRecursiveReasoningModel_ACTV1``, so is the loss with
+``precision="float64"``, and gradients agree to ~1e-6 (``tests/test_model_official_parity.py``);
+one ``torch.manual_seed`` gives the same initial weights as the official constructor.
+
+Where we differ from the official code (each deliberate):
+
+* ``TRMConfig.forward_dtype`` defaults to float32 (the paper presets set bfloat16, as upstream).
+  ``H_init``/``L_init`` are stored in float32 and cast at use (upstream stores them in the forward
+  dtype); importing converts bf16 values exactly.
+* The puzzle-embedding table stays a persistent buffer (so parameter counts match the paper), but
+  needs no batch-size-shaped gradient buffers: a training lookup returns a leaf tensor, and
+  :meth:`PuzzleEmbedding.sparse_grad` / :meth:`PuzzleEmbedding.sign_sgd_step` give the trainer
+  the official SignSGD update.
+* ``q_continue=True`` works (upstream crashes unpacking 5 values from 3): HRM's Q-learning target
+  from one extra no-grad step, training only.
+* ``act=False`` (not upstream): rows always run ``halt_max_steps`` steps, no Q loss.
+* Stablemax cross-entropy runs in float32 as ``log1p(sum_{j!=y} s_j / s_y)`` (equal to the float64
+  formula to ~1e-6 relative; ``precision="float64"`` is the upstream computation); its ``s(x)``
+  has NaN-free gradients. The softmax option works (upstream passes an unsupported
+  ``valid_mask`` argument to it).
+* ``puzzle_emb_ndim=0`` with a prefix gives zero prefix tokens (upstream mis-slices the output).
+* :meth:`TRM.solve` adds inference with early stopping (``q_halt > 0``); ``forward`` in eval mode
+  never halts early, as upstream.
+* Ablations are flags: ``separate_networks``, ``single_z`` (upstream ``trm_singlez``),
+  ``full_backprop``, ``mlp_type="relu"``.
+"""
+
+from trm_rl.model.config import OFFICIAL_PARAM_COUNTS, PRESETS, TRMConfig
+from trm_rl.model.trm import TRM, InnerCarry, PuzzleEmbedding, SolveResult, TRMCarry
+
+__all__ = [
+    "OFFICIAL_PARAM_COUNTS",
+    "PRESETS",
+    "TRM",
+    "InnerCarry",
+    "PuzzleEmbedding",
+    "SolveResult",
+    "TRMCarry",
+    "TRMConfig",
+]

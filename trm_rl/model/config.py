@@ -1,0 +1,454 @@
+"""Configuration of the Tiny Recursive Model: one typed dataclass, named presets, and a
+translator from the official code's architecture dict.
+
+Notation (paper -> code): answer ``y`` -> ``z_H``, latent ``z`` -> ``z_L``,
+``T`` -> :attr:`TRMConfig.H_cycles`, ``n`` -> :attr:`TRMConfig.L_cycles`,
+``N_sup`` -> :attr:`TRMConfig.halt_max_steps`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import torch
+
+Mixer = Literal["attention", "mlp"]
+PosEncodings = Literal["rope", "learned", "none"]
+ForwardDtype = Literal["float32", "bfloat16"]
+MLPType = Literal["swiglu", "relu"]
+
+_MIXERS = ("attention", "mlp")
+_POS_ENCODINGS = ("rope", "learned", "none")
+_DTYPES = ("float32", "bfloat16")
+_MLP_TYPES = ("swiglu", "relu")
+
+
+def find_multiple(value: int, multiple: int) -> int:
+    """Round ``value`` up to a multiple of ``multiple``."""
+    return -(value // -multiple) * multiple
+
+
+def mlp_width(dim: int, expansion: float, multiple: int, mlp_type: MLPType = "swiglu") -> int:
+    """Intermediate width of a channel/sequence MLP of input size ``dim``.
+
+    SwiGLU: ``round_up(round(expansion * dim * 2 / 3), multiple)`` (the official rule; the 2/3 keeps
+    the parameter count of a ``4*dim`` ReLU MLP). ReLU: ``round_up(round(expansion * dim), multiple)``,
+    which has the same parameter count as the SwiGLU up to rounding.
+    """
+    factor = 2 / 3 if mlp_type == "swiglu" else 1.0
+    return find_multiple(round(expansion * dim * factor), multiple)
+
+
+@dataclass(frozen=True)
+class TRMConfig:
+    """Architecture of a Tiny Recursive Model (TRM) and its ACT halting.
+
+    Defaults are the official Sudoku-Extreme attention model except ``forward_dtype`` (float32,
+    the CPU-friendly choice; the paper presets set bfloat16). Build a preset with
+    :meth:`TRMConfig.preset`, or translate an official ``arch`` dict with :meth:`from_official`.
+    """
+
+    vocab_size: int = 11
+    """Number of token ids (Sudoku: pad 0, blank 1, digits 2..10 -> 11; Maze: 6)."""
+    seq_len: int = 81
+    """Number of grid tokens per example (without the puzzle-embedding prefix)."""
+    hidden_size: int = 512
+    """Width of every token state (z_H, z_L, embeddings)."""
+    num_heads: int = 8
+    """Attention heads (head_dim = hidden_size / num_heads); used by attention and RoPE only."""
+    expansion: float = 4.0
+    """MLP expansion factor before the 2/3 SwiGLU rule (see :func:`mlp_width`)."""
+    num_layers: int = 2
+    """Blocks in the reasoning network (official ``L_layers``)."""
+    H_cycles: int = 3
+    """T: rounds per supervision step; the first T-1 run without gradients."""
+    L_cycles: int = 6
+    """n: latent updates ``z_L <- net(z_L + z_H + x)`` per round, followed by one answer update."""
+    mixer: Mixer = "attention"
+    """Token mixer: "attention" (non-causal self-attention) or "mlp" (SwiGLU over the sequence
+    axis, official ``mlp_t``)."""
+    pos_encodings: PosEncodings = "rope"
+    """"rope" (inside attention; no effect with the mlp mixer, as in the official code),
+    "learned" (added table, scaled by 1/sqrt(2)), or "none"."""
+    puzzle_emb_len: int = 16
+    """Prefix positions in front of the grid; 0 means ceil(puzzle_emb_ndim / hidden_size)."""
+    puzzle_emb_ndim: int | None = None
+    """Width of one puzzle-embedding row (zero-padded into the prefix); None = hidden_size,
+    0 = no table (the prefix, if any, is then zeros)."""
+    num_puzzle_identifiers: int = 1
+    """Rows of the puzzle-embedding table (1 for Sudoku/Maze: one shared task token)."""
+    halt_max_steps: int = 16
+    """N_sup: supervision steps after which a row always halts."""
+    halt_exploration_prob: float = 0.1
+    """Per-row, per-step probability of drawing a minimum step count in [2, halt_max_steps]."""
+    act: bool = True
+    """Adaptive halting in training (q_halt > 0). Off: every row runs halt_max_steps steps and the
+    ACT loss drops the Q terms (the q_head is still built, so parameter counts are unchanged)."""
+    q_continue: bool = False
+    """HRM-style Q-learning continue head (official ``no_ACT_continue=False``, crashes upstream):
+    halt when q_halt > q_continue; target from one extra no-grad step (see :class:`TRM`)."""
+    forward_dtype: ForwardDtype = "float32"
+    """Activation dtype; parameters stay float32 and are cast at use (official: bfloat16)."""
+    swiglu_multiple: int = 256
+    """Round MLP widths up to this multiple (official 256; 1 gives exact widths)."""
+    rms_norm_eps: float = 1e-5
+    """Epsilon of the parameter-free RMSNorm."""
+    rope_theta: float = 10000.0
+    """RoPE base."""
+    separate_networks: bool = False
+    """Ablation: separate networks for the z_L and z_H updates (paper Table 1: 10M params)."""
+    single_z: bool = False
+    """Ablation: one carried latent (official ``trm_singlez``): n times z <- net(z + x), then
+    z <- net(z); heads read z (paper Table 2)."""
+    full_backprop: bool = False
+    """Ablation: back-propagate through all T rounds instead of only the last one."""
+    mlp_type: MLPType = "swiglu"
+    """Ablation: "relu" replaces every SwiGLU by a ReLU MLP of width round(expansion * dim)."""
+
+    def __post_init__(self) -> None:
+        def require(ok: bool, msg: str) -> None:
+            if not ok:
+                raise ValueError(f"TRMConfig: {msg}")
+
+        for name in ("vocab_size", "seq_len", "hidden_size", "num_heads", "num_layers"):
+            value = getattr(self, name)
+            require(
+                isinstance(value, int) and value >= 1, f"{name} must be an int >= 1, got {value!r}"
+            )
+        for name in ("H_cycles", "L_cycles", "halt_max_steps", "swiglu_multiple"):
+            value = getattr(self, name)
+            require(
+                isinstance(value, int) and value >= 1, f"{name} must be an int >= 1, got {value!r}"
+            )
+        for name in ("puzzle_emb_len", "num_puzzle_identifiers"):
+            value = getattr(self, name)
+            require(
+                isinstance(value, int) and value >= 0, f"{name} must be an int >= 0, got {value!r}"
+            )
+        require(
+            self.puzzle_emb_ndim is None
+            or (isinstance(self.puzzle_emb_ndim, int) and self.puzzle_emb_ndim >= 0),
+            f"puzzle_emb_ndim must be None or an int >= 0, got {self.puzzle_emb_ndim!r}",
+        )
+        require(self.vocab_size >= 2, "vocab_size must be >= 2")
+        require(
+            isinstance(self.expansion, (int, float)) and self.expansion > 0,
+            f"expansion must be > 0, got {self.expansion!r}",
+        )
+        require(
+            self.mixer in _MIXERS, f"unknown mixer {self.mixer!r}; choose one of {list(_MIXERS)}"
+        )
+        require(
+            self.pos_encodings in _POS_ENCODINGS,
+            f"unknown pos_encodings {self.pos_encodings!r}; choose one of {list(_POS_ENCODINGS)}",
+        )
+        require(
+            self.forward_dtype in _DTYPES,
+            f"unknown forward_dtype {self.forward_dtype!r}; choose one of {list(_DTYPES)}",
+        )
+        require(
+            self.mlp_type in _MLP_TYPES,
+            f"unknown mlp_type {self.mlp_type!r}; choose one of {list(_MLP_TYPES)}",
+        )
+        if self.mixer == "attention" or self.pos_encodings == "rope":
+            require(
+                self.hidden_size % self.num_heads == 0,
+                f"hidden_size ({self.hidden_size}) must be divisible by num_heads "
+                f"({self.num_heads}); pick num_heads among the divisors of hidden_size",
+            )
+        if self.pos_encodings == "rope":
+            require(
+                self.head_dim % 2 == 0,
+                f"RoPE needs an even head_dim, got {self.head_dim}; change num_heads",
+            )
+        require(
+            0.0 <= self.halt_exploration_prob <= 1.0,
+            f"halt_exploration_prob must be in [0, 1], got {self.halt_exploration_prob}",
+        )
+        require(self.rms_norm_eps > 0, "rms_norm_eps must be > 0")
+        require(self.rope_theta > 0, "rope_theta must be > 0")
+        require(
+            self.puzzle_emb_dim <= self.prefix_len * self.hidden_size,
+            f"puzzle_emb_ndim ({self.puzzle_emb_dim}) must fit in puzzle_emb_len * hidden_size "
+            f"({self.prefix_len} * {self.hidden_size}); raise puzzle_emb_len",
+        )
+        require(
+            self.puzzle_emb_dim == 0 or self.num_puzzle_identifiers >= 1,
+            "num_puzzle_identifiers must be >= 1 when the puzzle embedding is on",
+        )
+        require(
+            self.act or not self.q_continue,
+            "q_continue needs act=True (the continue head only matters for adaptive halting)",
+        )
+        require(
+            not (self.single_z and self.separate_networks),
+            "single_z and separate_networks cannot be combined (single_z has one update rule)",
+        )
+
+    # ----------------------------------------------------------------------------- derived values
+    @property
+    def puzzle_emb_dim(self) -> int:
+        """Width of one puzzle-embedding row (0: no table)."""
+        return self.hidden_size if self.puzzle_emb_ndim is None else self.puzzle_emb_ndim
+
+    @property
+    def prefix_len(self) -> int:
+        """Number of prefix positions in front of the grid tokens."""
+        if self.puzzle_emb_len > 0:
+            return self.puzzle_emb_len
+        return -(self.puzzle_emb_dim // -self.hidden_size)
+
+    @property
+    def total_len(self) -> int:
+        """Length of the sequence the network sees: prefix + grid tokens."""
+        return self.prefix_len + self.seq_len
+
+    @property
+    def head_dim(self) -> int:
+        """Width of one attention head."""
+        return self.hidden_size // self.num_heads
+
+    @property
+    def mlp_width(self) -> int:
+        """Intermediate width of the channel MLP."""
+        return mlp_width(self.hidden_size, self.expansion, self.swiglu_multiple, self.mlp_type)
+
+    @property
+    def seq_mlp_width(self) -> int:
+        """Intermediate width of the sequence MLP (mixer="mlp")."""
+        return mlp_width(self.total_len, self.expansion, self.swiglu_multiple, self.mlp_type)
+
+    @property
+    def torch_dtype(self) -> torch.dtype:
+        """``forward_dtype`` as a torch dtype."""
+        return getattr(torch, self.forward_dtype)
+
+    @property
+    def net_calls_per_step(self) -> int:
+        """Reasoning-network calls per supervision step: T * (n + 1)."""
+        return self.H_cycles * (self.L_cycles + 1)
+
+    @property
+    def effective_depth(self) -> int:
+        """Paper's effective depth per supervision step: T * (n + 1) * num_layers."""
+        return self.net_calls_per_step * self.num_layers
+
+    # ------------------------------------------------------------------------------ constructors
+    def replace(self, **changes: Any) -> TRMConfig:
+        """A copy with some fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict of the fields (JSON-serialisable)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TRMConfig:
+        """Build from :meth:`to_dict` output; unknown keys are an error."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise ValueError(f"TRMConfig: unknown fields {unknown}; known fields: {sorted(names)}")
+        return cls(**data)
+
+    @classmethod
+    def preset_names(cls) -> list[str]:
+        """Names accepted by :meth:`preset`."""
+        return list(PRESETS)
+
+    @classmethod
+    def preset(cls, name: str, **overrides: Any) -> TRMConfig:
+        """A named configuration, optionally with some fields overridden.
+
+        :param name: one of :meth:`preset_names` (``paper-*`` reproduce the official models and
+            their parameter counts; ``cpu-*`` are small models that train in minutes on 2 cores).
+        :param overrides: fields to change, e.g. ``seq_len=225``.
+        """
+        if name not in PRESETS:
+            raise ValueError(f"unknown preset {name!r}; choose one of {list(PRESETS)}")
+        return cls(**{**PRESETS[name], **overrides})
+
+    @classmethod
+    def from_official(cls, arch: dict[str, Any]) -> TRMConfig:
+        """Translate the dict the official code passes to ``TinyRecursiveReasoningModel_ACTV1``
+        (its ``arch`` config plus ``batch_size``, ``vocab_size``, ``seq_len``,
+        ``num_puzzle_identifiers``).
+
+        ``batch_size`` and ``H_layers`` are ignored (as in the official TRM), ``loss`` is the loss
+        config and is ignored, ``name`` selects ``trm`` or ``trm_singlez``. Unknown keys and
+        unsupported values raise ``ValueError``. The official SwiGLU rounding (256) is used.
+
+        :param arch: the official config dict.
+        """
+        arch = dict(arch)
+        known = {
+            "hidden_size", "num_heads", "expansion", "L_layers", "H_cycles", "L_cycles", "mlp_t",
+            "pos_encodings", "puzzle_emb_ndim", "puzzle_emb_len", "halt_max_steps",
+            "halt_exploration_prob", "no_ACT_continue", "forward_dtype", "vocab_size", "seq_len",
+            "num_puzzle_identifiers", "batch_size", "rms_norm_eps", "rope_theta", "H_layers",
+            "name", "loss",
+        }  # fmt: skip
+        unknown = sorted(set(arch) - known)
+        if unknown:
+            raise ValueError(
+                f"from_official: unknown keys {unknown}; supported keys: {sorted(known)}"
+            )
+        required = ["hidden_size", "num_heads", "expansion", "L_layers", "H_cycles", "L_cycles",
+                    "pos_encodings", "halt_max_steps", "halt_exploration_prob", "vocab_size",
+                    "seq_len", "num_puzzle_identifiers"]  # fmt: skip
+        missing = [k for k in required if k not in arch]
+        if missing:
+            raise ValueError(f"from_official: missing required keys {missing}")
+        single_z = False
+        name = arch.get("name")
+        if name is not None:
+            module = str(name).split("@")[0]
+            if module == "recursive_reasoning.trm_singlez":
+                single_z = True
+            elif module != "recursive_reasoning.trm":
+                raise ValueError(
+                    f"from_official: unsupported model {name!r}; only recursive_reasoning.trm and "
+                    "recursive_reasoning.trm_singlez map onto TRMConfig"
+                )
+        mlp_t = arch.get("mlp_t", False)
+        no_act_continue = arch.get("no_ACT_continue", True)
+        for key, value in (("mlp_t", mlp_t), ("no_ACT_continue", no_act_continue)):
+            if not isinstance(value, bool):
+                raise ValueError(f"from_official: {key} must be a bool, got {value!r}")
+        return cls(
+            vocab_size=arch["vocab_size"],
+            seq_len=arch["seq_len"],
+            hidden_size=arch["hidden_size"],
+            num_heads=arch["num_heads"],
+            expansion=float(arch["expansion"]),
+            num_layers=arch["L_layers"],
+            H_cycles=arch["H_cycles"],
+            L_cycles=arch["L_cycles"],
+            mixer="mlp" if mlp_t else "attention",
+            pos_encodings=arch["pos_encodings"],
+            puzzle_emb_len=arch.get("puzzle_emb_len", 16),
+            puzzle_emb_ndim=arch.get("puzzle_emb_ndim", 0),
+            num_puzzle_identifiers=arch["num_puzzle_identifiers"],
+            halt_max_steps=arch["halt_max_steps"],
+            halt_exploration_prob=float(arch["halt_exploration_prob"]),
+            q_continue=not no_act_continue,
+            forward_dtype=arch.get("forward_dtype", "bfloat16"),
+            swiglu_multiple=256,
+            rms_norm_eps=float(arch.get("rms_norm_eps", 1e-5)),
+            rope_theta=float(arch.get("rope_theta", 10000.0)),
+            single_z=single_z,
+        )
+
+    def to_official(self, batch_size: int = 1) -> dict[str, Any]:
+        """The official ``arch`` dict for this config (inverse of :meth:`from_official`).
+
+        :param batch_size: the official model sizes its puzzle-embedding gradient buffer by it.
+        """
+        unsupported = [
+            name for name in ("separate_networks", "full_backprop") if getattr(self, name)
+        ]
+        if self.mlp_type != "swiglu":
+            unsupported.append("mlp_type")
+        if not self.act:
+            unsupported.append("act")
+        if self.swiglu_multiple != 256:
+            unsupported.append("swiglu_multiple")
+        if unsupported:
+            raise ValueError(f"to_official: the official TRM has no equivalent of {unsupported}")
+        return {
+            "batch_size": batch_size,
+            "seq_len": self.seq_len,
+            "puzzle_emb_ndim": self.puzzle_emb_dim,
+            "num_puzzle_identifiers": self.num_puzzle_identifiers,
+            "vocab_size": self.vocab_size,
+            "H_cycles": self.H_cycles,
+            "L_cycles": self.L_cycles,
+            "H_layers": 0,
+            "L_layers": self.num_layers,
+            "hidden_size": self.hidden_size,
+            "expansion": self.expansion,
+            "num_heads": self.num_heads,
+            "pos_encodings": self.pos_encodings,
+            "rms_norm_eps": self.rms_norm_eps,
+            "rope_theta": self.rope_theta,
+            "halt_max_steps": self.halt_max_steps,
+            "halt_exploration_prob": self.halt_exploration_prob,
+            "forward_dtype": self.forward_dtype,
+            "mlp_t": self.mixer == "mlp",
+            "puzzle_emb_len": self.puzzle_emb_len,
+            "no_ACT_continue": not self.q_continue,
+        }
+
+
+_PAPER = dict(
+    hidden_size=512,
+    num_heads=8,
+    expansion=4.0,
+    num_layers=2,
+    H_cycles=3,
+    puzzle_emb_len=16,
+    puzzle_emb_ndim=512,
+    num_puzzle_identifiers=1,
+    halt_max_steps=16,
+    halt_exploration_prob=0.1,
+    forward_dtype="bfloat16",
+    swiglu_multiple=256,
+)
+_SUDOKU9 = dict(vocab_size=11, seq_len=81)
+_MAZE30 = dict(vocab_size=6, seq_len=900)
+_CPU = dict(
+    expansion=4.0,
+    num_layers=2,
+    puzzle_emb_len=1,
+    num_puzzle_identifiers=1,
+    halt_exploration_prob=0.1,
+    forward_dtype="float32",
+    swiglu_multiple=1,
+)
+
+#: Named configurations. ``paper-*``: the official models (parameter counts 5,028,866 /
+#: 6,828,034 / 6,822,914 / 18,795,522 as counted by ``model.parameters()``). ``cpu-*``: small
+#: models (one prefix position, exact MLP widths, float32) for 2-core CPUs.
+PRESETS: dict[str, dict[str, Any]] = {
+    "paper-sudoku-mlp": {**_PAPER, **_SUDOKU9, "mixer": "mlp", "pos_encodings": "none",
+                         "L_cycles": 6},
+    "paper-sudoku-att": {**_PAPER, **_SUDOKU9, "mixer": "attention", "pos_encodings": "rope",
+                         "L_cycles": 6},
+    "paper-maze-att": {**_PAPER, **_MAZE30, "mixer": "attention", "pos_encodings": "rope",
+                       "L_cycles": 4},
+    "paper-maze-mlp": {**_PAPER, **_MAZE30, "mixer": "mlp", "pos_encodings": "none",
+                       "L_cycles": 4},
+    "cpu-sudoku-4x4": {**_CPU, "vocab_size": 6, "seq_len": 16, "hidden_size": 64,
+                       "num_heads": 4, "mixer": "mlp", "pos_encodings": "none", "H_cycles": 2,
+                       "L_cycles": 2, "halt_max_steps": 8},
+    "cpu-sudoku-6x6": {**_CPU, "vocab_size": 8, "seq_len": 36, "hidden_size": 96,
+                       "num_heads": 4, "mixer": "mlp", "pos_encodings": "none", "H_cycles": 2,
+                       "L_cycles": 3, "halt_max_steps": 8},
+    "cpu-sudoku-9x9": {**_CPU, **_SUDOKU9, "hidden_size": 128, "num_heads": 4, "mixer": "mlp",
+                       "pos_encodings": "none", "H_cycles": 3, "L_cycles": 4,
+                       "halt_max_steps": 8},
+    "cpu-maze-9x9": {**_CPU, "vocab_size": 6, "seq_len": 81, "hidden_size": 128,
+                     "num_heads": 4, "mixer": "attention", "pos_encodings": "rope",
+                     "H_cycles": 2, "L_cycles": 3, "halt_max_steps": 8},
+    "cpu-maze-15x15": {**_CPU, "vocab_size": 6, "seq_len": 225, "hidden_size": 128,
+                       "num_heads": 4, "mixer": "attention", "pos_encodings": "rope",
+                       "H_cycles": 2, "L_cycles": 3, "halt_max_steps": 8},
+}  # fmt: skip
+
+#: Parameter counts of the official models (``sum(p.numel() for p in model.parameters())``).
+OFFICIAL_PARAM_COUNTS: dict[str, int] = {
+    "paper-sudoku-mlp": 5_028_866,
+    "paper-sudoku-att": 6_828_034,
+    "paper-maze-att": 6_822_914,
+    "paper-maze-mlp": 18_795_522,
+}
+
+__all__ = [
+    "OFFICIAL_PARAM_COUNTS",
+    "PRESETS",
+    "TRMConfig",
+    "find_multiple",
+    "mlp_width",
+]

@@ -1,0 +1,390 @@
+"""The Tiny Recursive Model (Jolicoeur-Martineau, 2025) with its ACT carry.
+
+One call of :meth:`TRM.forward` is one *supervision step* for every row of the batch:
+
+    x = embed(puzzle prefix ; tokens)                    # once per step
+    repeat T-1 times without gradients:                  # T = H_cycles, n = L_cycles
+        repeat n times: z_L <- net(z_L + z_H + x)        # refine the latent z
+        z_H <- net(z_H + z_L)                            # refine the answer y
+    once more with gradients (same updates)
+    carry <- (z_H, z_L).detach()
+    logits = lm_head(z_H)[:, prefix:];  q = q_head(z_H[:, 0])
+
+The carry lives across calls: a row keeps working on its example until it halts (Q head says
+"done" in training, or ``halt_max_steps`` is reached); on the next call it restarts from
+``H_init``/``L_init`` with the new batch row. Names follow the official code (``z_H`` = answer
+``y``, ``z_L`` = latent ``z``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from contextlib import nullcontext
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from trm_rl.model.config import TRMConfig
+from trm_rl.model.layers import CastedEmbedding, CastedLinear, ReasoningNet, trunc_normal_
+
+Batch = dict[str, torch.Tensor]
+
+
+@dataclass
+class InnerCarry:
+    """The two carried features (detached between supervision steps)."""
+
+    z_H: torch.Tensor  # [B, prefix + seq_len, hidden] answer y (with single_z: the same as z_L)
+    z_L: torch.Tensor  # [B, prefix + seq_len, hidden] latent z
+
+
+@dataclass
+class TRMCarry:
+    """ACT state of every batch slot."""
+
+    inner: InnerCarry
+    steps: torch.Tensor  # [B] int32, supervision steps done on the current example
+    halted: torch.Tensor  # [B] bool, True: the slot takes a new example on the next call
+    current_data: Batch  # the example each slot works on ("inputs", "labels", ...)
+
+
+@dataclass
+class SolveResult:
+    """Output of :meth:`TRM.solve`."""
+
+    predictions: torch.Tensor  # [B, seq_len] argmax answer at each row's last step
+    steps: torch.Tensor  # [B] int32, supervision steps used per row
+    halt_probs: torch.Tensor  # [B] sigmoid(q_halt) at each row's last step
+    trajectory_predictions: (
+        torch.Tensor
+    )  # [S, B, seq_len] answers after each step (frozen once a row stops)
+    trajectory_halt_probs: torch.Tensor  # [S, B] sigmoid(q_halt) after each step
+
+
+class PuzzleEmbedding(nn.Module):
+    """Zero-initialised table of per-puzzle vectors, a persistent **buffer** (``weight``).
+
+    As in the official code the table is not an ``nn.Parameter``: it is excluded from
+    ``model.parameters()`` (so parameter counts match the paper) and from the dense optimizer.
+    In training (grad enabled) the looked-up rows are a leaf tensor with ``requires_grad``;
+    after ``backward`` :meth:`sparse_grad` returns the summed gradient per id and
+    :meth:`sign_sgd_step` applies the official update (SignSGD with decoupled weight decay).
+    """
+
+    def __init__(self, num_embeddings: int, embedding_dim: int) -> None:
+        """:param num_embeddings: number of puzzle identifiers.
+        :param embedding_dim: width of one row.
+        """
+        super().__init__()
+        self.register_buffer("weight", torch.zeros(num_embeddings, embedding_dim))
+        self.local_ids: torch.Tensor | None = None  # [B] ids of the last training lookup
+        self.local_weight: torch.Tensor | None = None  # [B, ndim] leaf that receives the grad
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        # ids: [B] -> [B, ndim] float32
+        rows = self.weight[ids]
+        if self.training and torch.is_grad_enabled():
+            rows = rows.detach().requires_grad_(True)
+            self.local_ids, self.local_weight = ids, rows
+        return rows
+
+    def sparse_grad(self) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """``(unique_ids [U], summed_grad [U, ndim])`` of the last training lookup, or None."""
+        if self.local_weight is None or self.local_weight.grad is None:
+            return None
+        ids, inverse = self.local_ids.unique(return_inverse=True)
+        grad = torch.zeros(len(ids), self.weight.shape[1], device=self.weight.device)
+        grad.index_add_(0, inverse, self.local_weight.grad.float())
+        return ids, grad
+
+    @torch.no_grad()
+    def sign_sgd_step(self, lr: float, weight_decay: float = 0.0) -> None:
+        """Official update of the touched rows: ``w <- w * (1 - lr * wd) - lr * sign(grad)``.
+
+        :param lr: learning rate (official ``puzzle_emb_lr``).
+        :param weight_decay: decoupled weight decay (official ``puzzle_emb_weight_decay``).
+        """
+        found = self.sparse_grad()
+        if found is None:
+            return
+        ids, grad = found
+        rows = self.weight[ids] * (1.0 - lr * weight_decay) - lr * torch.sign(grad)
+        self.weight[ids] = rows
+        self.local_weight = None
+
+
+class TRM(nn.Module):
+    """Tiny Recursive Model: embeddings, one shared reasoning network, heads, ACT carry.
+
+    :param config: the architecture (see :class:`TRMConfig`; ablations are flags there).
+    """
+
+    def __init__(self, config: TRMConfig) -> None:
+        super().__init__()
+        cfg = self.config = config
+        self.embed_scale = math.sqrt(cfg.hidden_size)
+        init_std = 1.0 / self.embed_scale
+        # Construction order follows the official code so that one seed gives the same init.
+        self.embed_tokens = CastedEmbedding(cfg.vocab_size, cfg.hidden_size, init_std)
+        self.lm_head = CastedLinear(cfg.hidden_size, cfg.vocab_size, bias=False)  # untied
+        self.q_head = CastedLinear(cfg.hidden_size, 2, bias=True)  # (halt, continue) logits
+        self.puzzle_emb = (
+            PuzzleEmbedding(cfg.num_puzzle_identifiers, cfg.puzzle_emb_dim)
+            if cfg.puzzle_emb_dim > 0
+            else None
+        )
+        self.embed_pos = (
+            CastedEmbedding(cfg.total_len, cfg.hidden_size, init_std)
+            if cfg.pos_encodings == "learned"
+            else None
+        )
+        self.net = ReasoningNet(cfg)  # f_L, and f_H unless separate_networks
+        self.net_H = ReasoningNet(cfg) if cfg.separate_networks else None
+        if not cfg.single_z:
+            self.register_buffer("H_init", trunc_normal_(torch.empty(cfg.hidden_size), std=1.0))
+        self.register_buffer("L_init", trunc_normal_(torch.empty(cfg.hidden_size), std=1.0))
+        with torch.no_grad():
+            self.q_head.weight.zero_()
+            self.q_head.bias.fill_(-5.0)  # sigmoid(-5) ~ 0.007: nobody halts until Q learns
+        self._compiled_net: Callable | None = None
+
+    # ------------------------------------------------------------------------------ the network
+    @property
+    def dtype(self) -> torch.dtype:
+        """Activation dtype (``config.forward_dtype``)."""
+        return self.config.torch_dtype
+
+    def compile_network(self, **compile_kwargs) -> TRM:
+        """Run every reasoning-network call through ``torch.compile`` (>95% of the FLOPs).
+
+        The state dict is unchanged (no ``_orig_mod.`` prefix) and deep copies keep working.
+
+        :param compile_kwargs: passed to ``torch.compile`` (e.g. ``mode="max-autotune"``).
+        :return: ``self``.
+        """
+        self._compiled_net = torch.compile(ReasoningNet.forward, **compile_kwargs)
+        return self
+
+    def _run(self, net: ReasoningNet, h: torch.Tensor, injection: torch.Tensor | None):
+        if self._compiled_net is not None:
+            return self._compiled_net(net, h, injection)
+        return net(h, injection)
+
+    def f_L(self, z_L: torch.Tensor, injection: torch.Tensor | None) -> torch.Tensor:
+        """Latent update network."""
+        return self._run(self.net, z_L, injection)
+
+    def f_H(self, z_H: torch.Tensor, injection: torch.Tensor | None) -> torch.Tensor:
+        """Answer update network (the same weights unless ``separate_networks``)."""
+        return self._run(self.net_H if self.net_H is not None else self.net, z_H, injection)
+
+    def latent_recursion(
+        self, z_H: torch.Tensor, z_L: torch.Tensor, x: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """One round: n latent updates, then one answer update.
+
+        :param z_H: answer ``[B, L, D]``.
+        :param z_L: latent ``[B, L, D]``.
+        :param x: scaled input embedding ``[B, L, D]``.
+        :return: updated ``(z_H, z_L)``.
+        """
+        if self.config.single_z:  # one feature: z <- net(z + x) n times, then z <- net(z)
+            for _ in range(self.config.L_cycles):
+                z_L = self.f_L(z_L, x)
+            z_L = self.f_L(z_L, None)
+            return z_L, z_L
+        for _ in range(self.config.L_cycles):
+            z_L = self.f_L(z_L, z_H + x)  # z <- net(x + y + z)
+        z_H = self.f_H(z_H, z_L)  # y <- net(y + z)
+        return z_H, z_L
+
+    def deep_recursion(
+        self, z_H: torch.Tensor, z_L: torch.Tensor, x: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """T rounds; the first T-1 without gradients (all with gradients if ``full_backprop``)."""
+        with nullcontext() if self.config.full_backprop else torch.no_grad():
+            for _ in range(self.config.H_cycles - 1):
+                z_H, z_L = self.latent_recursion(z_H, z_L, x)
+        return self.latent_recursion(z_H, z_L, x)
+
+    def input_embeddings(
+        self, inputs: torch.Tensor, puzzle_identifiers: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """``sqrt(D) * [puzzle prefix ; token embeddings]`` (``* 1/sqrt(2)`` after adding
+        learned positions).
+
+        :param inputs: token ids ``[B, seq_len]``.
+        :param puzzle_identifiers: ``[B]`` ids into the puzzle table (default 0).
+        :return: ``[B, prefix + seq_len, D]`` in the forward dtype.
+        """
+        cfg, dtype = self.config, self.dtype
+        emb = self.embed_tokens(inputs.to(torch.int32), dtype)  # [B, S, D]
+        batch = inputs.shape[0]
+        if cfg.prefix_len > 0:
+            if self.puzzle_emb is not None:
+                if puzzle_identifiers is None:
+                    puzzle_identifiers = torch.zeros(batch, dtype=torch.long, device=inputs.device)
+                rows = self.puzzle_emb(puzzle_identifiers.long()).to(dtype)  # [B, ndim]
+                rows = F.pad(rows, (0, cfg.prefix_len * cfg.hidden_size - rows.shape[-1]))
+                prefix = rows.view(batch, cfg.prefix_len, cfg.hidden_size)
+            else:
+                prefix = emb.new_zeros(batch, cfg.prefix_len, cfg.hidden_size)
+            emb = torch.cat((prefix, emb), dim=1)  # [B, P + S, D]
+        if self.embed_pos is not None:
+            emb = math.sqrt(0.5) * (emb + self.embed_pos.weight.to(dtype))
+        return self.embed_scale * emb
+
+    def step(
+        self, carry: InnerCarry, data: Batch
+    ) -> tuple[InnerCarry, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """One supervision step without ACT bookkeeping.
+
+        :param carry: latents to start from.
+        :param data: ``{"inputs": [B, S], "puzzle_identifiers": [B] (optional)}``.
+        :return: ``(detached carry, logits [B, S, V], q_halt [B], q_continue [B])``, the
+            logits in the forward dtype, the Q logits in float32.
+        """
+        x = self.input_embeddings(data["inputs"], data.get("puzzle_identifiers"))
+        z_H, z_L = self.deep_recursion(carry.z_H, carry.z_L, x)
+        logits = self.lm_head(z_H)[:, self.config.prefix_len :]
+        q = self.q_head(z_H[:, 0]).float()  # prefix position 0 acts as a CLS token
+        return InnerCarry(z_H=z_H.detach(), z_L=z_L.detach()), logits, q[:, 0], q[:, 1]
+
+    # ------------------------------------------------------------------------------------ ACT
+    def reset_carry(self, reset: torch.Tensor, carry: InnerCarry) -> InnerCarry:
+        """Rows where ``reset`` [B] is True restart from ``H_init``/``L_init``."""
+        mask = reset.view(-1, 1, 1)
+        z_L = torch.where(mask, self.L_init.to(self.dtype), carry.z_L)
+        if self.config.single_z:
+            return InnerCarry(z_H=z_L, z_L=z_L)
+        return InnerCarry(z_H=torch.where(mask, self.H_init.to(self.dtype), carry.z_H), z_L=z_L)
+
+    def initial_carry(self, batch: Batch) -> TRMCarry:
+        """A carry in which every row is halted, so the first :meth:`forward` loads the batch.
+
+        :param batch: a batch (only shapes, dtypes and device are used).
+        """
+        inputs = batch["inputs"]
+        size, device = inputs.shape[0], inputs.device
+        shape = (size, self.config.total_len, self.config.hidden_size)
+        z = torch.zeros(shape, dtype=self.dtype, device=device)
+        return TRMCarry(
+            inner=InnerCarry(z_H=z, z_L=z),
+            steps=torch.zeros(size, dtype=torch.int32, device=device),
+            halted=torch.ones(size, dtype=torch.bool, device=device),
+            current_data={k: torch.zeros_like(v) for k, v in batch.items()},
+        )
+
+    def forward(self, carry: TRMCarry, batch: Batch) -> tuple[TRMCarry, dict[str, torch.Tensor]]:
+        """One supervision step with ACT.
+
+        Halted rows restart (fresh latents, step 0, the new batch row); the others keep their
+        example. ``halted = steps >= halt_max_steps``; in training with ``act`` also when
+        ``q_halt > 0`` (``q_halt > q_continue`` with ``q_continue``), except that with probability
+        ``halt_exploration_prob`` a minimum step count in [2, halt_max_steps] is drawn. In eval
+        mode rows only halt at ``halt_max_steps``.
+
+        With ``q_continue`` (training only) an extra no-grad step from the new carry gives the
+        target ``sigmoid(next q_halt)`` at the step cap and ``sigmoid(max(next q_halt,
+        next q_continue))`` otherwise (HRM's Q-learning target; the official TRM path crashes).
+
+        :param carry: from :meth:`initial_carry` or the previous call.
+        :param batch: ``{"inputs": [B, S], "labels": [B, S], "puzzle_identifiers": [B], ...}``;
+            every key of the carry's ``current_data`` must be present.
+        :return: ``(new carry, outputs)`` with ``logits`` [B, S, V], ``q_halt_logits`` [B],
+            ``q_continue_logits`` [B] and, in q_continue training, ``target_q_continue`` [B].
+        """
+        cfg = self.config
+        halted = carry.halted
+        inner = self.reset_carry(halted, carry.inner)
+        steps = torch.where(halted, 0, carry.steps)
+        data = {
+            k: torch.where(halted.view((-1,) + (1,) * (v.ndim - 1)), batch[k], v)
+            for k, v in carry.current_data.items()
+        }
+
+        inner, logits, q_halt, q_continue = self.step(inner, data)
+        outputs = {"logits": logits, "q_halt_logits": q_halt, "q_continue_logits": q_continue}
+
+        with torch.no_grad():
+            steps = steps + 1
+            at_cap = steps >= cfg.halt_max_steps
+            halted = at_cap
+            if self.training and cfg.act and cfg.halt_max_steps > 1:
+                halted = halted | (q_halt > q_continue if cfg.q_continue else q_halt > 0)
+                explore = torch.rand_like(q_halt) < cfg.halt_exploration_prob
+                min_steps = explore * torch.randint_like(steps, 2, cfg.halt_max_steps + 1)
+                halted = halted & (steps >= min_steps)
+                if cfg.q_continue:
+                    _, _, next_halt, next_continue = self.step(inner, data)
+                    target = torch.where(at_cap, next_halt, torch.maximum(next_halt, next_continue))
+                    outputs["target_q_continue"] = torch.sigmoid(target)
+
+        return TRMCarry(inner=inner, steps=steps, halted=halted, current_data=data), outputs
+
+    # ------------------------------------------------------------------------------ inference
+    @torch.no_grad()
+    def solve(
+        self,
+        inputs: torch.Tensor,
+        max_steps: int | None = None,
+        halt: bool = True,
+        puzzle_identifiers: torch.Tensor | None = None,
+    ) -> SolveResult:
+        """Answer a batch of puzzles from a fresh carry.
+
+        :param inputs: token ids ``[B, seq_len]``.
+        :param max_steps: supervision steps at most (default ``halt_max_steps``; may exceed it).
+        :param halt: stop a row once ``q_halt > 0`` (otherwise every row runs ``max_steps``,
+            which is the official evaluation).
+        :param puzzle_identifiers: ``[B]`` puzzle ids (default 0).
+        :return: :class:`SolveResult` with final answers, steps per row and the trajectory.
+        """
+        max_steps = self.config.halt_max_steps if max_steps is None else max_steps
+        if max_steps < 1:
+            raise ValueError(f"max_steps must be >= 1, got {max_steps}")
+        size, device = inputs.shape[0], inputs.device
+        data: Batch = {"inputs": inputs}
+        if puzzle_identifiers is not None:
+            data["puzzle_identifiers"] = puzzle_identifiers
+        carry = self.reset_carry(
+            torch.ones(size, dtype=torch.bool, device=device), self.initial_carry(data).inner
+        )
+        predictions = torch.zeros_like(inputs, dtype=torch.long)
+        steps = torch.zeros(size, dtype=torch.int32, device=device)
+        halt_probs = torch.zeros(size, device=device)
+        done = torch.zeros(size, dtype=torch.bool, device=device)
+        traj_pred, traj_prob = [], []
+        for step in range(1, max_steps + 1):
+            rows = (~done).nonzero().squeeze(1)
+            all_rows = len(rows) == size
+            sub = carry if all_rows else InnerCarry(carry.z_H[rows], carry.z_L[rows])
+            sub_data = data if all_rows else {k: v[rows] for k, v in data.items()}
+            sub, logits, q_halt, _ = self.step(sub, sub_data)
+            if all_rows:
+                carry = sub
+            else:
+                carry.z_H[rows], carry.z_L[rows] = sub.z_H, sub.z_L
+            predictions[rows] = logits.argmax(-1)
+            halt_probs[rows] = torch.sigmoid(q_halt)
+            steps[rows] = step
+            if halt:
+                done[rows] = q_halt > 0
+            traj_pred.append(predictions.clone())
+            traj_prob.append(halt_probs.clone())
+            if bool(done.all()):
+                break
+        return SolveResult(
+            predictions=predictions,
+            steps=steps,
+            halt_probs=halt_probs,
+            trajectory_predictions=torch.stack(traj_pred),
+            trajectory_halt_probs=torch.stack(traj_prob),
+        )
+
+    def num_parameters(self) -> int:
+        """``sum(p.numel() for p in self.parameters())`` (puzzle table excluded: a buffer)."""
+        return sum(p.numel() for p in self.parameters())
