@@ -31,7 +31,7 @@ def run_demo(env_id: str, episodes: int, policy: str, seed: int, render: str) ->
     stats = []
     obs, info = env.reset(seed=seed)
     for episode in range(episodes):
-        solution = None if is_maze else env.unwrapped.state().solution
+        solution = None if is_maze else env.unwrapped.state.solution
         if render == "ansi":
             print(f"--- {env_id} episode {episode}: start")
             print(env.render())
