@@ -56,6 +56,7 @@ class Row:
     env_id: str
     single_steps_per_s: float
     batched_steps_per_s: float
+    sb3_adapter_steps_per_s: float
     batch_size: int
     ratio: float = field(init=False)
 
@@ -115,6 +116,25 @@ def batched_env_rate(env_id: str, batch: int, seconds: float, seed: int) -> floa
     return rate
 
 
+def adapter_rate(env_id: str, batch: int, seconds: float, seed: int) -> float:
+    """Env-steps/s of the batched env behind the SB3 ``VecEnv`` adapter (what PPO sees)."""
+    from trm_rl.policies.vec_env import make_sb3_vec_env
+
+    venv = make_sb3_vec_env(env_id, batch, seed=seed, monitor=False)
+    rng = np.random.default_rng(seed)
+    venv.reset()
+    sample = _sampler(env_id)
+
+    def chunk() -> int:
+        for _ in range(10):
+            venv.step(sample(np.asarray(venv.env_method("action_masks")), rng))
+        return 10 * batch
+
+    rate = _timed_rate(chunk, seconds)
+    venv.close()
+    return rate
+
+
 def generation_rate(name: str, generator, seconds: float, seed: int) -> dict:
     """Puzzles/s of a generator called with a seeded ``np.random.Generator``."""
     rng = np.random.default_rng(seed)
@@ -158,13 +178,14 @@ def to_markdown(rows: list[Row], gen: list[dict], info: dict) -> str:
         f"Random legal actions, autoreset on. Machine: {info['cpu_count']} cores "
         f"({info['machine']}), numpy {info['numpy']}, load average {info['loadavg_1min']:.2f}.",
         "",
-        "| env id | single env steps/s | batched steps/s | batch | batched / single |",
-        "|---|---:|---:|---:|---:|",
+        "| env id | single env steps/s | batched steps/s | via SB3 adapter | batch "
+        "| batched / single |",
+        "|---|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         lines.append(
             f"| `{r.env_id}` | {r.single_steps_per_s:,.0f} | {r.batched_steps_per_s:,.0f} "
-            f"| {r.batch_size} | {r.ratio:,.1f}x |"
+            f"| {r.sb3_adapter_steps_per_s:,.0f} | {r.batch_size} | {r.ratio:,.1f}x |"
         )
     lines += ["", "| generator | puzzles/s |", "|---|---:|"]
     lines += [f"| {g['generator']} | {g['puzzles_per_s']:,.1f} |" for g in gen]
@@ -179,18 +200,22 @@ def main(args: Args) -> None:
     for env_id in args.env_ids:
         single = single_env_rate(env_id, args.seconds, args.seed)
         batched = batched_env_rate(env_id, args.batch_size, args.seconds, args.seed)
-        rows.append(Row(env_id, single, batched, args.batch_size))
+        adapted = adapter_rate(env_id, args.batch_size, args.seconds, args.seed)
+        rows.append(Row(env_id, single, batched, adapted, args.batch_size))
     gen = [generation_rate(n, g, args.generation_seconds, args.seed) for n, g in generators()]
     info = machine_info()
 
     table = Table(title="Environment throughput (random legal actions, autoreset on)")
-    for col in ("env id", "single steps/s", f"batched steps/s (B={args.batch_size})", "ratio"):
+    columns = ("env id", "single steps/s", f"batched (B={args.batch_size})", "via SB3 adapter")
+    table.add_column(columns[0], no_wrap=True)
+    for col in (*columns[1:], "batched / single"):
         table.add_column(col, justify="right")
     for r in rows:
         table.add_row(
             r.env_id,
             f"{r.single_steps_per_s:,.0f}",
             f"{r.batched_steps_per_s:,.0f}",
+            f"{r.sb3_adapter_steps_per_s:,.0f}",
             f"{r.ratio:.1f}x",
         )
     gtable = Table(title="Puzzle generation")

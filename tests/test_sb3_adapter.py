@@ -38,6 +38,28 @@ def test_adapter_steps_and_terminal_observation(env_id: str) -> None:
     assert saw_done, "max_steps=12 must end some episodes within 40 steps"
 
 
+@pytest.mark.parametrize("env_id", ["trm_rl/Maze-5x5-v0", "trm_rl/Sudoku-4x4-v0"])
+def test_adapter_infos_are_the_batched_infos_split_per_env(env_id: str) -> None:
+    raw = gym.make_vec(env_id, num_envs=6, vectorization_mode="vector_entry_point", max_steps=5)
+    adapted = make_sb3_vec_env(env_id, num_envs=6, seed=2, monitor=False, max_steps=5)
+    raw.reset(seed=2)
+    adapted.reset()
+    rng = np.random.default_rng(1)
+    for _ in range(12):
+        masks = raw.action_masks()
+        actions = np.array([rng.choice(np.flatnonzero(m)) for m in masks])
+        _, _, term, trunc, batched = raw.step(actions)
+        _, _, dones, infos = adapted.step(actions)
+        np.testing.assert_array_equal(dones, term | trunc)
+        for i, info in enumerate(infos):
+            source = batched["final_info"] if dones[i] else batched
+            for key in source:
+                if key.startswith("_") or key in ("final_obs", "final_info"):
+                    continue
+                assert info[key] == source[key][i], (key, i)
+                assert not isinstance(info[key], np.generic), "numpy scalars become Python ones"
+
+
 def test_adapter_rejects_next_step_autoreset() -> None:
     sync = gym.make_vec("trm_rl/Maze-5x5-v0", num_envs=2, vectorization_mode="sync")
     with pytest.raises(ValueError, match="SAME_STEP"):

@@ -99,11 +99,20 @@ class SB3VecEnvAdapter(VecEnv):
         return obs, rewards.astype(np.float32, copy=False), dones, info_list
 
     def _split_infos(self, infos: dict[str, Any]) -> list[dict[str, Any]]:
+        """Per-env info dicts from batched arrays (keys valid for every env: one ``tolist``
+        per key and one ``dict(zip(...))`` per env, the cheapest split in pure Python)."""
         keys = [k for k in infos if k not in _FINAL_KEYS and not k.startswith("_")]
-        columns = [(k, infos[k], infos.get(f"_{k}")) for k in keys]
-        out: list[dict[str, Any]] = [{} for _ in range(self.num_envs)]
-        for key, values, mask in columns:
-            for i in range(self.num_envs) if mask is None else np.flatnonzero(mask):
+        full = [k for k in keys if infos.get(f"_{k}") is None or infos[f"_{k}"].all()]
+        columns = [_as_list(infos[k]) for k in full]
+        if full:
+            out = [dict(zip(full, row, strict=True)) for row in zip(*columns, strict=True)]
+        else:
+            out = [{} for _ in range(self.num_envs)]
+        for key in keys:
+            if key in full:
+                continue
+            values = infos[key]
+            for i in np.flatnonzero(infos[f"_{key}"]):
                 out[i][key] = _item(values[i])
         return out
 
@@ -157,6 +166,11 @@ class SB3VecEnvAdapter(VecEnv):
         if frames is None:
             return [None] * self.num_envs
         return list(frames)
+
+
+def _as_list(values: Any) -> list:
+    """A batched column as a list of Python scalars (numpy arrays) or objects (anything else)."""
+    return values.tolist() if isinstance(values, np.ndarray) and values.ndim == 1 else list(values)
 
 
 def _item(value: Any) -> Any:
