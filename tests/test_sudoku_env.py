@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import inspect
 import pickle
-import time
 import warnings
 
 import gymnasium as gym
@@ -13,7 +12,7 @@ import pytest
 from gymnasium.utils.env_checker import check_env as gym_check_env
 
 import envs
-from envs.sudoku import FixedGenerator, SudokuEnv, decode_action, encode_action
+from envs.sudoku import FixedGenerator, SudokuEnv, SudokuVectorEnv, decode_action, encode_action
 from envs.sudoku.generator import shipped_pool
 from envs.sudoku.render import GIVEN_RGB, PLACED_RGB, WRONG_RGB
 from envs.sudoku.rules import sample_legal_actions
@@ -64,10 +63,8 @@ def test_env_checkers(env_id):
 
 
 @pytest.mark.parametrize("env_id", SUDOKU_IDS)
-def test_make_is_fast_and_seeded_rollouts_are_deterministic(env_id):
-    start = time.perf_counter()
+def test_seeded_rollouts_are_deterministic(env_id):
     env_a = gym.make(env_id)
-    assert time.perf_counter() - start < 2.0
     env_b = gym.make(env_id)
     assert traces_equal(rollout(env_a, 3), rollout(env_b, 3))
     first = [env_a.reset(seed=s)[0]["grid"] for s in range(5)]
@@ -294,3 +291,9 @@ def test_pool_puzzles_are_shared_read_only():
     pool = shipped_pool(4)
     with pytest.raises(ValueError):
         pool.puzzles[0, 0, 0] = 1
+
+
+@pytest.mark.parametrize("cls", [SudokuEnv, SudokuVectorEnv])
+def test_non_positive_max_steps_is_rejected(cls) -> None:
+    with pytest.raises(ValueError, match="max_steps must be a positive int"):
+        cls(size=4, max_steps=0)

@@ -54,6 +54,15 @@ def resolve_pool(
     return make_pool(size, dataset, givens, difficulty, pool_size, int(pool_seed))
 
 
+def check_max_steps(max_steps: int | None) -> int | None:
+    """Validate the step limit: ``None`` (twice the blanks) or a positive int."""
+    if max_steps is None:
+        return None
+    if int(max_steps) < 1:
+        raise ValueError(f"max_steps must be a positive int or None, got {max_steps}")
+    return int(max_steps)
+
+
 def check_render_mode(render_mode: str | None) -> None:
     if render_mode is not None and render_mode not in RENDER_MODES:
         raise ValueError(f"render_mode={render_mode!r}; use None or one of {RENDER_MODES}")
@@ -152,7 +161,7 @@ class SudokuEnv(gym.Env):
             size, dataset, givens, difficulty, pool_size, pool_seed, generator
         )
         self.wrong_penalty = float(wrong_penalty)
-        self.max_steps = None if max_steps is None else int(max_steps)
+        self.max_steps = check_max_steps(max_steps)
         self._batch = SudokuBatch.empty(1, size)
         self._started = False
 

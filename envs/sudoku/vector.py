@@ -19,6 +19,7 @@ from gymnasium.vector.utils import batch_space
 from envs.sudoku.env import (
     RENDER_MODES,
     WRONG_PENALTY,
+    check_max_steps,
     check_render_mode,
     make_spaces,
     resolve_pool,
@@ -78,7 +79,7 @@ class SudokuVectorEnv(VectorEnv):
             size, dataset, givens, difficulty, pool_size, pool_seed, generator
         )
         self.wrong_penalty = float(wrong_penalty)
-        self.max_steps = None if max_steps is None else int(max_steps)
+        self.max_steps = check_max_steps(max_steps)
         self._batch = SudokuBatch.empty(self.num_envs, size)
 
     def reset(
