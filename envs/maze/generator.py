@@ -34,6 +34,11 @@ def _lattice_shape(size: int) -> int:
     return (size - 1) // 2 + 1
 
 
+def _pick(u: Iterator[float], n: int) -> int:
+    """A uniform index in ``[0, n)`` from the next pre-drawn uniform number."""
+    return min(int(next(u) * n), n - 1)
+
+
 @dataclass(frozen=True)
 class RandomMazeGenerator:
     """Random perfect (or braided) mazes with S and G at least ``min_path_length`` apart.
@@ -150,7 +155,7 @@ class RandomMazeGenerator:
     @staticmethod
     def _dfs(n: int, nbrs: list[list[int]], u: Iterator[float]) -> list[tuple[int, int]]:
         seen = [False] * n
-        first = min(int(next(u) * n), n - 1)
+        first = _pick(u, n)
         seen[first] = True
         stack, links = [first], []
         while stack:
@@ -159,7 +164,7 @@ class RandomMazeGenerator:
             if not fresh:
                 stack.pop()
                 continue
-            nxt = fresh[min(int(next(u) * len(fresh)), len(fresh) - 1)]
+            nxt = fresh[_pick(u, len(fresh))]
             seen[nxt] = True
             links.append((cur, nxt))
             stack.append(nxt)
@@ -168,12 +173,12 @@ class RandomMazeGenerator:
     @staticmethod
     def _prim(n: int, nbrs: list[list[int]], u: Iterator[float]) -> list[tuple[int, int]]:
         seen = [False] * n
-        first = min(int(next(u) * n), n - 1)
+        first = _pick(u, n)
         seen[first] = True
         edges = [(first, j) for j in nbrs[first]]
         links = []
         while edges:
-            k = min(int(next(u) * len(edges)), len(edges) - 1)
+            k = _pick(u, len(edges))
             edges[k], edges[-1] = edges[-1], edges[k]
             a, b = edges.pop()
             if seen[b]:
