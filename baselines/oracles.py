@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from baselines.bfs import distance_map
-from baselines.sudoku_solver import solve
 from envs.maze.rules import parse_puzzle
+from envs.maze.solver import distance_map
 from envs.maze.types import MOVES
+from envs.sudoku.solver import solve
 
 
 def maze_oracle_action(grid: np.ndarray) -> int:

@@ -6,9 +6,14 @@ import csv
 
 import pytest
 
-from baselines.bfs import is_valid_shortest_path, label_answer
-from envs.maze.dataset import generate, main, write_maze_csv
-from envs.maze.generator import DatasetGenerator, RandomMazeGenerator, read_maze_csv
+from envs.maze.generator import DatasetGenerator, RandomMazeGenerator, main
+from envs.maze.io import read_maze_csv, write_maze_csv
+from envs.maze.pool import generate_pool
+from envs.maze.solver import is_valid_shortest_path, label_answer
+
+
+def generate(generator, count, seed):
+    return list(generate_pool(generator, count, seed))
 
 
 def test_written_csv_reads_back_with_valid_labels(tmp_path) -> None:

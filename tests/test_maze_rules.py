@@ -11,23 +11,23 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from baselines.bfs import (
-    batch_distance_maps,
+from envs.maze import (
+    MazeConfig,
+    MazeEnv,
+    RandomMazeGenerator,
+    make_pool,
+    parse_puzzle,
+    sample_legal_actions,
+)
+from envs.maze.batch import MazeBatch
+from envs.maze.solver import (
     bfs,
+    distance_maps,
+    free_cells,
     is_valid_shortest_path,
     label_answer,
     label_path,
     shortest_path_length,
-)
-from envs.maze import (
-    MazeEnv,
-    RandomMazeGenerator,
-    action_mask,
-    make_pool,
-    move,
-    neighbour_table,
-    parse_puzzle,
-    sample_legal_actions,
 )
 from envs.maze.types import MOVES, WALL
 
@@ -55,11 +55,14 @@ mazes = st.builds(
 def test_moves_never_enter_walls_and_mask_agrees(state, actions):
     pool = make_pool([state])
     h, w = state.shape
-    nbrs = neighbour_table(h, w)
-    pos = pool.start.copy()
+    # The transition both envs step through (envs.maze.batch), on a batch of one.
+    batch = MazeBatch(1, state.shape, MazeConfig(size=state.shape))
+    batch.load(np.zeros(1, dtype=np.int64), pool, np.zeros(1, dtype=np.int64))
+    pos = batch.pos.copy()
     for a in actions:
-        mask = action_mask(pool.free, pos, nbrs)[0]
-        new = move(pool.free, pos, np.array([a]), nbrs)
+        mask = batch.action_masks()[0]
+        batch.step(np.array([a], dtype=np.int64))
+        new = batch.pos.copy()
         r, c = divmod(int(pos[0]), w)
         dr, dc = MOVES[a]
         inside = 0 <= r + dr < h and 0 <= c + dc < w
@@ -154,6 +157,6 @@ def test_batched_distance_maps_match_bfs():
     states = [maze(s, 15, "dfs", 0.5) for s in range(5)]
     grids = np.stack([s.grid for s in states])
     sources = np.array([s.start[0] * 15 + s.start[1] for s in states])
-    batched = batch_distance_maps(grids, sources)
+    batched = distance_maps(free_cells(grids), sources)
     for state, dist in zip(states, batched, strict=True):
         np.testing.assert_array_equal(dist, bfs(state)[0])

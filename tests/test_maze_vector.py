@@ -11,7 +11,7 @@ from gymnasium.vector import AutoresetMode
 
 import envs  # noqa: F401  (registers the ids)
 from envs.maze import FixedGenerator, MazeEnv, MazeVectorEnv, sample_legal_actions
-from envs.maze.core import INFO_KEYS
+from envs.maze.batch import INFO_KEYS
 
 
 def check_single(single_out, vec_out, i):

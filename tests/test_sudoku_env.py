@@ -13,7 +13,8 @@ from gymnasium.utils.env_checker import check_env as gym_check_env
 
 import envs
 from envs.sudoku import FixedGenerator, SudokuEnv, SudokuVectorEnv, decode_action, encode_action
-from envs.sudoku.generator import shipped_pool
+from envs.sudoku.config import FIELDS as SUDOKU_FIELDS
+from envs.sudoku.pool import shipped_pool
 from envs.sudoku.render import GIVEN_RGB, PLACED_RGB, WRONG_RGB
 from envs.sudoku.rules import sample_legal_actions
 
@@ -74,7 +75,8 @@ def test_seeded_rollouts_are_deterministic(env_id):
 
 
 def test_constructor_accepts_the_documented_kwargs():
-    names = list(inspect.signature(SudokuEnv).parameters)
+    # Keyword arguments are SudokuConfig fields (one typed config, validated once).
+    names = list(inspect.signature(SudokuEnv).parameters) + list(SUDOKU_FIELDS)
     for kw in ("render_mode", "size", "dataset", "givens", "pool_size", "pool_seed",
                "generator", "wrong_penalty", "max_steps"):  # fmt: skip
         assert kw in names
@@ -134,7 +136,7 @@ def test_illegal_action_is_a_penalised_no_op():
     assert reward == pytest.approx(-0.3) and not terminated and not truncated
     assert info["illegal_action"] and info["num_illegal"] == 1 and info["steps"] == 1
     assert np.array_equal(obs["grid"], obs2["grid"])
-    with pytest.raises(ValueError, match=r"actions must lie in \[0, 64\)"):
+    with pytest.raises(ValueError, match=r"action must be in \[0, 64\)"):
         env.step(64)
 
 
@@ -295,5 +297,5 @@ def test_pool_puzzles_are_shared_read_only():
 
 @pytest.mark.parametrize("cls", [SudokuEnv, SudokuVectorEnv])
 def test_non_positive_max_steps_is_rejected(cls) -> None:
-    with pytest.raises(ValueError, match="max_steps must be a positive int"):
+    with pytest.raises(ValueError, match="max_steps must be >= 1"):
         cls(size=4, max_steps=0)

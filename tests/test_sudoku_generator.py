@@ -5,19 +5,26 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from baselines.sudoku_solver import analyse
 from envs.sudoku import rules
-from envs.sudoku.generator import (
-    DEFAULT_GIVENS,
-    DatasetGenerator,
-    FixedGenerator,
-    PoolGenerator,
-    RandomSudokuGenerator,
-    build_pool,
-    make_pool,
-    shipped_pool,
-    write_csv,
-)
+from envs.sudoku.config import DEFAULT_GIVENS, SudokuConfig
+from envs.sudoku.generator import DatasetGenerator, FixedGenerator, RandomSudokuGenerator
+from envs.sudoku.io import write_sudoku_csv
+from envs.sudoku.pool import SudokuPool, build_pool, generate_pool, shipped_pool
+from envs.sudoku.solver import analyse
+
+
+def make_pool(size, dataset, givens, difficulty, pool_size, pool_seed):
+    """The env pool of these SudokuConfig fields (the pre-config call form of these tests)."""
+    config = SudokuConfig(
+        size=size,
+        dataset=dataset,
+        givens=givens,
+        difficulty=difficulty,
+        pool_size=pool_size,
+        pool_seed=pool_seed,
+    )
+    return build_pool(config)
+
 
 SIZES = sorted(DEFAULT_GIVENS)
 
@@ -70,9 +77,9 @@ def test_impossible_request_raises():
         RandomSudokuGenerator(4, givens=(10, 5))
 
 
-def test_build_pool_prefixes_agree():
+def test_generate_pool_prefixes_agree():
     gen = RandomSudokuGenerator(4)
-    small, large = build_pool(gen, 5, seed=3), build_pool(gen, 8, seed=3)
+    small, large = generate_pool(gen, 5, seed=3), generate_pool(gen, 8, seed=3)
     assert np.array_equal(small.puzzles, large.puzzles[:5])
     assert np.array_equal(small.guesses, large.guesses[:5])
 
@@ -145,7 +152,7 @@ def test_dataset_generator_reads_sudoku_extreme():
 def test_dataset_round_trip_and_errors(tmp_path):
     pool = shipped_pool(4).select(np.arange(10))
     path = tmp_path / "mini.csv"
-    write_csv(pool, path, source="test")
+    write_sudoku_csv(pool, path, source="test")
     loaded = DatasetGenerator(path, size=4)
     assert np.array_equal(loaded.puzzles, pool.puzzles)
 
@@ -174,4 +181,4 @@ def test_fixed_generator():
     gen = FixedGenerator(pool.puzzles[0], size=6)
     p = gen(np.random.default_rng(0))
     assert np.array_equal(p.solution, pool.solutions[0])
-    assert isinstance(pool, PoolGenerator)
+    assert isinstance(pool, SudokuPool)

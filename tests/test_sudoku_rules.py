@@ -7,9 +7,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from envs.sudoku import batch as transition
 from envs.sudoku import rules
-from envs.sudoku.generator import shipped_pool
-from envs.sudoku.types import BOX_SHAPES, SudokuBatch
+from envs.sudoku.batch import SudokuBatch
+from envs.sudoku.pool import shipped_pool
+from envs.sudoku.types import BOX_SHAPES
 
 SIZES = sorted(BOX_SHAPES)
 
@@ -138,7 +140,7 @@ def test_incremental_mask_and_no_duplicates(case, seed):
     size = board.shape[0]
     batch = SudokuBatch.empty(1, size)
     flat = board.reshape(1, -1)
-    rules.load_puzzles(
+    transition.load_puzzles(
         batch, np.array([0]), flat, solution.reshape(1, -1), rules.legal_mask(flat), None
     )
     rng = np.random.default_rng(seed)
@@ -149,7 +151,7 @@ def test_incremental_mask_and_no_duplicates(case, seed):
         else:
             action = rng.integers(0, size**3, size=1)
         before = batch.board.copy()
-        _, terminated, _, info = rules.step_batch(batch, action, -0.1)
+        _, terminated, _, info = transition.step_batch(batch, action, -0.1)
         assert info["illegal_action"][0] == (not legal_now[action[0]])
         if info["illegal_action"][0]:
             assert np.array_equal(before, batch.board)

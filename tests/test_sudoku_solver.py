@@ -8,7 +8,7 @@ from importlib import resources
 import numpy as np
 import pytest
 
-from baselines.sudoku_solver import analyse, count_solutions, solve
+from envs.sudoku.solver import analyse, count_solutions, solve
 
 
 def extreme_rows() -> list[dict[str, str]]:

@@ -4,25 +4,27 @@
 mazes from injected generators: random DFS/Prim mazes, the Maze-Hard CSV, or a fixed maze.
 Registered ids (``envs/__init__.py``): ``trm_rl/Maze-v0``, ``trm_rl/Maze-{5x5,9x9,15x15,31x31}-v0``
 and ``trm_rl/MazeHard-v0``.
+
+Layout (the same file roles as ``envs.sudoku``): ``types`` (tokens, ``MazePuzzle``,
+``MazeState``, ``MazePool``), ``config`` (``MazeConfig``), ``rules`` (parsing, moves, shaping),
+``solver`` (BFS, Maze-Hard labels), ``generator`` (random, dataset, fixed; the dataset-writing
+command), ``pool`` (``make_pool``, ``generate_pool``, ``build_pool``), ``io`` (CSV), ``render``,
+``batch`` (the batched transition both envs step through), ``env`` and ``vector``.
 """
 
+from envs.maze.config import MazeConfig
 from envs.maze.env import MazeEnv
-from envs.maze.generator import (
-    DatasetGenerator,
-    FixedGenerator,
-    RandomMazeGenerator,
-    read_maze_csv,
-)
-from envs.maze.pool import build_pool
-from envs.maze.rules import (
-    action_mask,
+from envs.maze.generator import DatasetGenerator, FixedGenerator, RandomMazeGenerator
+from envs.maze.io import read_maze_csv, write_maze_csv
+from envs.maze.pool import build_pool, generate_pool, make_pool
+from envs.maze.rules import neighbour_table, parse_puzzle, sample_legal_actions
+from envs.maze.solver import (
+    bfs,
     distance_maps,
-    make_pool,
-    move,
-    neighbour_table,
-    parse_puzzle,
-    sample_legal_actions,
-    to_string,
+    is_valid_shortest_path,
+    label_answer,
+    label_path,
+    shortest_path_length,
 )
 from envs.maze.types import (
     ACTION_NAMES,
@@ -38,7 +40,9 @@ from envs.maze.types import (
     VOCAB_SIZE,
     WALL,
     MazePool,
+    MazePuzzle,
     MazeState,
+    to_string,
 )
 from envs.maze.vector import MazeVectorEnv
 
@@ -57,19 +61,26 @@ __all__ = [
     "WALL",
     "DatasetGenerator",
     "FixedGenerator",
+    "MazeConfig",
     "MazeEnv",
     "MazePool",
+    "MazePuzzle",
     "MazeState",
     "MazeVectorEnv",
     "RandomMazeGenerator",
-    "action_mask",
+    "bfs",
     "build_pool",
     "distance_maps",
+    "generate_pool",
+    "is_valid_shortest_path",
+    "label_answer",
+    "label_path",
     "make_pool",
-    "move",
     "neighbour_table",
     "parse_puzzle",
     "read_maze_csv",
     "sample_legal_actions",
+    "shortest_path_length",
     "to_string",
+    "write_maze_csv",
 ]

@@ -8,12 +8,25 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from envs.maze.core import build, pick_mazes
-from envs.maze.pool import Generator
+from envs.maze.batch import MazeBatch, load_episodes
+from envs.maze.config import MazeConfig
+from envs.maze.pool import Generator, build_pool
 from envs.maze.render import render_ansi, render_rgb
-from envs.maze.types import VOCAB_SIZE
+from envs.maze.types import VOCAB_SIZE, MazeState
+from envs.utils import check_action, check_options
 
 _ROW = np.zeros(1, dtype=np.int64)  # the single env is row 0 of a batch of one
+RENDER_MODES = ("ansi", "rgb_array")
+#: How error messages describe the Maze actions.
+MOVES_TEXT = "0..3 (up, right, down, left)"
+#: Keys of ``MazeEnv.reset(options=...)``.
+RESET_OPTIONS = ("puzzle", "index")
+
+
+def check_render_mode(render_mode: str | None) -> None:
+    """Refuse a render mode the Maze envs do not have, naming the ones they do."""
+    if render_mode is not None and render_mode not in RENDER_MODES:
+        raise ValueError(f"render_mode={render_mode!r}; use None or one of {list(RENDER_MODES)}")
 
 
 def observation_space(shape: tuple[int, int]) -> spaces.Dict:
@@ -67,7 +80,7 @@ class MazeEnv(gym.Env[dict[str, np.ndarray], int]):
     - ``dataset``: ``None``, ``"maze-hard"`` or the path of a CSV in that format.
     - ``pool_size``: mazes in the pool (default 1000, fewer above 15x15; a dataset: all rows).
     - ``pool_seed``: seed of the pool. ``generator``: an injected
-      ``(np.random.Generator) -> MazeState`` that overrides the five arguments above.
+      ``(np.random.Generator) -> MazePuzzle`` that overrides the five arguments above.
     - ``step_cost``, ``shaping``, ``shaping_gamma``, ``max_steps``, ``mark_trail``: see above.
     - ``render_mode``: ``"ansi"`` or ``"rgb_array"``; ``cell_px``: pixels per cell.
 
@@ -77,78 +90,59 @@ class MazeEnv(gym.Env[dict[str, np.ndarray], int]):
     ``gym.make_vec(id, num_envs, vectorization_mode="vector_entry_point")``.
     """
 
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi", "rgb_array"], "render_fps": 8}
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": list(RENDER_MODES), "render_fps": 8}
 
     def __init__(
         self,
         render_mode: str | None = None,
-        size: int | tuple[int, int] = 9,
-        algorithm: str = "dfs",
-        braid: float = 0.0,
-        min_path_length: int = 0,
-        dataset: str | None = None,
-        pool_size: int | None = None,
-        pool_seed: int = 0,
+        *,
+        config: MazeConfig | None = None,
         generator: Generator | None = None,
-        step_cost: float = 0.01,
-        shaping: bool = False,
-        shaping_gamma: float = 0.99,
-        max_steps: int | None = None,
-        mark_trail: bool = False,
-        cell_px: int = 16,
+        **kwargs: Any,
     ) -> None:
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']}")
-        self.render_mode, self.cell_px = render_mode, int(cell_px)
-        self.pool, self._batch = build(
-            1,
-            size=size,
-            algorithm=algorithm,
-            braid=braid,
-            min_path_length=min_path_length,
-            dataset=dataset,
-            pool_size=pool_size,
-            pool_seed=pool_seed,
-            generator=generator,
-            step_cost=step_cost,
-            shaping=shaping,
-            shaping_gamma=shaping_gamma,
-            max_steps=max_steps,
-            mark_trail=mark_trail,
-        )
+        check_render_mode(render_mode)
+        self.render_mode = render_mode
+        self.config = MazeConfig.from_kwargs(config, **kwargs)
+        self.pool = build_pool(self.config, generator)
         self.shape = self.pool.shape
+        self._batch = MazeBatch(1, self.shape, self.config)
         self.max_steps = self._batch.max_steps
         self.observation_space = observation_space(self.shape)
         self.action_space = spaces.Discrete(4)
+        self._needs_reset = True
 
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         """Start an episode on a pool maze drawn with ``np_random``, or on
-        ``options["puzzle"]`` (string, (H, W) array or ``MazeState``) or pool maze
+        ``options["puzzle"]`` (string, (H, W) array or ``MazePuzzle``) or pool maze
         ``options["index"]``."""
         super().reset(seed=seed)
-        options = options or {}
+        options = check_options(options, RESET_OPTIONS, "MazeEnv")
         puzzle, index = options.get("puzzle"), options.get("index")
-        pool, rows = pick_mazes(
+        load_episodes(
+            self._batch,
+            _ROW,
             self.pool,
-            self.shape,
             self.np_random,
-            1,
             puzzles=None if puzzle is None else [puzzle],
             indices=None if index is None else [index],
         )
-        self._batch.load(_ROW, pool, rows)
+        self._needs_reset = False
         return self._observation(), self._info()
 
     def step(
         self, action: int | np.integer
     ) -> tuple[dict[str, np.ndarray], float, bool, bool, dict[str, Any]]:
         """Move the agent one cell (0 up, 1 right, 2 down, 3 left); see the class docstring."""
-        a = int(action)
-        if not 0 <= a < 4:
-            raise ValueError(f"action must be in 0..3 (up, right, down, left), got {action}")
+        if self._needs_reset:
+            raise gym.error.ResetNeeded(
+                "MazeEnv.step() needs a running episode: call reset() first (and again after "
+                "an episode terminates or truncates)"
+            )
+        a = check_action(action, 4, MOVES_TEXT)
         reward, terminated, truncated = self._batch.step(np.array([a], dtype=np.int64))
+        self._needs_reset = bool(terminated[0] or truncated[0])
         return (
             self._observation(),
             float(reward[0]),
@@ -161,6 +155,18 @@ class MazeEnv(gym.Env[dict[str, np.ndarray], int]):
         """(4,) bool: the moves that change the agent's cell (MaskablePPO's hook)."""
         return self._batch.action_masks()[0]
 
+    @property
+    def state(self) -> MazeState:
+        """A copy of the current episode's state."""
+        b, (h, w) = self._batch, self.shape
+        return MazeState(
+            grid=b.grid[0].reshape(h, w).copy(),
+            puzzle=b.puzzle(0),
+            position=divmod(int(b.pos[0]), w),
+            step_count=int(b.steps[0]),
+            distance_to_goal=int(b.dist[0, b.pos[0]]),
+        )
+
     def render(self) -> str | np.ndarray | None:
         """``"ansi"``: the grid as text; ``"rgb_array"``: an (H*cell_px, W*cell_px, 3) image."""
         grid = self._batch.grid[0].reshape(self.shape)
@@ -168,7 +174,7 @@ class MazeEnv(gym.Env[dict[str, np.ndarray], int]):
             return render_ansi(grid)
         if self.render_mode == "rgb_array":
             goal = divmod(int(self._batch.goal[0]), self.shape[1])
-            return render_rgb(grid, goal, self.cell_px)
+            return render_rgb(grid, goal, self.config.cell_px)
         return None
 
     def _observation(self) -> dict[str, np.ndarray]:

@@ -1,4 +1,4 @@
-"""Seeded maze generators: callables ``(np.random.Generator) -> MazeState``.
+"""Seeded maze generators: callables ``(np.random.Generator) -> MazePuzzle``.
 
 - :class:`RandomMazeGenerator`: perfect mazes (DFS backtracker or randomised Prim) on a cell
   lattice, optional braiding (dead ends removed, so several routes exist), S/G placement with a
@@ -8,25 +8,32 @@
 - :class:`FixedGenerator`: always the same maze (tests, demos).
 
 All are frozen dataclasses, hence hashable: :mod:`envs.maze.pool` caches pools by generator.
+
+As a command it writes a Maze-Hard-format dataset from our generators. A Maze-Hard-like set
+(30x30, path > 110)::
+
+    python -m envs.maze.generator --size 30 --min-path-length 111 --count 1000 --seed 0 \\
+        --out mazes_30x30.csv
+
+Maze ``i`` is drawn from ``np.random.default_rng([seed, i])``: a file is reproducible and any
+prefix is the same whatever ``--count``.
 """
 
 from __future__ import annotations
 
-import csv
-import functools
-import importlib.resources
+import argparse
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from envs.maze.rules import bfs_flat, parse_puzzle
-from envs.maze.types import GOAL, OPEN, START, WALL, MazeState
-
-MAZE_HARD = "maze-hard"
-_MAZE_HARD_FILE = "maze_hard_30x30_train.csv"
-_CSV_FIELDS = ["index", "question", "answer", "source", "path_len"]
+from envs.maze.config import MazeConfig
+from envs.maze.io import MAZE_HARD, read_maze_csv, resolve_dataset, write_maze_csv
+from envs.maze.rules import longest_shortest_path, parse_puzzle
+from envs.maze.solver import bfs_flat
+from envs.maze.types import GOAL, OPEN, START, WALL, MazePuzzle
+from envs.utils import check_int, file_signature
 
 
 def _lattice_shape(size: int) -> int:
@@ -64,21 +71,16 @@ class RandomMazeGenerator:
     max_tries: int = 1000
 
     def __post_init__(self) -> None:
-        if not np.isscalar(self.size):  # a tuple keeps the dataclass hashable (pool cache key)
-            object.__setattr__(self, "size", tuple(int(s) for s in self.size))  # type: ignore[union-attr]
-        h, w = self.shape
-        if min(h, w) < 5:
-            raise ValueError(f"maze size must be at least 5x5, got {h}x{w}")
-        if self.algorithm not in ("dfs", "prim"):
-            raise ValueError(f"algorithm must be 'dfs' or 'prim', got {self.algorithm!r}")
-        if not 0.0 <= self.braid <= 1.0:
-            raise ValueError(f"braid must be in [0, 1], got {self.braid}")
-        bound = self.max_path_length_bound
-        if self.min_path_length > bound:
-            raise ValueError(
-                f"min_path_length={self.min_path_length} is impossible on a {h}x{w} maze: "
-                f"no shortest path there is longer than {bound} steps; lower it or grow the size"
-            )
+        # Validated through the one config rule; a tuple keeps the dataclass hashable.
+        config = MazeConfig(
+            size=self.size,
+            algorithm=self.algorithm,
+            braid=self.braid,
+            min_path_length=self.min_path_length,
+        )
+        object.__setattr__(self, "size", config.size)
+        object.__setattr__(self, "braid", config.braid)
+        object.__setattr__(self, "max_tries", check_int("max_tries", self.max_tries, low=1))
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -89,10 +91,9 @@ class RandomMazeGenerator:
     @property
     def max_path_length_bound(self) -> int:
         """An upper bound on any S->G shortest path: open cells of a perfect maze minus one."""
-        n = _lattice_shape(self.shape[0]) * _lattice_shape(self.shape[1])
-        return 2 * n - 1
+        return longest_shortest_path(self.shape)
 
-    def __call__(self, rng: np.random.Generator) -> MazeState:
+    def __call__(self, rng: np.random.Generator) -> MazePuzzle:
         """Draw one maze; raises ``ValueError`` after ``max_tries`` mazes too short."""
         longest = 0
         for _ in range(self.max_tries):
@@ -188,7 +189,7 @@ class RandomMazeGenerator:
             edges.extend((b, j) for j in nbrs[b] if not seen[j])
         return links
 
-    def _place(self, grid: np.ndarray, rng: np.random.Generator) -> tuple[MazeState | None, int]:
+    def _place(self, grid: np.ndarray, rng: np.random.Generator) -> tuple[MazePuzzle | None, int]:
         """S uniform over open cells; G uniform over cells >= ``min_path_length`` from S. If no
         cell is that far, S moves to the farthest cell from it first (a double sweep)."""
         h, w = grid.shape
@@ -197,66 +198,17 @@ class RandomMazeGenerator:
         open_cells = (flat != WALL).tolist()
         need = max(self.min_path_length, 1)
         start = int(open_idx[rng.integers(len(open_idx))])
-        dist = np.array(bfs_flat(open_cells, h, w, start))
+        dist = np.array(bfs_flat(open_cells, h, w, start)[0])
         if dist.max() < need:
             start = int(np.argmax(dist))
-            dist = np.array(bfs_flat(open_cells, h, w, start))
+            dist = np.array(bfs_flat(open_cells, h, w, start)[0])
         far = np.flatnonzero(dist >= need)
         if len(far) == 0:
             return None, int(dist.max())
         goal = int(far[rng.integers(len(far))])
         grid = grid.copy()
         grid.flat[start], grid.flat[goal] = START, GOAL
-        return MazeState(grid=grid, start=divmod(start, w), goal=divmod(goal, w)), int(dist[goal])
-
-
-def resolve_dataset(dataset: str | Path) -> Path:
-    """Path of a Maze-Hard-format CSV: ``"maze-hard"`` is the bundled file, anything else a path."""
-    if str(dataset) == MAZE_HARD:
-        ref = importlib.resources.files("envs") / "data" / _MAZE_HARD_FILE
-        return Path(str(ref))
-    path = Path(dataset).expanduser()
-    if not path.is_file():
-        raise ValueError(
-            f"maze dataset {str(path)!r} does not exist; pass 'maze-hard' or the path of a CSV "
-            f"with header {','.join(_CSV_FIELDS)}"
-        )
-    return path
-
-
-@functools.lru_cache(maxsize=8)
-def read_maze_csv(path: str | Path) -> tuple[MazeState, ...]:
-    """Read and validate every maze of a Maze-Hard-format CSV (cached per path).
-
-    Solvability is checked in batch when a pool is built (:func:`envs.maze.rules.make_pool`).
-
-    :param path: CSV with header ``index,question,answer,source,path_len``; ``question`` is a
-        row-major square grid string.
-    :raises ValueError: naming the file and the row when the file is malformed.
-    """
-    path = Path(path)
-    try:
-        with path.open(newline="", encoding="utf-8") as f:
-            reader = csv.DictReader(f)
-            if reader.fieldnames is None or "question" not in reader.fieldnames:
-                raise ValueError(
-                    f"maze dataset {str(path)!r} has header {reader.fieldnames}; expected "
-                    f"{','.join(_CSV_FIELDS)} (at least a 'question' column)"
-                )
-            states = []
-            for line, row in enumerate(reader, start=2):
-                try:
-                    states.append(parse_puzzle(row["question"] or "", check_solvable=False))
-                except ValueError as e:
-                    raise ValueError(f"maze dataset {str(path)!r}, line {line}: {e}") from None
-    except (OSError, UnicodeDecodeError, csv.Error) as e:
-        raise ValueError(f"cannot read maze dataset {str(path)!r}: {e}") from e
-    if not states:
-        raise ValueError(f"maze dataset {str(path)!r} has no mazes")
-    shapes = {s.shape for s in states}
-    if len(shapes) > 1:
-        raise ValueError(f"maze dataset {str(path)!r} mixes grid shapes {sorted(shapes)}")
-    return tuple(states)
+        return MazePuzzle(grid=grid, start=divmod(start, w), goal=divmod(goal, w)), int(dist[goal])
 
 
 @dataclass(frozen=True)
@@ -269,39 +221,44 @@ class DatasetGenerator:
     """
 
     dataset: str = MAZE_HARD
+    #: (path, mtime_ns, size) of the file when the generator was made: part of the pool cache
+    #: key, so a file rewritten on disk gives a new pool.
+    signature: tuple = ()
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "dataset", str(resolve_dataset(self.dataset)))
+        path = resolve_dataset(self.dataset)
+        object.__setattr__(self, "dataset", str(path))
+        object.__setattr__(self, "signature", file_signature(path))
 
     @property
-    def mazes(self) -> tuple[MazeState, ...]:
+    def puzzles(self) -> tuple[MazePuzzle, ...]:
         """Every maze of the file, in order."""
         return read_maze_csv(self.dataset)
 
     @property
     def shape(self) -> tuple[int, int]:
         """(H, W) of the mazes."""
-        return self.mazes[0].shape
+        return self.puzzles[0].shape
 
     def __len__(self) -> int:
-        return len(self.mazes)
+        return len(self.puzzles)
 
-    def __iter__(self) -> Iterator[MazeState]:
-        return iter(self.mazes)
+    def __iter__(self) -> Iterator[MazePuzzle]:
+        return iter(self.puzzles)
 
-    def __call__(self, rng: np.random.Generator) -> MazeState:
+    def __call__(self, rng: np.random.Generator) -> MazePuzzle:
         """A uniformly random maze of the file."""
-        return self.mazes[int(rng.integers(len(self.mazes)))]
+        return self.puzzles[int(rng.integers(len(self.puzzles)))]
 
 
 @dataclass(frozen=True)
 class FixedGenerator:
     """Always returns the same maze.
 
-    :param puzzle: a puzzle string (see :func:`envs.maze.rules.parse_puzzle`) or a ``MazeState``.
+    :param puzzle: a puzzle string (see :func:`envs.maze.rules.parse_puzzle`) or a ``MazePuzzle``.
     """
 
-    puzzle: str | MazeState
+    puzzle: str | MazePuzzle
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "puzzle", parse_puzzle(self.puzzle))
@@ -311,6 +268,61 @@ class FixedGenerator:
         """(H, W) of the maze."""
         return self.puzzle.shape  # type: ignore[union-attr]
 
-    def __call__(self, rng: np.random.Generator) -> MazeState:
+    def __call__(self, rng: np.random.Generator) -> MazePuzzle:
         """The fixed maze (``rng`` is unused)."""
         return self.puzzle  # type: ignore[return-value]
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Command line: generate mazes and write them as a Maze-Hard-format CSV."""
+    from envs.maze.pool import generate_pool
+
+    parser = argparse.ArgumentParser(
+        prog="python -m envs.maze.generator",
+        description="Generate random mazes and write them as a Maze-Hard-format CSV "
+        "(index,question,answer,source,path_len) with BFS labels.",
+    )
+    parser.add_argument("--size", type=int, default=30, help="grid side, >= 5 (default: 30)")
+    parser.add_argument(
+        "--algorithm", choices=("dfs", "prim"), default="dfs", help="maze algorithm (default: dfs)"
+    )
+    parser.add_argument(
+        "--braid",
+        type=float,
+        default=0.0,
+        help="probability in [0, 1] of opening each dead end into a loop (default: 0)",
+    )
+    parser.add_argument(
+        "--min-path-length",
+        type=int,
+        default=0,
+        help="minimum S->G shortest path in steps; Maze-Hard uses > 110 on 30x30 (default: 0)",
+    )
+    parser.add_argument("--count", type=int, default=1000, help="number of mazes (default: 1000)")
+    parser.add_argument("--seed", type=int, default=0, help="dataset seed, >= 0 (default: 0)")
+    parser.add_argument("--out", type=Path, required=True, help="output CSV path")
+    args = parser.parse_args(argv)
+    if args.count < 1:
+        parser.error("--count must be >= 1")
+    if args.seed < 0:
+        parser.error("--seed must be >= 0")
+    try:
+        generator = RandomMazeGenerator(
+            size=args.size,
+            algorithm=args.algorithm,
+            braid=args.braid,
+            min_path_length=args.min_path_length,
+        )
+        pool = generate_pool(generator, args.count, args.seed)
+    except ValueError as e:
+        parser.error(str(e))
+    source = (
+        f"trm-rl {args.size}x{args.size} {args.algorithm} braid={args.braid} "
+        f"min_path={args.min_path_length} seed={args.seed}"
+    )
+    n = write_maze_csv(pool, args.out, source)
+    print(f"wrote {n} mazes to {args.out}")
+
+
+if __name__ == "__main__":
+    main()

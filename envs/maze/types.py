@@ -25,14 +25,24 @@ ACTION_NAMES = ("up", "right", "down", "left")
 MOVES = np.array([[-1, 0], [0, 1], [1, 0], [0, -1]], dtype=np.int64)
 
 
+def to_string(grid: np.ndarray) -> str:
+    """Row-major string of a token grid in the Maze-Hard alphabet (``PAD`` shown as ``.``)."""
+    return "".join(TOKEN_CHARS[t] for t in np.asarray(grid).ravel().tolist())
+
+
 @dataclass(frozen=True, eq=False)
-class MazeState:
+class MazePuzzle:
     """One maze puzzle: the Maze-Hard question grid with its start and goal.
 
-    :param grid: token grid with exactly one ``START`` and one ``GOAL``; every other cell is
-        ``WALL`` or ``OPEN`` (read-only).
+    Construction validates the puzzle (any ``MazePuzzle`` is well formed): a 2-D grid of the
+    tokens ``WALL``, ``OPEN``, ``START`` and ``GOAL`` only, with exactly one ``START`` at
+    ``start`` and one ``GOAL`` at ``goal``. Solvability is checked where puzzles enter an env
+    (:func:`envs.maze.rules.parse_puzzle`, :func:`envs.maze.pool.make_pool`).
+
+    :param grid: token grid (copied and made read-only).
     :param start: (row, column) of ``S``.
     :param goal: (row, column) of ``G``.
+    :raises ValueError: naming the problem (shape, bad tokens, S/G missing or misplaced).
     """
 
     grid: np.ndarray  # (H, W) uint8 tokens in {WALL, OPEN, START, GOAL}
@@ -40,11 +50,36 @@ class MazeState:
     goal: tuple[int, int]
 
     def __post_init__(self) -> None:
-        grid = np.array(self.grid, dtype=np.uint8)  # private copy, then frozen
+        raw = np.asarray(self.grid)
+        if raw.ndim != 2 or raw.size == 0:
+            raise ValueError(f"MazePuzzle grid must be a non-empty (H, W) array, got {raw.shape}")
+        if raw.dtype.kind not in "iu":
+            raise ValueError(f"MazePuzzle grid must hold integer tokens, got dtype {raw.dtype}")
+        bad = sorted(set(np.unique(raw).tolist()) - {WALL, OPEN, START, GOAL})
+        if bad:
+            raise ValueError(
+                f"MazePuzzle grid has tokens {bad}; allowed are 1 '#', 2 ' ', 3 'S', 4 'G' "
+                "(build puzzles with envs.maze.rules.parse_puzzle, which also reads 'o' marks)"
+            )
+        grid = raw.astype(np.uint8)  # private copy, then frozen
         grid.setflags(write=False)
         object.__setattr__(self, "grid", grid)
-        object.__setattr__(self, "start", (int(self.start[0]), int(self.start[1])))
-        object.__setattr__(self, "goal", (int(self.goal[0]), int(self.goal[1])))
+        for name, token, char in (("start", START, "S"), ("goal", GOAL, "G")):
+            cell = getattr(self, name)
+            try:
+                r, c = (int(v) for v in cell)
+            except (TypeError, ValueError):
+                raise ValueError(
+                    f"MazePuzzle {name} must be a (row, column) pair, got {cell!r}"
+                ) from None
+            cells = np.argwhere(grid == token)
+            if len(cells) != 1 or (r, c) != tuple(cells[0].tolist()):
+                where = [tuple(x) for x in cells.tolist()]
+                raise ValueError(
+                    f"MazePuzzle {name}={(r, c)} but the grid has {char!r} at {where}; "
+                    f"a puzzle needs exactly one {char!r}, at {name}"
+                )
+            object.__setattr__(self, name, (r, c))
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -58,10 +93,10 @@ class MazeState:
 
     def to_string(self) -> str:
         """The puzzle as a Maze-Hard question string (H*W characters, row-major)."""
-        return "".join(TOKEN_CHARS[t] for t in self.grid.ravel())
+        return to_string(self.grid)
 
     def __eq__(self, other: object) -> bool:
-        if not isinstance(other, MazeState):
+        if not isinstance(other, MazePuzzle):
             return NotImplemented
         return (
             self.start == other.start
@@ -71,6 +106,24 @@ class MazeState:
 
     def __hash__(self) -> int:
         return hash((self.grid.shape, self.grid.tobytes(), self.start, self.goal))
+
+
+@dataclass(frozen=True)
+class MazeState:
+    """A snapshot of one episode (``MazeEnv.state`` returns a fresh copy).
+
+    :param grid: the current observation grid (the agent shown as ``S``).
+    :param puzzle: the maze of the episode.
+    :param position: (row, column) of the agent.
+    :param step_count: steps taken this episode.
+    :param distance_to_goal: BFS steps from the agent to the goal.
+    """
+
+    grid: np.ndarray  # (H, W) uint8 tokens
+    puzzle: MazePuzzle
+    position: tuple[int, int]
+    step_count: int
+    distance_to_goal: int
 
 
 @dataclass(frozen=True, eq=False)
@@ -104,6 +157,15 @@ class MazePool:
     def shape(self) -> tuple[int, int]:
         """(H, W) of every maze in the pool."""
         return self.grids.shape[1:]  # type: ignore[return-value]
+
+    def puzzle(self, index: int) -> MazePuzzle:
+        """Maze ``index`` of the pool."""
+        w = self.shape[1]
+        start, goal = divmod(int(self.start[index]), w), divmod(int(self.goal[index]), w)
+        return MazePuzzle(grid=self.grids[index], start=start, goal=goal)
+
+    def __iter__(self):
+        return (self.puzzle(i) for i in range(len(self)))
 
     @property
     def shortest_path_length(self) -> np.ndarray:

@@ -10,13 +10,18 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
 
-from envs.maze.core import INFO_KEYS, build, pick_mazes
-from envs.maze.env import observation_space
-from envs.maze.pool import Generator
+from envs.maze.batch import INFO_KEYS, MazeBatch, load_episodes
+from envs.maze.config import MazeConfig
+from envs.maze.env import MOVES_TEXT, RENDER_MODES, check_render_mode, observation_space
+from envs.maze.pool import Generator, build_pool
 from envs.maze.render import render_ansi, render_rgb
 from envs.maze.rules import sample_legal_actions
+from envs.utils import check_actions, check_int, check_options, per_env_options, reset_rows
 
 __all__ = ["MazeVectorEnv", "sample_legal_actions"]
+
+#: Keys of ``MazeVectorEnv.reset(options=...)``.
+RESET_OPTIONS = ("puzzles", "puzzle", "indices", "index", "reset_mask")
 
 
 class MazeVectorEnv(gym.vector.VectorEnv):
@@ -30,60 +35,44 @@ class MazeVectorEnv(gym.vector.VectorEnv):
     ``infos["_final_obs"]`` / ``infos["_final_info"]`` are True). ``infos`` holds the single
     env's info keys as batched arrays, each with the usual ``_key`` mask.
 
-    ``reset(options=...)`` accepts ``"puzzles"`` (one puzzle per env), ``"puzzle"`` (the same
-    puzzle for every env), ``"indices"`` (pool indices) and ``"reset_mask"`` ((B,) bool: reset
-    only those envs; the others keep their episode).
+    ``reset(options=...)`` accepts ``"puzzles"`` (one entry per reset env: a puzzle, or None
+    to draw from the pool), ``"puzzle"`` (the same puzzle for every reset env), ``"indices"``
+    (one pool index or None per reset env), ``"index"`` (one pool index for all) and
+    ``"reset_mask"`` ((B,) bool: reset only those envs; the others keep their episode). An env
+    may get a puzzle or an index, not both.
 
     :param num_envs: batch size B.
-    :param kwargs: the :class:`~envs.maze.env.MazeEnv` arguments.
+    :param render_mode: as :class:`~envs.maze.env.MazeEnv`.
+    :param config: a :class:`~envs.maze.config.MazeConfig`, or its fields as keyword arguments.
+    :param generator: an injected maze generator, as :class:`~envs.maze.env.MazeEnv`.
     """
 
     metadata: ClassVar[dict[str, Any]] = {
-        "render_modes": ["ansi", "rgb_array"],
+        "render_modes": list(RENDER_MODES),
         "render_fps": 8,
         "autoreset_mode": AutoresetMode.SAME_STEP,
     }
+
+    #: Single-env reset options and the batched option that carries them per env (the SB3
+    #: adapter turns ``set_options([{...}, ...])`` into one batched reset with these).
+    per_env_option_keys: ClassVar[dict[str, str]] = {"puzzle": "puzzles", "index": "indices"}
 
     def __init__(
         self,
         num_envs: int = 1,
         render_mode: str | None = None,
-        size: int | tuple[int, int] = 9,
-        algorithm: str = "dfs",
-        braid: float = 0.0,
-        min_path_length: int = 0,
-        dataset: str | None = None,
-        pool_size: int | None = None,
-        pool_seed: int = 0,
+        *,
+        config: MazeConfig | None = None,
         generator: Generator | None = None,
-        step_cost: float = 0.01,
-        shaping: bool = False,
-        shaping_gamma: float = 0.99,
-        max_steps: int | None = None,
-        mark_trail: bool = False,
-        cell_px: int = 16,
+        **kwargs: Any,
     ) -> None:
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']}")
-        self.render_mode, self.cell_px = render_mode, int(cell_px)
-        self.pool, self._batch = build(
-            num_envs,
-            size=size,
-            algorithm=algorithm,
-            braid=braid,
-            min_path_length=min_path_length,
-            dataset=dataset,
-            pool_size=pool_size,
-            pool_seed=pool_seed,
-            generator=generator,
-            step_cost=step_cost,
-            shaping=shaping,
-            shaping_gamma=shaping_gamma,
-            max_steps=max_steps,
-            mark_trail=mark_trail,
-        )
-        self.num_envs = int(num_envs)
+        check_render_mode(render_mode)
+        self.num_envs = check_int("num_envs", num_envs, low=1)
+        self.render_mode = render_mode
+        self.config = MazeConfig.from_kwargs(config, **kwargs)
+        self.pool = build_pool(self.config, generator)
         self.shape = self.pool.shape
+        self._batch = MazeBatch(self.num_envs, self.shape, self.config)
         self.max_steps = self._batch.max_steps
         self.single_observation_space = observation_space(self.shape)
         self.single_action_space = spaces.Discrete(4)
@@ -98,19 +87,14 @@ class MazeVectorEnv(gym.vector.VectorEnv):
     ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         """Start new episodes (all envs, or those in ``options["reset_mask"]``)."""
         super().reset(seed=seed)
-        options = options or {}
+        options = check_options(options, RESET_OPTIONS, "MazeVectorEnv")
         rows = self._all
         if options.get("reset_mask") is not None:
-            rows = np.flatnonzero(np.asarray(options["reset_mask"], dtype=bool))
+            rows = reset_rows(options["reset_mask"], self.num_envs)
             if not self._loaded.all() and not np.array_equal(rows, self._all):
                 raise ValueError("the first reset must reset every env (no reset_mask)")
-        puzzles = options.get("puzzles")
-        if options.get("puzzle") is not None:
-            puzzles = [options["puzzle"]] * len(rows)
-        pool, index = pick_mazes(
-            self.pool, self.shape, self.np_random, len(rows), puzzles, options.get("indices")
-        )
-        self._batch.load(rows, pool, index)
+        puzzles, indices = per_env_options(options, len(rows), ("puzzles", "indices"))
+        load_episodes(self._batch, rows, self.pool, self.np_random, puzzles, indices)
         self._loaded[rows] = True
         return self._batch.observation(), self._infos(self._batch.info())
 
@@ -122,12 +106,10 @@ class MazeVectorEnv(gym.vector.VectorEnv):
         :param actions: (B,) ints in 0..3 (up, right, down, left).
         :return: obs, rewards (B,) float32, terminations (B,) bool, truncations (B,) bool, infos.
         """
-        actions = np.asarray(actions).reshape(self.num_envs)
-        if actions.dtype.kind not in "iu":
-            actions = actions.astype(np.int64)
-        if actions.min() < 0 or actions.max() > 3:
-            raise ValueError("actions must be in 0..3 (up, right, down, left)")
-        rewards, terminations, truncations = self._batch.step(actions.astype(np.int64, copy=False))
+        if not self._loaded.all():
+            raise gym.error.ResetNeeded("MazeVectorEnv.step() needs reset() first")
+        actions = check_actions(actions, self.num_envs, 4, MOVES_TEXT)
+        rewards, terminations, truncations = self._batch.step(actions)
         done = terminations | truncations
         step_info = self._batch.info()
         final_obs = {
@@ -141,8 +123,7 @@ class MazeVectorEnv(gym.vector.VectorEnv):
             final_obs["action_mask"][rows] = self._batch.action_masks()[rows]
             for k in INFO_KEYS:
                 final_info[k][rows] = step_info[k][rows]
-            pool, index = pick_mazes(self.pool, self.shape, self.np_random, len(rows))
-            self._batch.load(rows, pool, index)
+            load_episodes(self._batch, rows, self.pool, self.np_random)
             step_info = self._batch.info()
         infos = self._infos(step_info)
         infos.update(
@@ -169,7 +150,7 @@ class MazeVectorEnv(gym.vector.VectorEnv):
             return tuple(render_ansi(g) for g in grids)
         goals = [divmod(int(g), self.shape[1]) for g in self._batch.goal]
         return tuple(
-            render_rgb(g, goal, self.cell_px) for g, goal in zip(grids, goals, strict=True)
+            render_rgb(g, goal, self.config.cell_px) for g, goal in zip(grids, goals, strict=True)
         )
 
     def _infos(self, info: dict[str, np.ndarray], mask: np.ndarray | None = None) -> dict:

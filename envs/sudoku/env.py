@@ -8,21 +8,17 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from envs.sudoku.generator import PoolGenerator, make_pool, puzzle_from_input
+from envs.sudoku.batch import SudokuBatch, batch_info, load_puzzles, observe, step_batch
+from envs.sudoku.config import SudokuConfig
+from envs.sudoku.pool import SudokuPool, build_pool
 from envs.sudoku.render import render_ansi, render_rgb
-from envs.sudoku.rules import (
-    batch_info,
-    box_shape,
-    legal_mask,
-    load_puzzles,
-    observe,
-    step_batch,
-)
-from envs.sudoku.types import SudokuBatch, SudokuPuzzle, SudokuState
+from envs.sudoku.rules import box_shape, legal_mask, puzzle_from_input
+from envs.sudoku.types import SudokuPuzzle, SudokuState
+from envs.utils import check_action, check_options
 
-#: Default reward for a placement that contradicts the solution, and for a masked action.
-WRONG_PENALTY = -0.1
 RENDER_MODES = ["ansi", "rgb_array"]
+#: Keys of ``SudokuEnv.reset(options=...)``.
+RESET_OPTIONS = ("puzzle", "solution")
 
 
 def make_spaces(size: int) -> tuple[spaces.Dict, spaces.Discrete]:
@@ -37,35 +33,38 @@ def make_spaces(size: int) -> tuple[spaces.Dict, spaces.Discrete]:
     return obs, spaces.Discrete(size**3)
 
 
-def resolve_pool(
-    size: int,
-    dataset: str | None,
-    givens: Any,
-    difficulty: str | None,
-    pool_size: int | None,
-    pool_seed: int,
-    generator: Any,
-) -> Any:
-    """The generator an env draws from: ``generator`` if given, else a cached pool."""
-    if generator is not None:
-        return generator
-    if isinstance(givens, list | tuple):
-        givens = tuple(int(g) for g in givens)
-    return make_pool(size, dataset, givens, difficulty, pool_size, int(pool_seed))
-
-
-def check_max_steps(max_steps: int | None) -> int | None:
-    """Validate the step limit: ``None`` (twice the blanks) or a positive int."""
-    if max_steps is None:
-        return None
-    if int(max_steps) < 1:
-        raise ValueError(f"max_steps must be a positive int or None, got {max_steps}")
-    return int(max_steps)
-
-
 def check_render_mode(render_mode: str | None) -> None:
+    """Refuse a render mode the Sudoku envs do not have, naming the ones they do."""
     if render_mode is not None and render_mode not in RENDER_MODES:
         raise ValueError(f"render_mode={render_mode!r}; use None or one of {RENDER_MODES}")
+
+
+def check_generator(generator: Any) -> Any:
+    """An injected generator must be callable as ``(np.random.Generator) -> SudokuPuzzle``."""
+    if generator is not None and not callable(generator):
+        raise ValueError(
+            "generator must be a callable (np.random.Generator) -> SudokuPuzzle, got "
+            f"{type(generator).__name__}"
+        )
+    return generator
+
+
+def draw_puzzles(
+    generator: Any, rng: np.random.Generator, count: int, size: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``count`` puzzles of an injected generator (one call each), checked, as flat
+    (count, C) puzzles, solutions and (count, A) initial masks."""
+    drawn = [generator(rng) for _ in range(count)]
+    for p in drawn:
+        if not isinstance(p, SudokuPuzzle) or p.puzzle.shape != (size, size):
+            got = p.puzzle.shape if isinstance(p, SudokuPuzzle) else type(p).__name__
+            raise ValueError(
+                f"the generator returned {got}, not {size}x{size}: this env needs a "
+                f"SudokuPuzzle of ({size}, {size}) boards"
+            )
+    puzzles = np.stack([p.puzzle.reshape(-1) for p in drawn]).astype(np.uint8)
+    solutions = np.stack([p.solution.reshape(-1) for p in drawn]).astype(np.uint8)
+    return puzzles, solutions, legal_mask(puzzles)
 
 
 class SudokuEnv(gym.Env):
@@ -110,28 +109,19 @@ class SudokuEnv(gym.Env):
 
     ## Arguments
     - ``render_mode``: None, ``"ansi"`` (text, placed digits in colour) or ``"rgb_array"``.
-    - ``size``: 4, 6 or 9.
-    - ``dataset``: None (generated pools), ``"sudoku-extreme"`` (the bundled 1k Sudoku-Extreme
-      training puzzles) or the path of a CSV with columns ``puzzle,solution`` (``0``/``.``
-      blanks). A bad file raises ``ValueError`` naming it and the problem.
-    - ``givens``: an int or an inclusive ``(lo, hi)`` range of givens; None = the whole pool
-      (4x4: 4-10, 6x6: 8-24, 9x9: 22-50 givens).
-    - ``difficulty``: None, ``"easy"`` (naked/hidden singles suffice) or ``"hard"`` (the solver
-      has to guess), as measured by ``baselines.sudoku_solver``.
-    - ``pool_size``: use a ``pool_seed``-seeded subset of this many puzzles; None = all that
-      match ``givens``/``difficulty``. When none match, or fewer than ``pool_size``, a pool is
-      generated at construction (with a warning; about 60 9x9 puzzles/s), cached per process.
-    - ``pool_seed``: seed of that subset or generated pool.
-    - ``generator``: a callable ``(np.random.Generator) -> SudokuPuzzle`` that overrides the
+    - ``config``: a :class:`~envs.sudoku.config.SudokuConfig`; or its fields as keyword
+      arguments (``size``, ``dataset``, ``givens``, ``difficulty``, ``pool_size``,
+      ``pool_seed``, ``wrong_penalty``, ``max_steps``; each documented there and validated
+      once). A bad dataset file raises ``ValueError`` naming it and the problem.
+    - ``generator``: a callable ``(np.random.Generator) -> SudokuPuzzle`` that replaces the
       pool (see ``envs.sudoku.generator``).
-    - ``wrong_penalty``: reward of a wrong placement and of an illegal action.
-    - ``max_steps``: step limit; None = 2 x the number of blanks.
 
     ``reset(options={"puzzle": p})`` plays a given puzzle: an ``N * N``-character string with
     ``.`` or ``0`` blanks, or an (N, N) array of digits with 0 blanks; add ``"solution"`` to
     skip the solver. Malformed puzzles raise ``ValueError`` (wrong length/shape, bad
     character, contradictory givens, no solution); a puzzle with several solutions is an error
-    unless ``"solution"`` picks one.
+    unless ``"solution"`` picks one. Stepping before the first ``reset()`` or after an episode
+    ended raises ``gymnasium.error.ResetNeeded``.
 
     ## Registered ids
     ``trm_rl/Sudoku-v0`` (9x9), ``trm_rl/Sudoku-4x4-v0``, ``trm_rl/Sudoku-6x6-v0``,
@@ -143,33 +133,32 @@ class SudokuEnv(gym.Env):
     def __init__(
         self,
         render_mode: str | None = None,
-        size: int = 9,
-        dataset: str | None = None,
-        givens: int | tuple[int, int] | None = None,
-        difficulty: str | None = None,
-        pool_size: int | None = None,
-        pool_seed: int = 0,
+        *,
+        config: SudokuConfig | None = None,
         generator: Any = None,
-        wrong_penalty: float = WRONG_PENALTY,
-        max_steps: int | None = None,
+        **kwargs: Any,
     ):
         check_render_mode(render_mode)
         self.render_mode = render_mode
-        self.size = size
-        self.observation_space, self.action_space = make_spaces(size)
-        self.generator = resolve_pool(
-            size, dataset, givens, difficulty, pool_size, pool_seed, generator
-        )
-        self.wrong_penalty = float(wrong_penalty)
-        self.max_steps = check_max_steps(max_steps)
-        self._batch = SudokuBatch.empty(1, size)
+        self.config = SudokuConfig.from_kwargs(config, **kwargs)
+        self.size = self.config.size
+        self.observation_space, self.action_space = make_spaces(self.size)
+        check_generator(generator)
+        self.generator = build_pool(self.config) if generator is None else generator
+        self.wrong_penalty = self.config.wrong_penalty
+        self.max_steps = self.config.max_steps
+        self._batch = SudokuBatch.empty(1, self.size)
         self._started = False
+        self._needs_reset = True
 
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """Start an episode on a pool puzzle drawn with ``np_random``, or on
+        ``options["puzzle"]`` (with an optional ``options["solution"]``)."""
         super().reset(seed=seed)
-        puzzle, mask = self._next_puzzle(options or {})
+        options = check_options(options, RESET_OPTIONS, "SudokuEnv")
+        puzzle, mask = self._next_puzzle(options)
         cells = self.size * self.size
         load_puzzles(
             self._batch,
@@ -180,14 +169,21 @@ class SudokuEnv(gym.Env):
             self.max_steps,
         )
         self._started = True
+        self._needs_reset = False
         return self._obs(), _first(batch_info(self._batch))
 
     def step(self, action: int) -> tuple[dict[str, np.ndarray], float, bool, bool, dict[str, Any]]:
-        if not self._started:
-            raise gym.error.ResetNeeded("call reset() before step()")
+        """Place a digit: ``action = cell * N + digit - 1``; see the class docstring."""
+        if self._needs_reset:
+            raise gym.error.ResetNeeded(
+                "SudokuEnv.step() needs a running episode: call reset() first (and again after "
+                "an episode terminates or truncates)"
+            )
+        a = check_action(action, self.size**3)
         rewards, terminated, truncated, info = step_batch(
-            self._batch, np.asarray(action).reshape(1), self.wrong_penalty
+            self._batch, np.array([a], dtype=np.int64), self.wrong_penalty
         )
+        self._needs_reset = bool(terminated[0] or truncated[0])
         return (
             self._obs(),
             float(rewards[0]),
@@ -227,20 +223,18 @@ class SudokuEnv(gym.Env):
         return render_rgb(board, puzzle, solution)
 
     def _next_puzzle(self, options: dict[str, Any]) -> tuple[SudokuPuzzle, np.ndarray]:
-        if "puzzle" in options:
+        if options.get("puzzle") is not None:
             puzzle = puzzle_from_input(options["puzzle"], options.get("solution"), self.size)
-        elif isinstance(self.generator, PoolGenerator):
+            return puzzle, legal_mask(puzzle.puzzle[None])[0]
+        if options.get("solution") is not None:
+            raise ValueError("options['solution'] needs options['puzzle'] (the puzzle it solves)")
+        if isinstance(self.generator, SudokuPool):
             pool = self.generator
             i = int(pool.sample_indices(self.np_random, 1)[0])
             return SudokuPuzzle(pool.puzzles[i], pool.solutions[i]), pool.masks[i]
-        else:
-            puzzle = self.generator(self.np_random)
-            if puzzle.puzzle.shape != (self.size, self.size):
-                raise ValueError(
-                    f"generator returned a {puzzle.puzzle.shape} puzzle for a "
-                    f"{self.size}x{self.size} env"
-                )
-        return puzzle, legal_mask(puzzle.puzzle[None])[0]
+        puzzles, solutions, masks = draw_puzzles(self.generator, self.np_random, 1, self.size)
+        n = self.size
+        return SudokuPuzzle(puzzles[0].reshape(n, n), solutions[0].reshape(n, n)), masks[0]
 
     def _obs(self) -> dict[str, np.ndarray]:
         return {k: v[0] for k, v in observe(self._batch).items()}

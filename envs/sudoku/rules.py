@@ -1,13 +1,11 @@
-"""Sudoku rules as pure numpy functions, most on a leading batch axis.
+"""Sudoku rules as pure numpy functions, most on a leading batch axis: geometry, parsing and
+validation of puzzles, tokens, legality, solved boards and actions.
 
 Conventions: a board is an array of digits (``0`` = blank) of shape ``(N, N)`` or flattened
 ``(C,)`` with ``C = N * N`` cells in row-major order; a batch adds a leading axis ``B``. The
-legality mask has ``A = N ** 3`` entries, one per action ``cell * N + (digit - 1)``.
-
-``SudokuEnv`` and ``SudokuVectorEnv`` both step through :func:`step_batch`, so their
-transitions are the same code. It updates a :class:`~envs.sudoku.types.SudokuBatch` in place,
-keeping the legality mask incremental: a placement clears the cell's ``N`` entries and the
-digit's entry at each of the cell's peers (same row, column or box).
+legality mask has ``A = N ** 3`` entries, one per action ``cell * N + (digit - 1)``. The batched
+transition both envs step through is :mod:`envs.sudoku.batch`; the search is
+:mod:`envs.sudoku.solver`.
 """
 
 from __future__ import annotations
@@ -16,9 +14,11 @@ from functools import cache
 
 import numpy as np
 
-from envs.sudoku.types import BOX_SHAPES, DIGIT_OFFSET, SudokuBatch
+from envs.sudoku.solver import analyse
+from envs.sudoku.types import BOX_SHAPES, DIGIT_OFFSET, SudokuPuzzle
 
 _BLANK_CHARS = ".0"
+_DIGIT_CHARS = "123456789"  # ASCII only: str.isdigit() also accepts e.g. Arabic-Indic digits
 
 
 # --------------------------------------------------------------------------------------------
@@ -118,13 +118,17 @@ def parse_puzzle(puzzle: str | np.ndarray, size: int, *, what: str = "puzzle") -
         for i, ch in enumerate(text):
             if ch in _BLANK_CHARS:
                 continue
-            if not ch.isdigit() or not 1 <= int(ch) <= size:
+            if ch not in _DIGIT_CHARS[:size]:
                 raise ValueError(
                     f"{what} string has bad character {ch!r} at position {i} (row {i // size + 1},"
                     f" column {i % size + 1}); use digits 1-{size} and '.' or '0' for blanks"
                 )
             digits[i] = int(ch)
         return digits.reshape(size, size)
+    if isinstance(puzzle, bytes | bytearray) or not hasattr(puzzle, "__len__"):
+        raise ValueError(
+            f"{what} must be a string or an array of digits, got {type(puzzle).__name__}"
+        )
     arr = np.asarray(puzzle)
     if arr.shape not in ((size, size), (cells,)):
         raise ValueError(
@@ -267,117 +271,32 @@ def sample_legal_actions(
     return actions
 
 
-# --------------------------------------------------------------------------------------------
-# Batched transitions (shared by env.py and vector.py)
-# --------------------------------------------------------------------------------------------
-def load_puzzles(
-    batch: SudokuBatch,
-    rows: np.ndarray,
-    puzzles: np.ndarray,
-    solutions: np.ndarray,
-    masks: np.ndarray,
-    max_steps: int | None,
-) -> None:
-    """Start new episodes in ``rows`` of ``batch`` (in place).
+def puzzle_from_input(
+    puzzle: str | np.ndarray, solution: str | np.ndarray | None, size: int
+) -> SudokuPuzzle:
+    """Parse and check a user puzzle (and optional solution); solve it when none is given.
 
-    :param rows: (k,) row indices, or a (B,) bool selector.
-    :param puzzles: (k, C) givens; ``solutions``: (k, C); ``masks``: (k, A) their legal masks.
-    :param max_steps: truncation limit; ``None`` = twice the number of blanks.
+    :raises ValueError: wrong length/shape, bad characters, contradictory givens, no blank,
+        no solution, more than one solution (pass ``solution`` to pick one), or a solution
+        that is incomplete or disagrees with the givens.
     """
-    blanks = np.count_nonzero(puzzles == 0, axis=1).astype(np.int32)
-    batch.board[rows] = puzzles
-    batch.puzzle[rows] = puzzles
-    batch.solution[rows] = solutions
-    batch.mask[rows] = masks
-    batch.num_legal[rows] = np.count_nonzero(masks, axis=1)
-    batch.num_blanks[rows] = blanks
-    batch.num_wrong[rows] = 0
-    batch.num_illegal[rows] = 0
-    batch.steps[rows] = 0
-    batch.max_steps[rows] = 2 * blanks if max_steps is None else max_steps
-
-
-def step_batch(
-    batch: SudokuBatch, actions: np.ndarray, wrong_penalty: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray]]:
-    """Apply one action per board (in place) and score it.
-
-    A legal action writes its digit and updates the mask; a masked (illegal) action changes
-    nothing. Rewards: ``wrong_penalty`` for a placement that contradicts the solution and for
-    an illegal action, ``+1`` for the placement that completes the board.
-
-    :param actions: (B,) ints in ``[0, N ** 3)``.
-    :return: ``rewards`` (B,) float32, ``terminated`` (B,) bool (solved or no legal move
-        left), ``truncated`` (B,) bool (``steps >= max_steps``, not terminated), ``info``.
-    """
-    num_boards, num_actions = batch.mask.shape
-    size = round(num_actions ** (1 / 3))
-    actions = np.asarray(actions).reshape(-1).astype(np.int64, copy=False)
-    if actions.shape != (num_boards,):
-        raise ValueError(f"expected {num_boards} actions, got shape {np.shape(actions)}")
-    if (actions.astype(np.uint64) >= num_actions).any():  # negatives wrap to huge values
-        bad = actions[(actions < 0) | (actions >= num_actions)]
-        raise ValueError(f"actions must lie in [0, {num_actions}), got {bad[:5].tolist()}")
-    rows = np.arange(num_boards)
-    legal = batch.mask[rows, actions]
-    placed = np.flatnonzero(legal)
-    cell, digit0 = np.divmod(actions[placed], size)
-    digit = (digit0 + 1).astype(np.uint8)
-    batch.board[placed, cell] = digit
-    wrong = np.zeros(num_boards, dtype=bool)
-    wrong[placed] = batch.solution[placed, cell] != digit
-
-    # Clear the cell's N entries and the digit's entry at each peer of the cell.
-    cleared = clear_table(size)[actions[placed]] + (placed * num_actions)[:, None]
-    flat_mask = batch.mask.reshape(-1)  # a view: SudokuBatch arrays stay C-contiguous
-    batch.num_legal[placed] -= np.count_nonzero(flat_mask[cleared], axis=1).astype(np.int32)
-    flat_mask[cleared] = False
-    batch.num_blanks[placed] -= 1
-
-    illegal = ~legal
-    batch.num_wrong += wrong
-    batch.num_illegal += illegal
-    batch.steps += 1
-    solved = legal & (batch.num_blanks == 0)
-    dead_end = (batch.num_legal == 0) & (batch.num_blanks > 0)
-    terminated = solved | dead_end
-    truncated = (batch.steps >= batch.max_steps) & ~terminated
-    rewards = (wrong | illegal) * np.float32(wrong_penalty) + solved.astype(np.float32)
-    info = batch_info(batch, illegal=illegal, wrong=wrong, solved=solved, dead_end=dead_end)
-    return rewards, terminated, truncated, info
-
-
-def batch_info(
-    batch: SudokuBatch,
-    *,
-    illegal: np.ndarray | None = None,
-    wrong: np.ndarray | None = None,
-    solved: np.ndarray | None = None,
-    dead_end: np.ndarray | None = None,
-) -> dict[str, np.ndarray]:
-    """Fresh (B,) info arrays; the flags default to False (as after a reset)."""
-    n = batch.steps.shape[0]
-
-    def flag(x: np.ndarray | None) -> np.ndarray:
-        return np.zeros(n, dtype=bool) if x is None else x.copy()
-
-    return {
-        "steps": batch.steps.copy(),
-        "num_blanks": batch.num_blanks.copy(),
-        "num_wrong": batch.num_wrong.copy(),
-        "num_illegal": batch.num_illegal.copy(),
-        "wrong_placement": flag(wrong),
-        "illegal_action": flag(illegal),
-        "is_success": flag(solved),
-        "dead_end": flag(dead_end),
-    }
-
-
-def observe(batch: SudokuBatch) -> dict[str, np.ndarray]:
-    """Fresh observation arrays: ``grid`` (B, N, N) uint8 tokens, ``action_mask`` (B, A) int8."""
-    num_boards, cells = batch.board.shape
-    size = round(cells**0.5)
-    return {
-        "grid": (batch.board + np.uint8(DIGIT_OFFSET)).reshape(num_boards, size, size),
-        "action_mask": batch.mask.view(np.int8).copy(),
-    }
+    board = parse_puzzle(puzzle, size)
+    check_givens(board)
+    if board.all():
+        raise ValueError("puzzle has no blank cell; there is nothing to play")
+    if solution is None:
+        result = analyse(board, limit=2, size=size)
+        if result.num_solutions == 0:
+            raise ValueError("puzzle has no solution (its givens are consistent but unsolvable)")
+        if result.num_solutions > 1:
+            raise ValueError(
+                "puzzle has more than one solution; pass options['solution'] to choose one"
+            )
+        return SudokuPuzzle(board, result.solution)
+    sol = parse_puzzle(solution, size, what="solution")
+    if not is_solved(sol[None])[0]:
+        raise ValueError("solution is not a complete valid grid")
+    if np.any((board != 0) & (board != sol)):
+        r, c = np.argwhere((board != 0) & (board != sol))[0]
+        raise ValueError(f"solution disagrees with the given at row {r + 1}, column {c + 1}")
+    return SudokuPuzzle(board, sol)

@@ -12,22 +12,34 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+import gymnasium as gym
 import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
+from envs.sudoku.batch import SudokuBatch, batch_info, load_puzzles, observe, step_batch
+from envs.sudoku.config import SudokuConfig
 from envs.sudoku.env import (
     RENDER_MODES,
-    WRONG_PENALTY,
-    check_max_steps,
+    check_generator,
     check_render_mode,
+    draw_puzzles,
     make_spaces,
-    resolve_pool,
 )
-from envs.sudoku.generator import PoolGenerator, puzzle_from_input
+from envs.sudoku.pool import SudokuPool, build_pool
 from envs.sudoku.render import render_ansi, render_rgb
-from envs.sudoku.rules import batch_info, legal_mask, load_puzzles, observe, step_batch
-from envs.sudoku.types import SudokuBatch
+from envs.sudoku.rules import legal_mask, puzzle_from_input
+from envs.utils import (
+    check_actions,
+    check_int,
+    check_options,
+    per_env_options,
+    per_row,
+    reset_rows,
+)
+
+#: Keys of ``SudokuVectorEnv.reset(options=...)``.
+RESET_OPTIONS = ("puzzles", "puzzle", "solutions", "solution", "reset_mask")
 
 
 class SudokuVectorEnv(VectorEnv):
@@ -40,10 +52,16 @@ class SudokuVectorEnv(VectorEnv):
     episode, valid where ``infos["_final_obs"]`` / ``infos["_final_info"]`` are True.
     ``infos`` holds one (B,) array per ``SudokuEnv`` info key, plus gymnasium's ``_key`` masks.
 
-    ``reset(options=...)`` accepts ``{"puzzles": [p_0, ..., p_{B-1}]}`` (each a string or an
-    array, as in ``SudokuEnv``; optional ``"solutions"``) and ``{"reset_mask": (B,) bool}`` to
-    reset only some envs (``"puzzles"`` then lists one puzzle per selected env).
-    ``action_masks()`` returns the (B, N ** 3) bool legality masks.
+    ``reset(options=...)`` accepts ``"puzzles"`` (one entry per reset env: a string or an
+    array as in ``SudokuEnv``, or None to draw from the pool) with optional ``"solutions"``
+    (one entry or None per reset env), ``"puzzle"``/``"solution"`` (the same for every reset
+    env) and ``"reset_mask"`` ((B,) bool: reset only those envs; ``"puzzles"`` then lists one
+    entry per selected env). ``action_masks()`` returns the (B, N ** 3) bool legality masks.
+
+    :param num_envs: batch size B.
+    :param render_mode: as :class:`~envs.sudoku.env.SudokuEnv`.
+    :param config: a :class:`~envs.sudoku.config.SudokuConfig`, or its fields as keywords.
+    :param generator: an injected puzzle generator, as :class:`~envs.sudoku.env.SudokuEnv`.
     """
 
     metadata: ClassVar[dict[str, Any]] = {
@@ -52,35 +70,33 @@ class SudokuVectorEnv(VectorEnv):
         "autoreset_mode": AutoresetMode.SAME_STEP,
     }
 
+    #: Single-env reset options and the batched option that carries them per env (the SB3
+    #: adapter turns ``set_options([{...}, ...])`` into one batched reset with these).
+    per_env_option_keys: ClassVar[dict[str, str]] = {"puzzle": "puzzles", "solution": "solutions"}
+
     def __init__(
         self,
         num_envs: int = 1,
         render_mode: str | None = None,
-        size: int = 9,
-        dataset: str | None = None,
-        givens: int | tuple[int, int] | None = None,
-        difficulty: str | None = None,
-        pool_size: int | None = None,
-        pool_seed: int = 0,
+        *,
+        config: SudokuConfig | None = None,
         generator: Any = None,
-        wrong_penalty: float = WRONG_PENALTY,
-        max_steps: int | None = None,
+        **kwargs: Any,
     ):
         check_render_mode(render_mode)
-        if int(num_envs) < 1:
-            raise ValueError(f"num_envs={num_envs!r} must be a positive int")
-        self.num_envs = int(num_envs)
+        self.num_envs = check_int("num_envs", num_envs, low=1)
         self.render_mode = render_mode
-        self.size = size
-        self.single_observation_space, self.single_action_space = make_spaces(size)
+        self.config = SudokuConfig.from_kwargs(config, **kwargs)
+        self.size = self.config.size
+        self.single_observation_space, self.single_action_space = make_spaces(self.size)
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
         self.action_space = batch_space(self.single_action_space, self.num_envs)
-        self.generator = resolve_pool(
-            size, dataset, givens, difficulty, pool_size, pool_seed, generator
-        )
-        self.wrong_penalty = float(wrong_penalty)
-        self.max_steps = check_max_steps(max_steps)
-        self._batch = SudokuBatch.empty(self.num_envs, size)
+        check_generator(generator)
+        self.generator = build_pool(self.config) if generator is None else generator
+        self.wrong_penalty = self.config.wrong_penalty
+        self.max_steps = self.config.max_steps
+        self._batch = SudokuBatch.empty(self.num_envs, self.size)
+        self._loaded = np.zeros(self.num_envs, dtype=bool)
 
     def reset(
         self,
@@ -88,30 +104,34 @@ class SudokuVectorEnv(VectorEnv):
         seed: int | None = None,
         options: dict[str, Any] | None = None,
     ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """Start new episodes (all envs, or those in ``options["reset_mask"]``)."""
         super().reset(seed=seed)
-        options = options or {}
+        options = check_options(options, RESET_OPTIONS, "SudokuVectorEnv")
         rows = np.arange(self.num_envs)
-        if "reset_mask" in options:
-            reset_mask = np.asarray(options["reset_mask"], dtype=bool)
-            if reset_mask.shape != (self.num_envs,):
-                raise ValueError(f"reset_mask must have shape ({self.num_envs},)")
-            rows = np.flatnonzero(reset_mask)
-        if "puzzles" in options:
-            self._load_given(rows, options["puzzles"], options.get("solutions"))
-        else:
-            self._load_random(rows)
+        if options.get("reset_mask") is not None:
+            rows = reset_rows(options["reset_mask"], self.num_envs)
+            if not self._loaded.all() and len(rows) != self.num_envs:
+                raise ValueError("the first reset must reset every env (no reset_mask)")
+        puzzles, solutions = per_env_options(options, len(rows), ("puzzles", "solutions"))
+        if puzzles is None and solutions is not None:
+            raise ValueError("options['solutions'] needs options['puzzles'] (what they solve)")
+        self._load(rows, puzzles, solutions)
+        self._loaded[rows] = True
         return observe(self._batch), _with_masks(batch_info(self._batch))
 
     def step(
         self, actions: np.ndarray
     ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+        if not self._loaded.all():
+            raise gym.error.ResetNeeded("SudokuVectorEnv.step() needs reset() first")
+        actions = check_actions(actions, self.num_envs, self.size**3)
         rewards, terminated, truncated, info = step_batch(self._batch, actions, self.wrong_penalty)
         done = terminated | truncated
         if not done.any():
             return observe(self._batch), rewards, terminated, truncated, _with_masks(info)
 
         final_obs = observe(self._batch)
-        self._load_random(np.flatnonzero(done))
+        self._load(np.flatnonzero(done))
         kept = ~done  # the reset envs report their reset info: every flag False
         infos = _with_masks(
             batch_info(
@@ -143,35 +163,39 @@ class SudokuVectorEnv(VectorEnv):
             for board, puzzle, solution in zip(b.board, b.puzzle, b.solution, strict=True)
         )
 
-    def _load_random(self, rows: np.ndarray) -> None:
-        if len(rows) == 0:
+    def _load(self, rows: np.ndarray, puzzles: Any = None, solutions: Any = None) -> None:
+        """Start episodes in ``rows``: the given puzzles (None entries: draw from the pool)."""
+        count = len(rows)
+        if count == 0:
             return
-        if isinstance(self.generator, PoolGenerator):
+        given = [None] * count if puzzles is None else per_row("puzzles", puzzles, count)
+        sols = [None] * count if solutions is None else per_row("solutions", solutions, count)
+        for i, (p, s) in enumerate(zip(given, sols, strict=True)):
+            if p is None and s is not None:
+                raise ValueError(f"env {int(rows[i])} got a solution without a puzzle")
+        draw = np.array([i for i in range(count) if given[i] is None], dtype=np.int64)
+        if len(draw):
+            self._load_drawn(rows[draw])
+        custom = [i for i in range(count) if given[i] is not None]
+        if custom:
+            parsed = [puzzle_from_input(given[i], sols[i], self.size) for i in custom]
+            boards = np.stack([p.puzzle.reshape(-1) for p in parsed])
+            solved = np.stack([p.solution.reshape(-1) for p in parsed])
+            masks = legal_mask(boards)
+            load_puzzles(self._batch, rows[custom], boards, solved, masks, self.max_steps)
+
+    def _load_drawn(self, rows: np.ndarray) -> None:
+        if isinstance(self.generator, SudokuPool):
             pool = self.generator
             idx = pool.sample_indices(self.np_random, len(rows))
             puzzles = pool.puzzles.reshape(len(pool), -1)[idx]
             solutions = pool.solutions.reshape(len(pool), -1)[idx]
             masks = pool.masks[idx]
         else:  # an injected generator: one call per reset env
-            drawn = [self.generator(self.np_random) for _ in rows]
-            if any(p.puzzle.shape != (self.size, self.size) for p in drawn):
-                raise ValueError(f"generator returned a puzzle that is not {self.size}x{self.size}")
-            puzzles = np.stack([p.puzzle.reshape(-1) for p in drawn])
-            solutions = np.stack([p.solution.reshape(-1) for p in drawn])
-            masks = legal_mask(puzzles)
+            puzzles, solutions, masks = draw_puzzles(
+                self.generator, self.np_random, len(rows), self.size
+            )
         load_puzzles(self._batch, rows, puzzles, solutions, masks, self.max_steps)
-
-    def _load_given(self, rows: np.ndarray, puzzles: Any, solutions: Any) -> None:
-        if len(puzzles) != len(rows):
-            raise ValueError(f"options['puzzles'] has {len(puzzles)} puzzles for {len(rows)} envs")
-        if solutions is None:
-            solutions = [None] * len(rows)
-        parsed = [
-            puzzle_from_input(p, s, self.size) for p, s in zip(puzzles, solutions, strict=True)
-        ]
-        boards = np.stack([p.puzzle.reshape(-1) for p in parsed])
-        sols = np.stack([p.solution.reshape(-1) for p in parsed])
-        load_puzzles(self._batch, rows, boards, sols, legal_mask(boards), self.max_steps)
 
 
 def _with_masks(info: dict[str, np.ndarray], valid: np.ndarray | None = None) -> dict[str, Any]:

@@ -117,12 +117,27 @@ class SB3VecEnvAdapter(VecEnv):
         return out
 
     def _merged_options(self) -> dict[str, Any] | None:
+        """The per-env options of ``set_options`` as one batched ``reset`` options dict: each
+        env gets exactly its own options (an env without any draws from the pool)."""
         opts = self._options
         if not any(opts):
             return None
-        if all("puzzle" in o for o in opts):
-            return {"puzzles": [o["puzzle"] for o in opts]}
-        return dict(opts[0])
+        keys: dict[str, str] = getattr(self.venv, "per_env_option_keys", {})
+        merged: dict[str, list] = {}
+        for i, env_options in enumerate(opts):
+            if not isinstance(env_options, dict):
+                raise ValueError(
+                    f"options of env {i} must be a dict, got {type(env_options).__name__}"
+                )
+            unknown = sorted(set(env_options) - set(keys), key=str)
+            if unknown:
+                raise ValueError(
+                    f"env {i} got reset option(s) {unknown} that {type(self.venv).__name__} "
+                    f"cannot apply per env; accepted keys are {sorted(keys)}"
+                )
+            for key, value in env_options.items():
+                merged.setdefault(keys[key], [None] * self.num_envs)[i] = value
+        return merged
 
     def close(self) -> None:
         self.venv.close()
@@ -131,15 +146,29 @@ class SB3VecEnvAdapter(VecEnv):
     def _indices(self, indices: VecEnvIndices) -> list[int]:
         if indices is None:
             return list(range(self.num_envs))
-        if isinstance(indices, int):
-            return [indices]
-        return list(indices)
+        idx = [indices] if isinstance(indices, int | np.integer) else list(indices)
+        bad = [i for i in idx if not isinstance(i, int | np.integer) or not 0 <= i < self.num_envs]
+        if bad:
+            raise ValueError(f"env indices {bad} are not in [0, {self.num_envs})")
+        return [int(i) for i in idx]
 
     def get_attr(self, attr_name: str, indices: VecEnvIndices = None) -> list[Any]:
         value = getattr(self.venv, attr_name)
         return [value for _ in self._indices(indices)]
 
     def set_attr(self, attr_name: str, value: Any, indices: VecEnvIndices = None) -> None:
+        """Set an attribute of the batched env, which all its envs share.
+
+        :raises ValueError: when ``indices`` names only some envs (that cannot be honoured:
+            one attribute serves the whole batch).
+        """
+        idx = self._indices(indices)
+        if sorted(idx) != list(range(self.num_envs)):
+            raise ValueError(
+                f"set_attr({attr_name!r}, indices={indices!r}): the {self.num_envs} envs of a "
+                f"batched {type(self.venv).__name__} share their attributes, so one cannot be "
+                "set for some envs only; call set_attr without indices"
+            )
         setattr(self.venv, attr_name, value)
 
     def env_method(

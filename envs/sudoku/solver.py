@@ -1,4 +1,5 @@
-"""Exact Sudoku solver for 4x4, 6x6 and 9x9 boards: the oracle of the Sudoku environments.
+"""The Sudoku solver: exact search for 4x4, 6x6 and 9x9 boards, the envs' oracle and the
+difficulty measure of the generators.
 
 Candidates are bitmasks (bit ``d - 1`` set = digit ``d`` possible). Each search node propagates
 naked singles (a cell with one candidate removes it from its peers) and hidden singles (a digit
@@ -8,7 +9,7 @@ means the puzzle falls to singles alone; ``nodes`` counts the search tree.
 
 Example::
 
-    from baselines.sudoku_solver import solve, count_solutions, analyse
+    from envs.sudoku.solver import solve, count_solutions, analyse
     solution = solve("000702005000095080...")       # (9, 9) uint8, or None
     count_solutions(board, limit=2)                   # 0, 1 or 2 (= "at least two")
     analyse(board).guesses                            # branch points needed
@@ -21,13 +22,11 @@ from functools import cache
 
 import numpy as np
 
-#: Box shape (rows, cols) per board side; the same geometry as ``envs.sudoku``, restated so the
-#: oracle stays independent of the environment code it checks.
-BOX_SHAPES = {4: (2, 2), 6: (2, 3), 9: (3, 3)}
+from envs.sudoku.types import BOX_SHAPES
 
 
 @dataclass(frozen=True)
-class SolveResult:
+class SearchResult:
     """Outcome of a search.
 
     :param solution: the first solution found, or None if there is none.
@@ -66,15 +65,10 @@ def _tables(size: int) -> tuple[tuple[tuple[int, ...], ...], tuple[tuple[int, ..
 
 
 def _digits(board: str | np.ndarray, size: int) -> list[int]:
-    """Row-major digits with 0 blanks from a string ('.' or '0' blanks) or an array."""
-    if isinstance(board, str):
-        text = "".join(board.split())
-        values = [0 if ch in ".0" else int(ch) if ch.isdigit() else -1 for ch in text]
-    else:
-        values = [int(v) for v in np.asarray(board).reshape(-1)]
-    if len(values) != size * size or not all(0 <= v <= size for v in values):
-        raise ValueError(f"expected {size * size} digits 0-{size} ('.' or 0 = blank)")
-    return values
+    """Row-major digits with 0 blanks, validated by :func:`envs.sudoku.rules.parse_puzzle`."""
+    from envs.sudoku.rules import parse_puzzle  # rules imports this module at load time
+
+    return parse_puzzle(board, size, what="board").reshape(-1).tolist()
 
 
 def _propagate(
@@ -168,7 +162,7 @@ def analyse(
     *,
     size: int | None = None,
     rng: np.random.Generator | None = None,
-) -> SolveResult:
+) -> SearchResult:
     """Search for up to ``limit`` solutions and report the search statistics.
 
     :param board: (N, N) or (N*N,) digits with 0 blanks, or a string ('.' or '0' blanks).
@@ -190,7 +184,7 @@ def analyse(
         solution = np.array([v.bit_length() for v in search.solutions[0]], dtype=np.uint8).reshape(
             size, size
         )
-    return SolveResult(solution, len(search.solutions), search.nodes, search.guesses)
+    return SearchResult(solution, len(search.solutions), search.nodes, search.guesses)
 
 
 def solve(board: str | np.ndarray, *, size: int | None = None) -> np.ndarray | None:

@@ -13,9 +13,11 @@ from collections.abc import Sequence
 import numpy as np
 
 from envs.maze import rules
-from envs.maze.pool import Generator, build_pool, make_generator
-from envs.maze.rules import make_pool, parse_puzzle
-from envs.maze.types import OPEN, PATH, START, MazePool
+from envs.maze.config import MazeConfig
+from envs.maze.pool import make_pool
+from envs.maze.rules import parse_puzzle
+from envs.maze.types import GOAL, OPEN, PATH, START, WALL, MazePool, MazePuzzle
+from envs.utils import check_int, per_row
 
 #: Keys of ``info`` (single env) and of the batched ``infos`` (vector env).
 INFO_KEYS = ("shortest_path_length", "distance_to_goal", "is_success", "steps")
@@ -25,37 +27,27 @@ class MazeBatch:
     """B episodes of same-shaped mazes.
 
     :param num_envs: batch size B.
-    :param shape: (H, W) of every maze.
-    :param step_cost: reward subtracted on every step that does not reach the goal.
-    :param shaping: add ``F = shaping_gamma * phi(s') - phi(s)``, ``phi = -dist / (H + W)``.
-    :param shaping_gamma: discount used in the shaping term.
-    :param max_steps: truncation limit.
-    :param mark_trail: leave the path token on cells the agent left (else they become open).
+    :param shape: (H, W) of every maze (the pool's).
+    :param config: rewards and limits: ``step_cost``, ``shaping``, ``shaping_gamma``,
+        ``max_steps`` (None: ``4 * H * W``) and ``mark_trail``.
     """
 
-    def __init__(
-        self,
-        num_envs: int,
-        shape: tuple[int, int],
-        *,
-        step_cost: float,
-        shaping: bool,
-        shaping_gamma: float,
-        max_steps: int,
-        mark_trail: bool,
-    ) -> None:
+    def __init__(self, num_envs: int, shape: tuple[int, int], config: MazeConfig) -> None:
         h, w = shape
         n = h * w
         self.num_envs, self.shape = num_envs, (h, w)
-        self.step_cost, self.shaping, self.shaping_gamma = step_cost, shaping, shaping_gamma
+        self.step_cost, self.shaping = config.step_cost, config.shaping
+        self.shaping_gamma = config.shaping_gamma
         self.shaping_scale = 1.0 / (h + w)
-        self.max_steps, self.trail_token = max_steps, PATH if mark_trail else OPEN
+        self.max_steps = 4 * h * w if config.max_steps is None else config.max_steps
+        self.trail_token = PATH if config.mark_trail else OPEN
         self.neighbours = rules.neighbour_table(h, w)  # (H*W, 4) int64
         self.grid = np.zeros((num_envs, n), dtype=np.uint8)  # (B, H*W) current tokens
         self.free = np.zeros((num_envs, n + 1), dtype=bool)  # (B, H*W+1) with sentinel
         self.dist = np.zeros((num_envs, n), dtype=np.int32)  # (B, H*W) steps to goal
         self.pos = np.zeros(num_envs, dtype=np.int64)  # (B,) agent cell
         self.goal = np.zeros(num_envs, dtype=np.int64)  # (B,) goal cell
+        self.start = np.zeros(num_envs, dtype=np.int64)  # (B,) start cell of the maze
         self.shortest = np.zeros(num_envs, dtype=np.int64)  # (B,) S->G length at reset
         self.steps = np.zeros(num_envs, dtype=np.int64)  # (B,) steps taken this episode
         self.success = np.zeros(num_envs, dtype=bool)  # (B,) reached the goal on last step
@@ -70,6 +62,7 @@ class MazeBatch:
         self.dist[rows] = pool.dist[index]
         self.pos[rows] = pool.start[index]
         self.goal[rows] = pool.goal[index]
+        self.start[rows] = pool.start[index]
         self.shortest[rows] = pool.dist[index, pool.start[index]]
         self.steps[rows] = 0
         self.success[rows] = False
@@ -100,6 +93,16 @@ class MazeBatch:
         truncated = (self.steps >= self.max_steps) & ~terminated
         return reward, terminated, truncated
 
+    def puzzle(self, row: int) -> MazePuzzle:
+        """The maze row ``row`` is playing, rebuilt from its current grid (walls never change;
+        ``S`` and ``G`` go back to their cells, every other free cell is open)."""
+        h, w = self.shape
+        free = self.free[row, :-1]
+        grid = np.where(free, OPEN, WALL).astype(np.uint8)
+        grid[self.start[row]], grid[self.goal[row]] = START, GOAL
+        start, goal = divmod(int(self.start[row]), w), divmod(int(self.goal[row]), w)
+        return MazePuzzle(grid=grid.reshape(h, w), start=start, goal=goal)
+
     def action_masks(self) -> np.ndarray:
         """(B, 4) bool legal moves (those that change the agent's cell)."""
         idx = self._row_free[:, None] + self.neighbours[self.pos]
@@ -122,71 +125,46 @@ class MazeBatch:
         }
 
 
-def build(
-    num_envs: int,
-    *,
-    size: int | tuple[int, int] = 9,
-    algorithm: str = "dfs",
-    braid: float = 0.0,
-    min_path_length: int = 0,
-    dataset: str | None = None,
-    pool_size: int | None = None,
-    pool_seed: int = 0,
-    generator: Generator | None = None,
-    step_cost: float = 0.01,
-    shaping: bool = False,
-    shaping_gamma: float = 0.99,
-    max_steps: int | None = None,
-    mark_trail: bool = False,
-) -> tuple[MazePool, MazeBatch]:
-    """Validate the env kwargs and build the maze pool and an empty batch (shared by both envs).
-
-    :return: the (cached, read-only) pool and a :class:`MazeBatch` of ``num_envs`` rows.
-    """
-    if int(num_envs) < 1:
-        raise ValueError(f"num_envs must be >= 1, got {num_envs}")
-    if not 0.0 <= shaping_gamma <= 1.0:
-        raise ValueError(f"shaping_gamma must be in [0, 1], got {shaping_gamma}")
-    gen = make_generator(size, algorithm, braid, min_path_length, dataset, generator)
-    pool = build_pool(gen, pool_size, pool_seed)
-    h, w = pool.shape
-    if max_steps is None:
-        max_steps = 4 * h * w
-    if int(max_steps) < 1:
-        raise ValueError(f"max_steps must be a positive int or None, got {max_steps}")
-    batch = MazeBatch(
-        int(num_envs),
-        (h, w),
-        step_cost=float(step_cost),
-        shaping=bool(shaping),
-        shaping_gamma=float(shaping_gamma),
-        max_steps=int(max_steps),
-        mark_trail=bool(mark_trail),
-    )
-    return pool, batch
-
-
-def pick_mazes(
+def load_episodes(
+    batch: MazeBatch,
+    rows: np.ndarray,
     pool: MazePool,
-    shape: tuple[int, int],
     rng: np.random.Generator,
-    count: int,
     puzzles: Sequence | None = None,
-    indices: Sequence[int] | None = None,
-) -> tuple[MazePool, np.ndarray]:
-    """The mazes of ``count`` new episodes: the given puzzles, the given pool indices, or pool
-    indices drawn with ``rng``.
+    indices: Sequence | None = None,
+) -> None:
+    """Start new episodes in ``rows``: a given puzzle, a given pool index, or a pool maze drawn
+    with ``rng``, row by row (a None entry of ``puzzles``/``indices`` means "draw").
 
-    :return: the pool to load from and the index of each episode's maze in it.
+    :param batch: the episodes.
+    :param rows: (k,) rows of ``batch`` to restart.
+    :param pool: the env's pool.
+    :param rng: the env's ``np_random`` (only draws are taken from it).
+    :param puzzles: k puzzles (strings, arrays or ``MazePuzzle``; see
+        :func:`envs.maze.rules.parse_puzzle`) or None entries.
+    :param indices: k pool indices or None entries.
+    :raises ValueError: for a wrong count, a bad puzzle, an index outside the pool, or a row
+        given both a puzzle and an index.
     """
-    if puzzles is not None:
-        if len(puzzles) != count:
-            raise ValueError(f"got {len(puzzles)} puzzles for {count} environments")
-        states = [parse_puzzle(p, shape) for p in puzzles]
-        return make_pool(states), np.arange(count)
-    if indices is not None:
-        index = np.asarray(indices, dtype=np.int64).reshape(-1)
-        if len(index) != count or index.min() < 0 or index.max() >= len(pool):
-            raise ValueError(f"need {count} pool indices in [0, {len(pool)}), got {indices}")
-        return pool, index
-    return pool, rng.integers(len(pool), size=count)
+    count = len(rows)
+    if puzzles is None and indices is None:  # the autoreset path: one draw, one load
+        batch.load(rows, pool, rng.integers(len(pool), size=count))
+        return
+    given = [None] * count if puzzles is None else per_row("puzzles", puzzles, count)
+    index = [None] * count if indices is None else per_row("indices", indices, count)
+    for i, (p, k) in enumerate(zip(given, index, strict=True)):
+        if p is not None and k is not None:
+            raise ValueError(f"env {int(rows[i])} got both a puzzle and a pool index; pass one")
+    draw = [i for i in range(count) if given[i] is None and index[i] is None]
+    picked = np.empty(count, dtype=np.int64)
+    picked[draw] = rng.integers(len(pool), size=len(draw))
+    for i, k in enumerate(index):
+        if k is not None:
+            picked[i] = check_int(f"pool index of env {int(rows[i])}", k, low=0, high=len(pool) - 1)
+    from_pool = [i for i in range(count) if given[i] is None]
+    if from_pool:
+        batch.load(rows[from_pool], pool, picked[from_pool])
+    custom = [i for i in range(count) if given[i] is not None]
+    if custom:
+        mazes = [parse_puzzle(given[i], pool.shape) for i in custom]
+        batch.load(rows[custom], make_pool(mazes), np.arange(len(custom)))

@@ -1,0 +1,151 @@
+"""``MazeConfig``: the one typed configuration of the Maze envs, their pools and generators.
+
+``MazeEnv``, ``MazeVectorEnv`` and :func:`envs.maze.pool.build_pool` all take it; the keyword
+arguments of ``gym.make``/``gym.make_vec`` are its fields::
+
+    gym.make("trm_rl/Maze-v0", size=21, braid=0.2)            # kwargs -> MazeConfig
+    gym.make("trm_rl/Maze-v0", config=MazeConfig(size=21))    # or the config itself
+
+Every field is validated once, here; a bad value raises a ``ValueError`` naming the field, the
+value and what to pass. tyro builds a command line from it (``tyro.cli(MazeConfig)``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from envs.maze.rules import longest_shortest_path
+from envs.utils import check_bool, check_choice, check_float, check_int
+
+ALGORITHMS = ("dfs", "prim")
+#: Smallest side of a generated maze.
+MIN_SIZE = 5
+
+
+@dataclass(frozen=True)
+class MazeConfig:
+    """Configuration of a Maze env: which mazes, which rewards, which limits."""
+
+    size: int | tuple[int, int] = 9
+    """Grid side (>= 5) or an (H, W) pair of generated mazes; ignored with ``dataset``."""
+    algorithm: Literal["dfs", "prim"] = "dfs"
+    """Maze carving: ``dfs`` (recursive backtracker, long corridors) or ``prim`` (randomised
+    Prim, many short branches)."""
+    braid: float = 0.0
+    """Probability in [0, 1] of opening each dead end into a loop (0: a perfect maze)."""
+    min_path_length: int = 0
+    """Minimum S->G shortest path in steps (Maze-Hard: > 110 on 30x30); at most the number of
+    open cells of a perfect maze of this size minus one."""
+    dataset: str | None = None
+    """``None`` (generated mazes), ``"maze-hard"`` (the bundled 1000 Maze-Hard training mazes)
+    or the path of a CSV in that format."""
+    pool_size: int | None = None
+    """Mazes in the pool resets draw from; None: 1000 up to 15x15 and fewer above (about 200
+    at 31x31), or every row of a dataset."""
+    pool_seed: int = 0
+    """Seed (>= 0) of the pool; a dataset subset is also chosen with it."""
+    step_cost: float = 0.01
+    """Reward subtracted on every step that does not reach the goal."""
+    shaping: bool = False
+    """Add the potential-based term ``shaping_gamma * phi(s') - phi(s)``,
+    ``phi = -BFS distance to G / (H + W)``, which leaves optimal policies unchanged."""
+    shaping_gamma: float = 0.99
+    """Discount in [0, 1] of the shaping term (use the agent's discount)."""
+    max_steps: int | None = None
+    """Truncation limit in steps; None: ``4 * H * W``."""
+    mark_trail: bool = False
+    """Leave the path token ``o`` on cells the agent left (else they become open again)."""
+    cell_px: int = 16
+    """Pixels per cell of ``rgb_array`` frames."""
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__
+        size = self.size
+        if isinstance(size, list | tuple):
+            if len(size) != 2:
+                raise ValueError(
+                    f"size must be an int or an (H, W) pair, got {size!r} ({len(size)} values)"
+                )
+            size = tuple(check_int(f"size[{i}]", s, low=MIN_SIZE) for i, s in enumerate(size))
+        else:
+            size = check_int("size", size, low=MIN_SIZE)
+        set_(self, "size", size)
+        check_choice("algorithm", self.algorithm, ALGORITHMS)
+        set_(self, "braid", check_float("braid", self.braid, low=0.0, high=1.0))
+        set_(self, "min_path_length", check_int("min_path_length", self.min_path_length, low=0))
+        if self.dataset is not None:
+            if not isinstance(self.dataset, str | os.PathLike) or not str(self.dataset):
+                raise ValueError(
+                    f"dataset must be None, 'maze-hard' or a CSV path, got {self.dataset!r}"
+                )
+            set_(self, "dataset", str(self.dataset))
+        set_(self, "pool_size", check_int("pool_size", self.pool_size, low=1, allow_none=True))
+        set_(self, "pool_seed", check_int("pool_seed", self.pool_seed, low=0))
+        set_(self, "step_cost", check_float("step_cost", self.step_cost))
+        set_(self, "shaping", check_bool("shaping", self.shaping))
+        gamma = check_float("shaping_gamma", self.shaping_gamma, low=0.0, high=1.0)
+        set_(self, "shaping_gamma", gamma)
+        set_(self, "max_steps", check_int("max_steps", self.max_steps, low=1, allow_none=True))
+        set_(self, "mark_trail", check_bool("mark_trail", self.mark_trail))
+        set_(self, "cell_px", check_int("cell_px", self.cell_px, low=1))
+        if self.dataset is None:
+            h, w = self.shape
+            bound = longest_shortest_path((h, w))
+            if self.min_path_length > bound:
+                raise ValueError(
+                    f"min_path_length={self.min_path_length} is impossible on a {h}x{w} maze: no "
+                    f"shortest path there is longer than {bound} steps (the open cells of a "
+                    "perfect maze minus one); lower it or grow the size"
+                )
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(H, W) of generated mazes (a dataset's mazes have the dataset's shape)."""
+        s = self.size
+        return (s, s) if isinstance(s, int) else (s[0], s[1])
+
+    def replace(self, **changes: Any) -> MazeConfig:
+        """A copy with some fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def from_kwargs(cls, config: MazeConfig | None = None, **kwargs: Any) -> MazeConfig:
+        """The config an env is built with: ``config``, the keyword fields, or both when they
+        agree (a registered id fixes some fields, e.g. ``trm_rl/Maze-9x9-v0`` fixes ``size``).
+
+        :raises ValueError: for an unknown keyword (listing the fields) or a keyword that
+            contradicts ``config``.
+        """
+        unknown = sorted(set(kwargs) - set(FIELDS))
+        if unknown:
+            raise ValueError(
+                f"unknown Maze argument(s) {unknown}; MazeConfig fields are {list(FIELDS)} "
+                "(plus render_mode, generator and, for the batched env, num_envs)"
+            )
+        if config is None:
+            return cls(**kwargs)
+        if not isinstance(config, MazeConfig):
+            raise ValueError(f"config must be a MazeConfig, got {type(config).__name__}")
+        if not kwargs:
+            return config
+        other = dataclasses.replace(config, **kwargs)
+        clash = [k for k in kwargs if getattr(other, k) != getattr(config, k)]
+        if clash:
+            detail = ", ".join(
+                f"{k}: config {getattr(config, k)!r} vs {kwargs[k]!r}" for k in clash
+            )
+            raise ValueError(
+                f"config= and keyword arguments disagree ({detail}); pass one or the other "
+                "(a registered id such as trm_rl/Maze-9x9-v0 fixes size: use trm_rl/Maze-v0 to "
+                "choose it freely)"
+            )
+        return config
+
+
+#: Names of the fields of :class:`MazeConfig`.
+FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(MazeConfig))
+
+__all__ = ["ALGORITHMS", "FIELDS", "MazeConfig"]
