@@ -27,6 +27,7 @@ from envs.maze.generator import RandomMazeGenerator
 from envs.maze.rules import sample_legal_actions as maze_sample
 from envs.sudoku.generator import RandomSudokuGenerator
 from envs.sudoku.rules import sample_legal_actions as sudoku_sample
+from envs.utils import atomic_write
 
 
 @dataclass
@@ -252,9 +253,8 @@ def main(args: Args) -> None:
 
 
 def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    with atomic_write(path) as f:
+        f.write(text)
 
 
 if __name__ == "__main__":

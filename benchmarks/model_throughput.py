@@ -34,6 +34,8 @@ import sys
 import time
 from pathlib import Path
 
+from envs.utils import atomic_write
+
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PRESETS = ["cpu-sudoku-4x4", "cpu-sudoku-9x9", "cpu-maze-9x9", "paper-sudoku-mlp", "paper-sudoku-att"]  # fmt: skip
 VARIANTS = ["official-eager", "ours-eager", "ours-compiled", "official-compiled"]
@@ -245,14 +247,12 @@ def main(argv: list[str] | None = None) -> None:
     if args.worker is not None:
         print(json.dumps(run_worker(json.loads(args.worker))))
         return
-    import torch
 
     sys.path.insert(0, str(ROOT))
     from trm_rl.model import TRMConfig
+    from trm_rl.utils import resolve_device
 
-    device = args.device
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
+    device = str(resolve_device(args.device))
     paper_dtypes = args.paper_dtypes or (
         ["float32"] if device == "cpu" else ["float32", "bfloat16"]
     )
@@ -313,8 +313,10 @@ def main(argv: list[str] | None = None) -> None:
     if not args.no_write:
         args.out_dir.mkdir(parents=True, exist_ok=True)
         payload = {"runs": runs, "results": records}
-        json_path.write_text(json.dumps(payload, indent=2) + "\n")
-        (args.out_dir / "model_throughput.md").write_text(table + "\n")
+        with atomic_write(json_path) as f:
+            f.write(json.dumps(payload, indent=2) + "\n")
+        with atomic_write(args.out_dir / "model_throughput.md") as f:
+            f.write(table + "\n")
 
 
 def _jsonable(d: dict) -> dict:

@@ -9,6 +9,7 @@ import warnings
 import gymnasium as gym
 import numpy as np
 import pytest
+from conftest import rollout, same
 from gymnasium.utils.env_checker import check_env as gym_check_env
 
 import envs
@@ -16,32 +17,11 @@ from envs.sudoku import FixedGenerator, SudokuEnv, SudokuVectorEnv, decode_actio
 from envs.sudoku.config import FIELDS as SUDOKU_FIELDS
 from envs.sudoku.pool import shipped_pool
 from envs.sudoku.render import GIVEN_RGB, PLACED_RGB, WRONG_RGB
-from envs.sudoku.rules import sample_legal_actions
 
 SUDOKU_IDS = [i for i in envs.ENV_IDS if "Sudoku" in i]
 # A 4x4 puzzle with a unique solution (row by row: 1234 / 4312 / 3421 / 2143).
 PUZZLE_4 = "1.3...1.3.2...4."
 SOLUTION_4 = "1234431234212143"
-
-
-def rollout(env: gym.Env, seed: int, steps: int = 60) -> list:
-    obs, info = env.reset(seed=seed)
-    trace = [(obs["grid"].copy(), info)]
-    rng = np.random.default_rng(seed)
-    for _ in range(steps):
-        action = sample_legal_actions(env.unwrapped.action_masks()[None], rng)[0]
-        obs, reward, terminated, truncated, info = env.step(action)
-        trace.append((obs["grid"].copy(), reward, terminated, truncated, info))
-        if terminated or truncated:
-            obs, info = env.reset()
-            trace.append((obs["grid"].copy(), info))
-    return trace
-
-
-def traces_equal(a: list, b: list) -> bool:
-    return len(a) == len(b) and all(
-        np.array_equal(x[0], y[0]) and x[1:] == y[1:] for x, y in zip(a, b, strict=True)
-    )
 
 
 @pytest.mark.parametrize("env_id", SUDOKU_IDS)
@@ -67,7 +47,7 @@ def test_env_checkers(env_id):
 def test_seeded_rollouts_are_deterministic(env_id):
     env_a = gym.make(env_id)
     env_b = gym.make(env_id)
-    assert traces_equal(rollout(env_a, 3), rollout(env_b, 3))
+    assert same(rollout(env_a, 3, 60), rollout(env_b, 3, 60))
     first = [env_a.reset(seed=s)[0]["grid"] for s in range(5)]
     again = [env_b.reset(seed=s)[0]["grid"] for s in range(5)]
     assert all(np.array_equal(x, y) for x, y in zip(first, again, strict=True))
