@@ -75,7 +75,7 @@ def test_save_load_round_trip(tmp_path, changes: dict) -> None:
 def test_failed_write_leaves_no_temp_file(tmp_path, monkeypatch) -> None:
     import trm_rl.model.checkpoint as ckpt
 
-    def boom(tensors, path):
+    def boom(tensors, path, metadata=None):
         with open(path, "wb") as f:
             f.write(b"partial")
         raise OSError("disk full")

@@ -18,14 +18,15 @@ class Demo:
     """Play a few episodes of a registered environment and print boards and statistics."""
 
     env_id: str = "trm_rl/Maze-9x9-v0"
-    """A registered id (see `trm-rl envs`), e.g. trm_rl/MazeHard-v0 or trm_rl/Sudoku-9x9-v0."""
+    """One of this project's ids (see `trm-rl envs`), e.g. trm_rl/MazeHard-v0 or
+    trm_rl/Sudoku-9x9-v0."""
     episodes: int = 3
-    """Number of episodes to play."""
+    """Number of episodes to play (>= 1)."""
     policy: Literal["oracle", "random"] = "oracle"
     """'oracle' follows the BFS shortest path (Maze) or the solution (Sudoku); 'random' draws
     uniformly among legal actions."""
     seed: int = 0
-    """Seed of the first reset and of the random policy."""
+    """Seed (>= 0) of the first reset and of the random policy."""
     render: Literal["ansi", "none"] = "ansi"
     """Print the first and last board of every episode ('none' prints statistics only)."""
 
@@ -44,9 +45,14 @@ def main(argv: list[str] | None = None) -> None:
         description=__doc__,
     )
     if isinstance(cmd, Demo):
-        from trm_rl.demo import run_demo
+        from trm_rl.demo import check_demo_args, run_demo
 
-        run_demo(cmd.env_id, cmd.episodes, cmd.policy, cmd.seed, cmd.render)
+        args = (cmd.env_id, cmd.episodes, cmd.policy, cmd.seed, cmd.render)
+        try:
+            check_demo_args(*args)
+        except ValueError as err:  # a usage error: the message, no traceback
+            raise SystemExit(f"trm-rl demo: {err}") from None
+        run_demo(*args)
     else:
         import envs
 

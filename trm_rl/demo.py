@@ -2,29 +2,52 @@
 
 from __future__ import annotations
 
+import difflib
 import time
 
 import gymnasium as gym
 import numpy as np
 
 import envs  # registers the ids
+from envs.utils import check_choice, check_int
+
+POLICIES = ("oracle", "random")
+RENDER_MODES = ("ansi", "none")
+
+
+def check_demo_args(env_id: str, episodes: int, policy: str, seed: int, render: str) -> None:
+    """Refuse arguments :func:`run_demo` cannot play, before any environment is built.
+
+    :raises ValueError: naming the argument, the value and what is accepted.
+    """
+    if not isinstance(env_id, str) or env_id not in envs.ENV_IDS:
+        close = difflib.get_close_matches(str(env_id), envs.ENV_IDS, n=1, cutoff=0.6)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        known = ", ".join(sorted(envs.ENV_IDS))
+        raise ValueError(
+            f"unknown env id {env_id!r}: the demo plays this project's environments only; "
+            f"{hint}choose one of: {known} (`trm-rl envs` lists them)"
+        )
+    check_int("episodes", episodes, low=1)
+    check_int("seed", seed, low=0)
+    check_choice("policy", policy, POLICIES)
+    check_choice("render", render, RENDER_MODES)
 
 
 def run_demo(env_id: str, episodes: int, policy: str, seed: int, render: str) -> list[dict]:
     """Play ``episodes`` episodes and print them.
 
-    :param env_id: a registered id (``trm-rl envs`` lists them).
-    :param episodes: number of episodes.
+    :param env_id: one of the project's ids (``trm-rl envs`` lists them).
+    :param episodes: number of episodes (>= 1).
     :param policy: ``"oracle"`` (BFS path / solver solution) or ``"random"`` (uniform legal).
-    :param seed: seed of the first reset and of the random policy.
+    :param seed: seed (>= 0) of the first reset and of the random policy.
     :param render: ``"ansi"`` prints the first and last board; ``"none"`` only statistics.
+    :raises ValueError: for an argument :func:`check_demo_args` refuses.
     :return: one dict of statistics per episode.
     """
+    check_demo_args(env_id, episodes, policy, seed, render)
     from baselines.oracles import maze_oracle_action, sudoku_oracle_action
 
-    if env_id not in gym.registry:
-        known = ", ".join(sorted(envs.ENV_IDS))
-        raise SystemExit(f"unknown env id {env_id!r}; registered ids: {known}")
     env = gym.make(env_id, render_mode="ansi" if render == "ansi" else None)
     is_maze = "Maze" in env_id
     rng = np.random.default_rng(seed)

@@ -13,6 +13,7 @@ value and what to pass. tyro builds a command line from it (``tyro.cli(SudokuCon
 from __future__ import annotations
 
 import dataclasses
+import numbers
 import os
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -54,7 +55,8 @@ class SudokuConfig:
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
-        if isinstance(self.size, bool) or self.size not in BOX_SHAPES:
+        integral = isinstance(self.size, numbers.Integral) and not isinstance(self.size, bool)
+        if not integral or self.size not in BOX_SHAPES:
             raise ValueError(
                 f"unsupported Sudoku size {self.size!r}; use one of {sorted(BOX_SHAPES)}"
             )

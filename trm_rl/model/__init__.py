@@ -1,5 +1,6 @@
-"""The Tiny Recursive Model: config, layers, the recursion with its ACT carry, losses, and
-checkpoints (safetensors + ``config.json``, import of official state dicts).
+"""The Tiny Recursive Model: config, layers, the recursion with its ACT carry, the batch
+contract, losses, and checkpoints (safetensors with the config inside + a ``config.json`` copy,
+import of official state dicts).
 
 Quick start::
 
@@ -38,6 +39,11 @@ Where we differ from the official code (each deliberate):
   never halts early, as upstream.
 * Ablations are flags: ``separate_networks``, ``single_z`` (upstream ``trm_singlez``),
   ``full_backprop``, ``mlp_type="relu"``.
+* Inputs are checked where they enter (``initial_carry``, ``forward``, ``solve``; see
+  :mod:`trm_rl.model.batch`): integer ``[B, seq_len]`` tokens in ``[0, vocab_size)``, labels in
+  range or ``-100``, puzzle ids in range; upstream indexes out of range (a CUDA assert).
+* ``load_official_state_dict`` is all or nothing: every key, shape and dtype is checked before
+  the first copy, and two input names for one weight are refused.
 """
 
 from trm_rl.model.config import OFFICIAL_PARAM_COUNTS, PRESETS, TRMConfig

@@ -9,10 +9,13 @@ Notation (paper -> code): answer ``y`` -> ``z_H``, latent ``z`` -> ``z_L``,
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import torch
+
+from envs.utils import check_bool, check_float, check_int
 
 Mixer = Literal["attention", "mlp"]
 PosEncodings = Literal["rope", "learned", "none"]
@@ -23,6 +26,34 @@ _MIXERS = ("attention", "mlp")
 _POS_ENCODINGS = ("rope", "learned", "none")
 _DTYPES = ("float32", "bfloat16")
 _MLP_TYPES = ("swiglu", "relu")
+
+# Field -> smallest accepted value.
+_INT_FIELDS = {
+    "vocab_size": 2,
+    "seq_len": 1,
+    "hidden_size": 1,
+    "num_heads": 1,
+    "num_layers": 1,
+    "H_cycles": 1,
+    "L_cycles": 1,
+    "puzzle_emb_len": 0,
+    "num_puzzle_identifiers": 0,
+    "halt_max_steps": 1,
+    "swiglu_multiple": 1,
+}
+_POSITIVE_FLOAT_FIELDS = ("expansion", "rms_norm_eps", "rope_theta")
+_BOOL_FIELDS = ("act", "q_continue", "separate_networks", "single_z", "full_backprop")
+_CHOICE_FIELDS = {
+    "mixer": _MIXERS,
+    "pos_encodings": _POS_ENCODINGS,
+    "forward_dtype": _DTYPES,
+    "mlp_type": _MLP_TYPES,
+}
+
+
+def _require(ok: bool, msg: str) -> None:
+    if not ok:
+        raise ValueError(f"TRMConfig: {msg}")
 
 
 def find_multiple(value: int, multiple: int) -> int:
@@ -108,81 +139,68 @@ class TRMConfig:
     """Ablation: "relu" replaces every SwiGLU by a ReLU MLP of width round(expansion * dim)."""
 
     def __post_init__(self) -> None:
-        def require(ok: bool, msg: str) -> None:
-            if not ok:
-                raise ValueError(f"TRMConfig: {msg}")
+        # Types and ranges first (strict: 2.0 is not an int, True is not a size, NaN is not a
+        # rate); the values are stored normalised (numpy scalars -> Python, ints -> floats) so
+        # that to_dict() is always JSON-serialisable.
+        def store(name: str, value: Any) -> None:
+            object.__setattr__(self, name, value)
 
-        for name in ("vocab_size", "seq_len", "hidden_size", "num_heads", "num_layers"):
+        for name, low in _INT_FIELDS.items():
+            store(name, check_int(f"TRMConfig.{name}", getattr(self, name), low=low))
+        store(
+            "puzzle_emb_ndim",
+            check_int("TRMConfig.puzzle_emb_ndim", self.puzzle_emb_ndim, low=0, allow_none=True),
+        )
+        for name in _POSITIVE_FLOAT_FIELDS:
+            value = check_float(f"TRMConfig.{name}", getattr(self, name), low=0.0)
+            _require(value > 0, f"{name} must be > 0, got {value}")
+            store(name, value)
+        store(
+            "halt_exploration_prob",
+            check_float(
+                "TRMConfig.halt_exploration_prob", self.halt_exploration_prob, low=0.0, high=1.0
+            ),
+        )
+        for name in _BOOL_FIELDS:
+            store(name, check_bool(f"TRMConfig.{name}", getattr(self, name)))
+        for name, choices in _CHOICE_FIELDS.items():
             value = getattr(self, name)
-            require(
-                isinstance(value, int) and value >= 1, f"{name} must be an int >= 1, got {value!r}"
+            _require(
+                isinstance(value, str) and value in choices,
+                f"unknown {name} {value!r}; choose one of {list(choices)}",
             )
-        for name in ("H_cycles", "L_cycles", "halt_max_steps", "swiglu_multiple"):
-            value = getattr(self, name)
-            require(
-                isinstance(value, int) and value >= 1, f"{name} must be an int >= 1, got {value!r}"
-            )
-        for name in ("puzzle_emb_len", "num_puzzle_identifiers"):
-            value = getattr(self, name)
-            require(
-                isinstance(value, int) and value >= 0, f"{name} must be an int >= 0, got {value!r}"
-            )
-        require(
-            self.puzzle_emb_ndim is None
-            or (isinstance(self.puzzle_emb_ndim, int) and self.puzzle_emb_ndim >= 0),
-            f"puzzle_emb_ndim must be None or an int >= 0, got {self.puzzle_emb_ndim!r}",
-        )
-        require(self.vocab_size >= 2, "vocab_size must be >= 2")
-        require(
-            isinstance(self.expansion, (int, float)) and self.expansion > 0,
-            f"expansion must be > 0, got {self.expansion!r}",
-        )
-        require(
-            self.mixer in _MIXERS, f"unknown mixer {self.mixer!r}; choose one of {list(_MIXERS)}"
-        )
-        require(
-            self.pos_encodings in _POS_ENCODINGS,
-            f"unknown pos_encodings {self.pos_encodings!r}; choose one of {list(_POS_ENCODINGS)}",
-        )
-        require(
-            self.forward_dtype in _DTYPES,
-            f"unknown forward_dtype {self.forward_dtype!r}; choose one of {list(_DTYPES)}",
-        )
-        require(
-            self.mlp_type in _MLP_TYPES,
-            f"unknown mlp_type {self.mlp_type!r}; choose one of {list(_MLP_TYPES)}",
-        )
+
+        # Relations between fields.
         if self.mixer == "attention" or self.pos_encodings == "rope":
-            require(
+            _require(
                 self.hidden_size % self.num_heads == 0,
                 f"hidden_size ({self.hidden_size}) must be divisible by num_heads "
                 f"({self.num_heads}); pick num_heads among the divisors of hidden_size",
             )
         if self.pos_encodings == "rope":
-            require(
+            _require(
                 self.head_dim % 2 == 0,
                 f"RoPE needs an even head_dim, got {self.head_dim}; change num_heads",
             )
-        require(
-            0.0 <= self.halt_exploration_prob <= 1.0,
-            f"halt_exploration_prob must be in [0, 1], got {self.halt_exploration_prob}",
+        _require(
+            self.mlp_width >= 1 and (self.mixer != "mlp" or self.seq_mlp_width >= 1),
+            f"expansion {self.expansion} gives an MLP of width 0; raise expansion",
         )
-        require(self.rms_norm_eps > 0, "rms_norm_eps must be > 0")
-        require(self.rope_theta > 0, "rope_theta must be > 0")
-        require(
+        _require(
             self.puzzle_emb_dim <= self.prefix_len * self.hidden_size,
             f"puzzle_emb_ndim ({self.puzzle_emb_dim}) must fit in puzzle_emb_len * hidden_size "
             f"({self.prefix_len} * {self.hidden_size}); raise puzzle_emb_len",
         )
-        require(
+        _require(
             self.puzzle_emb_dim == 0 or self.num_puzzle_identifiers >= 1,
-            "num_puzzle_identifiers must be >= 1 when the puzzle embedding is on",
+            "num_puzzle_identifiers must be >= 1 when the puzzle embedding is on "
+            "(or set puzzle_emb_ndim=0 for no puzzle table)",
         )
-        require(
+        _require(
             self.act or not self.q_continue,
             "q_continue needs act=True (the continue head only matters for adaptive halting)",
         )
-        require(
+        _require(
             not (self.single_z and self.separate_networks),
             "single_z and separate_networks cannot be combined (single_z has one update rule)",
         )
@@ -237,7 +255,11 @@ class TRMConfig:
 
     # ------------------------------------------------------------------------------ constructors
     def replace(self, **changes: Any) -> TRMConfig:
-        """A copy with some fields changed (validated again)."""
+        """A copy with some fields changed (validated again).
+
+        :raises ValueError: for unknown field names or invalid values.
+        """
+        _check_field_names(changes, "replace")
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
@@ -245,12 +267,17 @@ class TRMConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TRMConfig:
-        """Build from :meth:`to_dict` output; unknown keys are an error."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise ValueError(f"TRMConfig: unknown fields {unknown}; known fields: {sorted(names)}")
+    def from_dict(cls, data: Mapping[str, Any]) -> TRMConfig:
+        """Build from :meth:`to_dict` output; missing fields take their defaults.
+
+        :param data: field name -> value.
+        :raises ValueError: naming unknown fields (and listing the known ones) or invalid values.
+        """
+        if not isinstance(data, Mapping):
+            raise ValueError(
+                f"TRMConfig.from_dict needs a dict of fields, got {type(data).__name__}"
+            )
+        _check_field_names(data, "from_dict")
         return cls(**data)
 
     @classmethod
@@ -266,9 +293,9 @@ class TRMConfig:
             their parameter counts; ``cpu-*`` are small models that train in minutes on 2 cores).
         :param overrides: fields to change, e.g. ``seq_len=225``.
         """
-        if name not in PRESETS:
+        if not isinstance(name, str) or name not in PRESETS:
             raise ValueError(f"unknown preset {name!r}; choose one of {list(PRESETS)}")
-        return cls(**{**PRESETS[name], **overrides})
+        return cls.from_dict({**PRESETS[name], **overrides})
 
     @classmethod
     def from_official(cls, arch: dict[str, Any]) -> TRMConfig:
@@ -282,6 +309,8 @@ class TRMConfig:
 
         :param arch: the official config dict.
         """
+        if not isinstance(arch, Mapping):
+            raise ValueError(f"from_official needs the arch dict, got {type(arch).__name__}")
         arch = dict(arch)
         known = {
             "hidden_size", "num_heads", "expansion", "L_layers", "H_cycles", "L_cycles", "mlp_t",
@@ -322,7 +351,7 @@ class TRMConfig:
             seq_len=arch["seq_len"],
             hidden_size=arch["hidden_size"],
             num_heads=arch["num_heads"],
-            expansion=float(arch["expansion"]),
+            expansion=arch["expansion"],
             num_layers=arch["L_layers"],
             H_cycles=arch["H_cycles"],
             L_cycles=arch["L_cycles"],
@@ -332,12 +361,12 @@ class TRMConfig:
             puzzle_emb_ndim=arch.get("puzzle_emb_ndim", 0),
             num_puzzle_identifiers=arch["num_puzzle_identifiers"],
             halt_max_steps=arch["halt_max_steps"],
-            halt_exploration_prob=float(arch["halt_exploration_prob"]),
+            halt_exploration_prob=arch["halt_exploration_prob"],
             q_continue=not no_act_continue,
             forward_dtype=arch.get("forward_dtype", "bfloat16"),
             swiglu_multiple=256,
-            rms_norm_eps=float(arch.get("rms_norm_eps", 1e-5)),
-            rope_theta=float(arch.get("rope_theta", 10000.0)),
+            rms_norm_eps=arch.get("rms_norm_eps", 1e-5),
+            rope_theta=arch.get("rope_theta", 10000.0),
             single_z=single_z,
         )
 
@@ -346,6 +375,7 @@ class TRMConfig:
 
         :param batch_size: the official model sizes its puzzle-embedding gradient buffer by it.
         """
+        batch_size = check_int("to_official: batch_size", batch_size, low=1)
         unsupported = [
             name for name in ("separate_networks", "full_backprop") if getattr(self, name)
         ]
@@ -380,6 +410,16 @@ class TRMConfig:
             "puzzle_emb_len": self.puzzle_emb_len,
             "no_ACT_continue": not self.q_continue,
         }
+
+
+def _check_field_names(data: Mapping[Any, Any], where: str) -> None:
+    """Raise ``ValueError`` naming the keys of ``data`` that are not TRMConfig fields."""
+    names = {f.name for f in dataclasses.fields(TRMConfig)}
+    unknown = sorted((k for k in data if k not in names), key=str)
+    if unknown:
+        raise ValueError(
+            f"TRMConfig.{where}: unknown fields {unknown}; known fields: {sorted(names)}"
+        )
 
 
 _PAPER = dict(

@@ -17,9 +17,9 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 
+from envs.utils import check_bool, check_choice
+from trm_rl.model.batch import IGNORE_LABEL_ID
 from trm_rl.model.trm import TRMCarry
-
-IGNORE_LABEL_ID = -100
 
 LossType = Literal["stablemax", "softmax"]
 
@@ -50,6 +50,7 @@ def stablemax_cross_entropy(
     :param precision: "float32" (the log1p form, default) or "float64" (official formula).
     :return: ``[...]`` losses in ``precision``.
     """
+    check_choice("precision", precision, ("float32", "float64"))
     valid = labels != ignore_index
     safe = torch.where(valid, labels, 0).long().unsqueeze(-1)  # [..., 1]
     if precision == "float64":
@@ -109,6 +110,16 @@ def act_loss(
         Q head is unused).
     :return: :class:`ACTLossOutput`; back-propagate ``loss / batch_size`` as the official code.
     """
+    if loss_type not in ("stablemax", "softmax"):
+        raise ValueError(f"unknown loss_type {loss_type!r}; choose 'stablemax' or 'softmax'")
+    check_choice("precision", precision, ("float32", "float64"))
+    check_bool("halt_loss", halt_loss)
+    if "labels" not in carry.current_data:
+        raise ValueError(
+            "act_loss needs labels, but the carry's batch has none "
+            f"(keys: {sorted(carry.current_data)}); put the answers in batch['labels'] before "
+            "model.initial_carry(batch) and model(carry, batch)"
+        )
     labels = carry.current_data["labels"]  # [B, S]
     logits = outputs["logits"]  # [B, S, V]
     q_halt = outputs["q_halt_logits"]  # [B]
@@ -122,10 +133,8 @@ def act_loss(
 
     if loss_type == "stablemax":
         token_loss = stablemax_cross_entropy(logits, labels, precision=precision)
-    elif loss_type == "softmax":
-        token_loss = softmax_cross_entropy(logits, labels)
     else:
-        raise ValueError(f"unknown loss_type {loss_type!r}; choose 'stablemax' or 'softmax'")
+        token_loss = softmax_cross_entropy(logits, labels)
     lm_loss = (token_loss / divisor).sum()
     zero = lm_loss.new_zeros(())
     q_halt_loss = (

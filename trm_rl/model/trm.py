@@ -19,18 +19,19 @@ The carry lives across calls: a row keeps working on its example until it halts 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from envs.utils import check_bool, check_float, check_int
+from trm_rl.model.batch import Batch, check_batch
 from trm_rl.model.config import TRMConfig
 from trm_rl.model.layers import CastedEmbedding, CastedLinear, ReasoningNet, trunc_normal_
-
-Batch = dict[str, torch.Tensor]
 
 
 @dataclass
@@ -107,6 +108,8 @@ class PuzzleEmbedding(nn.Module):
         :param lr: learning rate (official ``puzzle_emb_lr``).
         :param weight_decay: decoupled weight decay (official ``puzzle_emb_weight_decay``).
         """
+        lr = check_float("lr", lr, low=0.0)
+        weight_decay = check_float("weight_decay", weight_decay, low=0.0)
         found = self.sparse_grad()
         if found is None:
             return
@@ -123,6 +126,11 @@ class TRM(nn.Module):
     """
 
     def __init__(self, config: TRMConfig) -> None:
+        if not isinstance(config, TRMConfig):
+            raise ValueError(
+                f"TRM needs a TRMConfig, got {type(config).__name__}; build one with "
+                "TRMConfig(...), TRMConfig.preset(name) or TRMConfig.from_dict(d)"
+            )
         super().__init__()
         cfg = self.config = config
         self.embed_scale = math.sqrt(cfg.hidden_size)
@@ -150,6 +158,17 @@ class TRM(nn.Module):
             self.q_head.weight.zero_()
             self.q_head.bias.fill_(-5.0)  # sigmoid(-5) ~ 0.007: nobody halts until Q learns
         self._compiled_net: Callable | None = None
+
+    # ------------------------------------------------------------------------ input validation
+    def check_batch(self, batch: Mapping[str, Any]) -> int:
+        """Check a batch where it enters the model (:meth:`initial_carry`, :meth:`forward` and
+        :meth:`solve` call it); see :func:`trm_rl.model.batch.check_batch` for the contract.
+
+        :param batch: ``{"inputs": [B, seq_len], "labels": ..., "puzzle_identifiers": ...}``.
+        :raises ValueError: naming the entry, what it holds and what is expected.
+        :return: the batch size ``B``.
+        """
+        return check_batch(batch, self.config, self.L_init.device, self.puzzle_emb is not None)
 
     # ------------------------------------------------------------------------------ the network
     @property
@@ -265,10 +284,11 @@ class TRM(nn.Module):
     def initial_carry(self, batch: Batch) -> TRMCarry:
         """A carry in which every row is halted, so the first :meth:`forward` loads the batch.
 
-        :param batch: a batch (only shapes, dtypes and device are used).
+        :param batch: a batch (checked by :meth:`check_batch`; its values are not used).
+        :raises ValueError: for a malformed batch.
         """
-        inputs = batch["inputs"]
-        size, device = inputs.shape[0], inputs.device
+        size = self.check_batch(batch)
+        device = batch["inputs"].device
         shape = (size, self.config.total_len, self.config.hidden_size)
         z = torch.zeros(shape, dtype=self.dtype, device=device)
         return TRMCarry(
@@ -277,6 +297,40 @@ class TRM(nn.Module):
             halted=torch.ones(size, dtype=torch.bool, device=device),
             current_data={k: torch.zeros_like(v) for k, v in batch.items()},
         )
+
+    def _check_carry(self, carry: TRMCarry, batch: Batch, size: int) -> None:
+        """``carry`` belongs to this model and to batches like ``batch`` (size, keys, shapes)."""
+        if not isinstance(carry, TRMCarry):
+            raise ValueError(
+                f"carry must be a TRMCarry from model.initial_carry(batch) or the previous call, "
+                f"got {type(carry).__name__}"
+            )
+        if tuple(carry.halted.shape) != (size,) or tuple(carry.steps.shape) != (size,):
+            raise ValueError(
+                f"carry is for {carry.halted.numel()} rows but the batch has {size}; keep "
+                "the batch size fixed or build a new carry with model.initial_carry(batch)"
+            )
+        cfg = self.config
+        expected = (size, cfg.total_len, cfg.hidden_size)
+        for name, z in (("z_H", carry.inner.z_H), ("z_L", carry.inner.z_L)):
+            if tuple(z.shape) != expected:
+                raise ValueError(
+                    f"carry.inner.{name} has shape {list(z.shape)} but this model needs "
+                    f"{list(expected)}; build the carry with model.initial_carry(batch) of this "
+                    "model"
+                )
+        if set(batch) != set(carry.current_data):
+            raise ValueError(
+                f"batch keys {sorted(batch)} differ from the carry's {sorted(carry.current_data)}; "
+                "pass the same keys at every call (the carry was built by "
+                "model.initial_carry(batch) from the first batch)"
+            )
+        for key, value in carry.current_data.items():
+            if batch[key].shape != value.shape:
+                raise ValueError(
+                    f"batch[{key!r}] has shape {list(batch[key].shape)} but the carry holds "
+                    f"{list(value.shape)}; keep shapes fixed across calls"
+                )
 
     def forward(self, carry: TRMCarry, batch: Batch) -> tuple[TRMCarry, dict[str, torch.Tensor]]:
         """One supervision step with ACT.
@@ -296,8 +350,11 @@ class TRM(nn.Module):
             every key of the carry's ``current_data`` must be present.
         :return: ``(new carry, outputs)`` with ``logits`` [B, S, V], ``q_halt_logits`` [B],
             ``q_continue_logits`` [B] and, in q_continue training, ``target_q_continue`` [B].
+        :raises ValueError: for a malformed batch (see :meth:`check_batch`), or a carry of another
+            model, batch size or set of keys.
         """
         cfg = self.config
+        self._check_carry(carry, batch, self.check_batch(batch))
         halted = carry.halted
         inner = self.reset_carry(halted, carry.inner)
         steps = torch.where(halted, 0, carry.steps)
@@ -341,15 +398,18 @@ class TRM(nn.Module):
         :param halt: stop a row once ``q_halt > 0`` (otherwise every row runs ``max_steps``,
             which is the official evaluation).
         :param puzzle_identifiers: ``[B]`` puzzle ids (default 0).
+        :raises ValueError: for malformed inputs or ids (see :meth:`check_batch`), ``max_steps``
+            that is not an int >= 1, or ``halt`` that is not a bool.
         :return: :class:`SolveResult` with final answers, steps per row and the trajectory.
         """
+        max_steps = check_int("max_steps", max_steps, low=1, allow_none=True)
         max_steps = self.config.halt_max_steps if max_steps is None else max_steps
-        if max_steps < 1:
-            raise ValueError(f"max_steps must be >= 1, got {max_steps}")
-        size, device = inputs.shape[0], inputs.device
+        halt = check_bool("halt", halt)
         data: Batch = {"inputs": inputs}
         if puzzle_identifiers is not None:
             data["puzzle_identifiers"] = puzzle_identifiers
+        size = self.check_batch(data)
+        device = inputs.device
         carry = self.reset_carry(
             torch.ones(size, dtype=torch.bool, device=device), self.initial_carry(data).inner
         )
