@@ -43,3 +43,30 @@ def same(a: Any, b: Any) -> bool:
             and all(same(x, y) for x, y in zip(a, b, strict=True))
         )
     return bool(np.array_equal(a, b))
+
+
+def tiny_config(**changes: Any):
+    """A tiny attention TRM (hidden 32, 2 layers, H3/L2, exact widths) for fast model tests;
+    keyword arguments override fields."""
+    from trm_rl.model import TRMConfig
+
+    base = dict(
+        vocab_size=6, seq_len=16, hidden_size=32, num_heads=4, num_layers=2, H_cycles=3,
+        L_cycles=2, mixer="attention", pos_encodings="rope", puzzle_emb_len=2,
+        puzzle_emb_ndim=32, num_puzzle_identifiers=3, halt_max_steps=4,
+        halt_exploration_prob=0.0, swiglu_multiple=1,
+    )  # fmt: skip
+    return TRMConfig(**{**base, **changes})
+
+
+def make_batch(cfg: Any, size: int = 4, seed: int = 0, low: int = 1) -> dict[str, Any]:
+    """A seeded random batch for ``cfg``: tokens and labels in ``[low, vocab_size)``."""
+    import torch
+
+    gen = torch.Generator().manual_seed(seed)
+    shape = (size, cfg.seq_len)
+    return {
+        "inputs": torch.randint(low, cfg.vocab_size, shape, generator=gen),
+        "labels": torch.randint(low, cfg.vocab_size, shape, generator=gen),
+        "puzzle_identifiers": torch.randint(0, cfg.num_puzzle_identifiers, (size,), generator=gen),
+    }

@@ -15,6 +15,8 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from conftest import make_batch as shared_make_batch
+from conftest import tiny_config
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from safetensors import safe_open
@@ -37,15 +39,13 @@ from trm_rl.utils import set_seed
 
 FAST = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
-TINY = dict(
-    vocab_size=6, seq_len=12, hidden_size=32, num_heads=4, num_layers=1, H_cycles=2, L_cycles=1,
-    puzzle_emb_len=2, puzzle_emb_ndim=32, num_puzzle_identifiers=3, halt_max_steps=3,
-    swiglu_multiple=1,
-)  # fmt: skip
-
 
 def tiny(**changes) -> TRMConfig:
-    return TRMConfig(**{**TINY, **changes})
+    base = dict(
+        seq_len=12, num_layers=1, H_cycles=2, L_cycles=1, halt_max_steps=3,
+        halt_exploration_prob=0.1,
+    )  # fmt: skip
+    return tiny_config(**{**base, **changes})
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -64,12 +64,7 @@ def model() -> TRM:
 
 
 def make_batch(cfg: TRMConfig, size: int = 3, seed: int = 0) -> dict[str, torch.Tensor]:
-    gen = torch.Generator().manual_seed(seed)
-    return {
-        "inputs": torch.randint(0, cfg.vocab_size, (size, cfg.seq_len), generator=gen),
-        "labels": torch.randint(0, cfg.vocab_size, (size, cfg.seq_len), generator=gen),
-        "puzzle_identifiers": torch.randint(0, cfg.num_puzzle_identifiers, (size,), generator=gen),
-    }
+    return shared_make_batch(cfg, size, seed, low=0)
 
 
 def snapshot(model: TRM) -> dict[str, torch.Tensor]:

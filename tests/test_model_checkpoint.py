@@ -6,6 +6,7 @@ import json
 
 import pytest
 import torch
+from conftest import tiny_config
 
 from trm_rl.model import TRM, TRMConfig
 from trm_rl.model.checkpoint import (
@@ -21,12 +22,10 @@ from trm_rl.model.checkpoint import (
 
 def tiny(**changes) -> TRMConfig:
     base = dict(
-        vocab_size=6, seq_len=12, hidden_size=32, num_heads=4, H_cycles=2, L_cycles=2,
-        puzzle_emb_len=2, puzzle_emb_ndim=32, num_puzzle_identifiers=3, halt_max_steps=3,
+        seq_len=12, H_cycles=2, L_cycles=2, halt_max_steps=3, halt_exploration_prob=0.1,
         swiglu_multiple=256,
     )  # fmt: skip
-    base.update(changes)
-    return TRMConfig(**base)
+    return tiny_config(**{**base, **changes})
 
 
 def _outputs(model: TRM, seed: int = 0) -> tuple[torch.Tensor, ...]:

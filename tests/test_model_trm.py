@@ -6,30 +6,13 @@ import copy
 
 import pytest
 import torch
+from conftest import make_batch, tiny_config
 
 from trm_rl.model import TRM, TRMConfig
 from trm_rl.model.losses import act_loss
 from trm_rl.model.trm import InnerCarry
 
-
-def tiny(**changes) -> TRMConfig:
-    base = dict(
-        vocab_size=6, seq_len=16, hidden_size=32, num_heads=4, num_layers=2, H_cycles=3,
-        L_cycles=2, mixer="attention", pos_encodings="rope", puzzle_emb_len=2,
-        puzzle_emb_ndim=32, num_puzzle_identifiers=3, halt_max_steps=4,
-        halt_exploration_prob=0.0, swiglu_multiple=1,
-    )  # fmt: skip
-    base.update(changes)
-    return TRMConfig(**base)
-
-
-def make_batch(cfg: TRMConfig, size: int = 4, seed: int = 0) -> dict[str, torch.Tensor]:
-    gen = torch.Generator().manual_seed(seed)
-    return {
-        "inputs": torch.randint(1, cfg.vocab_size, (size, cfg.seq_len), generator=gen),
-        "labels": torch.randint(1, cfg.vocab_size, (size, cfg.seq_len), generator=gen),
-        "puzzle_identifiers": torch.randint(0, cfg.num_puzzle_identifiers, (size,), generator=gen),
-    }
+tiny = tiny_config
 
 
 def model_with_q_bias(cfg: TRMConfig, halt_bias: float, seed: int = 0) -> TRM:
