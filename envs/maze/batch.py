@@ -9,6 +9,7 @@ count. All randomness stays with the caller (the env's ``np_random``).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -125,6 +126,75 @@ class MazeBatch:
         }
 
 
+@dataclass(frozen=True)
+class EpisodePlan:
+    """Validated starts of new episodes (see :func:`plan_episodes`): nothing is loaded and no
+    random number is drawn until :func:`start_episodes`, so a bad option changes nothing."""
+
+    rows: np.ndarray  # (k,) rows of the batch to restart
+    indices: np.ndarray  # (k,) pool index per row, -1 where a custom maze or a draw is due
+    draw: np.ndarray  # (k,) bool, True where the maze is drawn from the pool
+    custom_rows: np.ndarray  # (c,) positions in ``rows`` that play a given maze
+    custom: MazePool | None  # the c given mazes
+
+
+def plan_episodes(
+    rows: np.ndarray,
+    pool: MazePool,
+    puzzles: Sequence | None = None,
+    indices: Sequence | None = None,
+) -> EpisodePlan:
+    """Validate the starts of new episodes: a given puzzle, a given pool index, or a pool maze to
+    draw, row by row (a None entry of ``puzzles``/``indices`` means "draw").
+
+    :param rows: (k,) rows of the batch to restart.
+    :param pool: the env's pool.
+    :param puzzles: k puzzles (strings, arrays or ``MazePuzzle``; see
+        :func:`envs.maze.rules.parse_puzzle`) or None entries.
+    :param indices: k pool indices or None entries.
+    :raises ValueError: for a wrong count, a bad puzzle (naming its env), an index outside the
+        pool, or a row given both a puzzle and an index.
+    """
+    count = len(rows)
+    given = [None] * count if puzzles is None else per_row("puzzles", puzzles, count)
+    index = [None] * count if indices is None else per_row("indices", indices, count)
+    picked = np.full(count, -1, dtype=np.int64)
+    custom, mazes = [], []
+    for i, (p, k) in enumerate(zip(given, index, strict=True)):
+        env = int(rows[i])
+        if p is not None and k is not None:
+            raise ValueError(f"env {env} got both a puzzle and a pool index; pass one")
+        if k is not None:
+            picked[i] = check_int(f"pool index of env {env}", k, low=0, high=len(pool) - 1)
+        elif p is not None:
+            try:
+                mazes.append(parse_puzzle(p, pool.shape))
+            except ValueError as e:
+                raise ValueError(f"puzzle of env {env}: {e}") from None
+            custom.append(i)
+    draw = np.array([g is None and k is None for g, k in zip(given, index, strict=True)])
+    return EpisodePlan(
+        rows=np.asarray(rows, dtype=np.int64),
+        indices=picked,
+        draw=draw.astype(bool).reshape(count),
+        custom_rows=np.array(custom, dtype=np.int64),
+        custom=make_pool(mazes) if mazes else None,
+    )
+
+
+def start_episodes(
+    batch: MazeBatch, plan: EpisodePlan, pool: MazePool, rng: np.random.Generator
+) -> None:
+    """Load a validated plan: draw the pool mazes due (one ``rng`` draw), then load every row."""
+    indices = plan.indices.copy()
+    indices[plan.draw] = rng.integers(len(pool), size=int(plan.draw.sum()))
+    from_pool = np.flatnonzero(indices >= 0)
+    if len(from_pool):
+        batch.load(plan.rows[from_pool], pool, indices[from_pool])
+    if plan.custom is not None:
+        batch.load(plan.rows[plan.custom_rows], plan.custom, np.arange(len(plan.custom_rows)))
+
+
 def load_episodes(
     batch: MazeBatch,
     rows: np.ndarray,
@@ -133,38 +203,8 @@ def load_episodes(
     puzzles: Sequence | None = None,
     indices: Sequence | None = None,
 ) -> None:
-    """Start new episodes in ``rows``: a given puzzle, a given pool index, or a pool maze drawn
-    with ``rng``, row by row (a None entry of ``puzzles``/``indices`` means "draw").
-
-    :param batch: the episodes.
-    :param rows: (k,) rows of ``batch`` to restart.
-    :param pool: the env's pool.
-    :param rng: the env's ``np_random`` (only draws are taken from it).
-    :param puzzles: k puzzles (strings, arrays or ``MazePuzzle``; see
-        :func:`envs.maze.rules.parse_puzzle`) or None entries.
-    :param indices: k pool indices or None entries.
-    :raises ValueError: for a wrong count, a bad puzzle, an index outside the pool, or a row
-        given both a puzzle and an index.
-    """
-    count = len(rows)
+    """:func:`plan_episodes` then :func:`start_episodes` (the autoreset path skips the plan)."""
     if puzzles is None and indices is None:  # the autoreset path: one draw, one load
-        batch.load(rows, pool, rng.integers(len(pool), size=count))
+        batch.load(rows, pool, rng.integers(len(pool), size=len(rows)))
         return
-    given = [None] * count if puzzles is None else per_row("puzzles", puzzles, count)
-    index = [None] * count if indices is None else per_row("indices", indices, count)
-    for i, (p, k) in enumerate(zip(given, index, strict=True)):
-        if p is not None and k is not None:
-            raise ValueError(f"env {int(rows[i])} got both a puzzle and a pool index; pass one")
-    draw = [i for i in range(count) if given[i] is None and index[i] is None]
-    picked = np.empty(count, dtype=np.int64)
-    picked[draw] = rng.integers(len(pool), size=len(draw))
-    for i, k in enumerate(index):
-        if k is not None:
-            picked[i] = check_int(f"pool index of env {int(rows[i])}", k, low=0, high=len(pool) - 1)
-    from_pool = [i for i in range(count) if given[i] is None]
-    if from_pool:
-        batch.load(rows[from_pool], pool, picked[from_pool])
-    custom = [i for i in range(count) if given[i] is not None]
-    if custom:
-        mazes = [parse_puzzle(given[i], pool.shape) for i in custom]
-        batch.load(rows[custom], make_pool(mazes), np.arange(len(custom)))
+    start_episodes(batch, plan_episodes(rows, pool, puzzles, indices), pool, rng)

@@ -70,6 +70,8 @@ class MazeConfig:
                     f"size must be an int or an (H, W) pair, got {size!r} ({len(size)} values)"
                 )
             size = tuple(check_int(f"size[{i}]", s, low=MIN_SIZE) for i, s in enumerate(size))
+            if size[0] == size[1]:
+                size = size[0]  # one spelling per shape: (9, 9) is 9
         else:
             size = check_int("size", size, low=MIN_SIZE)
         set_(self, "size", size)

@@ -53,15 +53,25 @@ def read_maze_csv(path: str | Path) -> tuple[MazePuzzle, ...]:
         ``question``); ``question`` is a row-major square grid string.
     :raises ValueError: naming the file and the line when the file is missing or malformed.
     """
+    return _read_maze_csv(_signature(path))[0]
+
+
+def maze_csv_lines(path: str | Path) -> tuple[int, ...]:
+    """The file line of each maze :func:`read_maze_csv` returns (for error messages)."""
+    return _read_maze_csv(_signature(path))[1]
+
+
+def _signature(path: str | Path) -> tuple[str, int, int]:
     try:
-        signature = file_signature(path)
+        return file_signature(path)
     except OSError as e:
         raise ValueError(f"cannot read maze dataset {str(path)!r}: {e.strerror or e}") from None
-    return _read_maze_csv(signature)
 
 
 @functools.lru_cache(maxsize=8)
-def _read_maze_csv(signature: tuple[str, int, int]) -> tuple[MazePuzzle, ...]:
+def _read_maze_csv(
+    signature: tuple[str, int, int],
+) -> tuple[tuple[MazePuzzle, ...], tuple[int, ...]]:
     path = Path(signature[0])
     try:
         with path.open(newline="", encoding="utf-8") as f:
@@ -71,20 +81,26 @@ def _read_maze_csv(signature: tuple[str, int, int]) -> tuple[MazePuzzle, ...]:
                     f"maze dataset {str(path)!r} has header {reader.fieldnames}; expected "
                     f"{','.join(FIELDS)} (at least a 'question' column)"
                 )
-            puzzles = []
-            for line, row in enumerate(reader, start=2):
+            puzzles, lines = [], []
+            for row in reader:
+                line = reader.line_num  # the row's last line (a quoted field may span lines)
                 try:
                     puzzles.append(parse_puzzle(row["question"] or "", check_solvable=False))
                 except ValueError as e:
                     raise ValueError(f"maze dataset {str(path)!r}, line {line}: {e}") from None
+                lines.append(line)
     except (OSError, UnicodeDecodeError, csv.Error) as e:
         raise ValueError(f"cannot read maze dataset {str(path)!r}: {e}") from e
     if not puzzles:
         raise ValueError(f"maze dataset {str(path)!r} has no mazes")
-    shapes = {p.shape for p in puzzles}
-    if len(shapes) > 1:
-        raise ValueError(f"maze dataset {str(path)!r} mixes grid shapes {sorted(shapes)}")
-    return tuple(puzzles)
+    for puzzle, line in zip(puzzles, lines, strict=True):
+        if puzzle.shape != puzzles[0].shape:
+            (h, w), (h0, w0) = puzzle.shape, puzzles[0].shape
+            raise ValueError(
+                f"maze dataset {str(path)!r}, line {line}: a {h}x{w} maze, but the first maze "
+                f"(line {lines[0]}) is {h0}x{w0}; a dataset never mixes grid shapes"
+            )
+    return tuple(puzzles), tuple(lines)
 
 
 def write_maze_csv(puzzles: Iterable[MazePuzzle], path: str | Path, source: str) -> int:

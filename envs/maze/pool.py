@@ -22,7 +22,8 @@ import numpy as np
 
 from envs.maze.config import MazeConfig
 from envs.maze.generator import DatasetGenerator, FixedGenerator, RandomMazeGenerator
-from envs.maze.solver import distance_maps, free_cells
+from envs.maze.io import maze_csv_lines
+from envs.maze.solver import distance_maps, free_cells, shortest_path_length
 from envs.maze.types import MazePool, MazePuzzle
 
 #: A maze generator: a callable ``(np.random.Generator) -> MazePuzzle``.
@@ -111,13 +112,24 @@ def _build_pool(generator: Generator, pool_size: int | None, pool_seed: int) -> 
     rng = np.random.default_rng(pool_seed)
     if isinstance(generator, DatasetGenerator):
         mazes = generator.puzzles
+        keep = np.arange(len(mazes))
         if pool_size is not None and pool_size < len(mazes):
             keep = np.sort(rng.choice(len(mazes), size=pool_size, replace=False))
             mazes = tuple(mazes[i] for i in keep.tolist())
         try:
             return make_pool(mazes)
-        except ValueError as e:
-            raise ValueError(f"maze dataset {generator.dataset!r}: {e}") from None
+        except ValueError:
+            lines = maze_csv_lines(generator.dataset)
+            bad = [
+                lines[k]
+                for k, maze in zip(keep.tolist(), mazes, strict=True)
+                if shortest_path_length(maze) < 0
+            ]
+            where = f"line {bad[0]}" if len(bad) == 1 else f"lines {bad[:10]}"
+            raise ValueError(
+                f"maze dataset {generator.dataset!r}, {where}: no path from S to G; fix or "
+                "remove the row(s)"
+            ) from None
     if isinstance(generator, FixedGenerator) and pool_size is None:
         return make_pool([generator.puzzle])  # type: ignore[list-item]
     if pool_size is None:

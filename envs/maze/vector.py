@@ -10,7 +10,7 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
 
-from envs.maze.batch import INFO_KEYS, MazeBatch, load_episodes
+from envs.maze.batch import INFO_KEYS, MazeBatch, load_episodes, plan_episodes, start_episodes
 from envs.maze.config import MazeConfig
 from envs.maze.env import MOVES_TEXT, RENDER_MODES, check_render_mode, observation_space
 from envs.maze.pool import Generator, build_pool
@@ -85,8 +85,8 @@ class MazeVectorEnv(gym.vector.VectorEnv):
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-        """Start new episodes (all envs, or those in ``options["reset_mask"]``)."""
-        super().reset(seed=seed)
+        """Start new episodes (all envs, or those in ``options["reset_mask"]``). Options are
+        validated before anything changes: a bad one raises and leaves every env as it was."""
         options = check_options(options, RESET_OPTIONS, "MazeVectorEnv")
         rows = self._all
         if options.get("reset_mask") is not None:
@@ -94,7 +94,9 @@ class MazeVectorEnv(gym.vector.VectorEnv):
             if not self._loaded.all() and not np.array_equal(rows, self._all):
                 raise ValueError("the first reset must reset every env (no reset_mask)")
         puzzles, indices = per_env_options(options, len(rows), ("puzzles", "indices"))
-        load_episodes(self._batch, rows, self.pool, self.np_random, puzzles, indices)
+        plan = plan_episodes(rows, self.pool, puzzles, indices)
+        super().reset(seed=seed)
+        start_episodes(self._batch, plan, self.pool, self.np_random)
         self._loaded[rows] = True
         return self._batch.observation(), self._infos(self._batch.info())
 

@@ -52,16 +52,22 @@ def check_generator(generator: Any) -> Any:
 def draw_puzzles(
     generator: Any, rng: np.random.Generator, count: int, size: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``count`` puzzles of an injected generator (one call each), checked, as flat
-    (count, C) puzzles, solutions and (count, A) initial masks."""
+    """``count`` puzzles of an injected generator (one call each), checked as a user puzzle is
+    (:func:`~envs.sudoku.rules.puzzle_from_input`: digits in range, consistent givens, a blank
+    left, a complete solution that agrees with the givens), as flat (count, C) puzzles,
+    solutions and (count, A) initial masks."""
     drawn = [generator(rng) for _ in range(count)]
-    for p in drawn:
-        if not isinstance(p, SudokuPuzzle) or p.puzzle.shape != (size, size):
-            got = p.puzzle.shape if isinstance(p, SudokuPuzzle) else type(p).__name__
+    for i, p in enumerate(drawn):
+        if not isinstance(p, SudokuPuzzle) or np.shape(p.puzzle) != (size, size):
+            got = np.shape(p.puzzle) if isinstance(p, SudokuPuzzle) else type(p).__name__
             raise ValueError(
                 f"the generator returned {got}, not {size}x{size}: this env needs a "
                 f"SudokuPuzzle of ({size}, {size}) boards"
             )
+        try:
+            drawn[i] = puzzle_from_input(p.puzzle, p.solution, size)
+        except ValueError as e:
+            raise ValueError(f"the generator returned a bad puzzle: {e}") from None
     puzzles = np.stack([p.puzzle.reshape(-1) for p in drawn]).astype(np.uint8)
     solutions = np.stack([p.solution.reshape(-1) for p in drawn]).astype(np.uint8)
     return puzzles, solutions, legal_mask(puzzles)

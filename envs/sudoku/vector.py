@@ -104,8 +104,8 @@ class SudokuVectorEnv(VectorEnv):
         seed: int | None = None,
         options: dict[str, Any] | None = None,
     ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-        """Start new episodes (all envs, or those in ``options["reset_mask"]``)."""
-        super().reset(seed=seed)
+        """Start new episodes (all envs, or those in ``options["reset_mask"]``). Options are
+        validated before anything changes: a bad one raises and leaves every env as it was."""
         options = check_options(options, RESET_OPTIONS, "SudokuVectorEnv")
         rows = np.arange(self.num_envs)
         if options.get("reset_mask") is not None:
@@ -115,7 +115,9 @@ class SudokuVectorEnv(VectorEnv):
         puzzles, solutions = per_env_options(options, len(rows), ("puzzles", "solutions"))
         if puzzles is None and solutions is not None:
             raise ValueError("options['solutions'] needs options['puzzles'] (what they solve)")
-        self._load(rows, puzzles, solutions)
+        plan = self._plan(rows, puzzles, solutions)
+        super().reset(seed=seed)
+        self._start(rows, *plan)
         self._loaded[rows] = True
         return observe(self._batch), _with_masks(batch_info(self._batch))
 
@@ -131,7 +133,7 @@ class SudokuVectorEnv(VectorEnv):
             return observe(self._batch), rewards, terminated, truncated, _with_masks(info)
 
         final_obs = observe(self._batch)
-        self._load(np.flatnonzero(done))
+        self._load_drawn(np.flatnonzero(done))
         kept = ~done  # the reset envs report their reset info: every flag False
         infos = _with_masks(
             batch_info(
@@ -163,28 +165,40 @@ class SudokuVectorEnv(VectorEnv):
             for board, puzzle, solution in zip(b.board, b.puzzle, b.solution, strict=True)
         )
 
-    def _load(self, rows: np.ndarray, puzzles: Any = None, solutions: Any = None) -> None:
-        """Start episodes in ``rows``: the given puzzles (None entries: draw from the pool)."""
+    def _plan(self, rows: np.ndarray, puzzles: Any, solutions: Any) -> tuple[np.ndarray, Any]:
+        """Validate the given puzzles: (positions in ``rows`` to draw, parsed custom puzzles as
+        (positions, boards, solutions, masks) or None). Draws nothing, changes nothing."""
         count = len(rows)
-        if count == 0:
-            return
         given = [None] * count if puzzles is None else per_row("puzzles", puzzles, count)
         sols = [None] * count if solutions is None else per_row("solutions", solutions, count)
+        custom, parsed = [], []
         for i, (p, s) in enumerate(zip(given, sols, strict=True)):
             if p is None and s is not None:
                 raise ValueError(f"env {int(rows[i])} got a solution without a puzzle")
+            if p is not None:
+                try:
+                    parsed.append(puzzle_from_input(p, s, self.size))
+                except ValueError as e:
+                    raise ValueError(f"puzzle of env {int(rows[i])}: {e}") from None
+                custom.append(i)
         draw = np.array([i for i in range(count) if given[i] is None], dtype=np.int64)
+        if not parsed:
+            return draw, None
+        boards = np.stack([p.puzzle.reshape(-1) for p in parsed])
+        solved = np.stack([p.solution.reshape(-1) for p in parsed])
+        return draw, (np.array(custom, dtype=np.int64), boards, solved, legal_mask(boards))
+
+    def _start(self, rows: np.ndarray, draw: np.ndarray, custom: Any) -> None:
+        """Load a validated plan: pool draws first (``np_random``), then the given puzzles."""
         if len(draw):
             self._load_drawn(rows[draw])
-        custom = [i for i in range(count) if given[i] is not None]
-        if custom:
-            parsed = [puzzle_from_input(given[i], sols[i], self.size) for i in custom]
-            boards = np.stack([p.puzzle.reshape(-1) for p in parsed])
-            solved = np.stack([p.solution.reshape(-1) for p in parsed])
-            masks = legal_mask(boards)
-            load_puzzles(self._batch, rows[custom], boards, solved, masks, self.max_steps)
+        if custom is not None:
+            positions, boards, solved, masks = custom
+            load_puzzles(self._batch, rows[positions], boards, solved, masks, self.max_steps)
 
     def _load_drawn(self, rows: np.ndarray) -> None:
+        if len(rows) == 0:
+            return
         if isinstance(self.generator, SudokuPool):
             pool = self.generator
             idx = pool.sample_indices(self.np_random, len(rows))

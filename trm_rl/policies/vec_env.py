@@ -82,8 +82,8 @@ class SB3VecEnvAdapter(VecEnv):
     def step_wait(self) -> VecEnvStepReturn:
         if self._actions is None:
             raise RuntimeError("step_wait() called without a pending step_async(actions).")
-        obs, rewards, terminated, truncated, infos = self.venv.step(self._actions)
-        self._actions = None
+        actions, self._actions = self._actions, None  # consumed even if the step fails
+        obs, rewards, terminated, truncated, infos = self.venv.step(actions)
         dones = np.logical_or(terminated, truncated)
         info_list = self._split_infos(infos)
         if dones.any():
@@ -122,6 +122,11 @@ class SB3VecEnvAdapter(VecEnv):
         opts = self._options
         if not any(opts):
             return None
+        if len(opts) != self.num_envs:
+            raise ValueError(
+                f"set_options got {len(opts)} option dicts for {self.num_envs} envs; pass one "
+                "dict per env (an empty dict draws from the pool) or a single dict for all"
+            )
         keys: dict[str, str] = getattr(self.venv, "per_env_option_keys", {})
         merged: dict[str, list] = {}
         for i, env_options in enumerate(opts):
@@ -146,8 +151,15 @@ class SB3VecEnvAdapter(VecEnv):
     def _indices(self, indices: VecEnvIndices) -> list[int]:
         if indices is None:
             return list(range(self.num_envs))
-        idx = [indices] if isinstance(indices, int | np.integer) else list(indices)
-        bad = [i for i in idx if not isinstance(i, int | np.integer) or not 0 <= i < self.num_envs]
+        single = isinstance(indices, int | np.integer) and not isinstance(indices, bool | np.bool_)
+        idx = [indices] if single else list(indices)
+        bad = [
+            i
+            for i in idx
+            if isinstance(i, bool | np.bool_)
+            or not isinstance(i, int | np.integer)
+            or not 0 <= i < self.num_envs
+        ]
         if bad:
             raise ValueError(f"env indices {bad} are not in [0, {self.num_envs})")
         return [int(i) for i in idx]
@@ -226,7 +238,9 @@ def make_sb3_vec_env(
     :return: an SB3 ``VecEnv``.
     """
     import envs  # noqa: F401  (registers the ids)
+    from envs.utils import check_int
 
+    check_int("seed", seed, low=0, allow_none=True)
     venv = gym.make_vec(
         env_id, num_envs=num_envs, vectorization_mode="vector_entry_point", **kwargs
     )
