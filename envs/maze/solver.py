@@ -57,23 +57,34 @@ def bfs_flat(
         of the first parent recorded, -1 for the source and unreached cells; None unless
         ``parents``).
     """
-    dist = [-1] * (h * w)
-    parent = [-1] * (h * w) if parents else None
-    dist[source] = 0
-    queue = [source]
+    # A wall column on the right and wall rows above and below make every neighbour a plain
+    # offset with no bounds check (a step left from column 0 lands on the previous row's
+    # padding column); indices go back to the plain grid at the end.
+    wp = w + 1
+    padded = [False] * ((h + 2) * wp)
+    for r in range(h):
+        padded[(r + 1) * wp : (r + 1) * wp + w] = free[r * w : (r + 1) * w]
+    steps = [dr * wp + dc for dr, dc in order]
+    src = (source // w + 1) * wp + source % w
+    dist = [-1] * len(padded)
+    parent = [-1] * len(padded) if parents else None
+    dist[src] = 0
+    queue = [src]
     for cur in queue:  # the list grows while we walk it: a FIFO queue without deque overhead
         d = dist[cur] + 1
-        r, c = divmod(cur, w)
-        for dr, dc in order:
-            nr, nc = r + dr, c + dc
-            if 0 <= nr < h and 0 <= nc < w:
-                nb = nr * w + nc
-                if free[nb] and dist[nb] < 0:
-                    dist[nb] = d
-                    if parent is not None:
-                        parent[nb] = cur
-                    queue.append(nb)
-    return dist, parent
+        for step in steps:
+            nb = cur + step
+            if padded[nb] and dist[nb] < 0:
+                dist[nb] = d
+                if parent is not None:
+                    parent[nb] = cur
+                queue.append(nb)
+    rows = range(wp, (h + 1) * wp, wp)
+    plain = [x for start in rows for x in dist[start : start + w]]
+    if parent is None:
+        return plain, None
+    back = [(p // wp - 1) * w + p % wp if p >= 0 else -1 for p in parent]
+    return plain, [x for start in rows for x in back[start : start + w]]
 
 
 def distance_maps(free: np.ndarray, sources: np.ndarray) -> np.ndarray:

@@ -65,7 +65,13 @@ def _tables(size: int) -> tuple[tuple[tuple[int, ...], ...], tuple[tuple[int, ..
 
 
 def _digits(board: str | np.ndarray, size: int) -> list[int]:
-    """Row-major digits with 0 blanks, validated by :func:`envs.sudoku.rules.parse_puzzle`."""
+    """Row-major digits with 0 blanks, validated by :func:`envs.sudoku.rules.parse_puzzle`
+    (an integer array of the right size takes a cheaper path: the generators call this in
+    their inner loop)."""
+    if isinstance(board, np.ndarray) and board.dtype.kind in "iu" and board.size == size * size:
+        values = board.reshape(-1).tolist()
+        if min(values) >= 0 and max(values) <= size:
+            return values
     from envs.sudoku.rules import parse_puzzle  # rules imports this module at load time
 
     return parse_puzzle(board, size, what="board").reshape(-1).tolist()
