@@ -96,9 +96,10 @@ def _config_cases() -> list:
             cases.append((name, value, f"TRMConfig.{name} must be an int"))
         cases.append((name, low - 1, f"TRMConfig.{name} must be >= {low}, got {low - 1}"))
         cases.append((name, -(10**9), f"TRMConfig.{name} must be >= {low}"))
-    for value in (2.0, True, "32", [32]):
-        cases.append(("puzzle_emb_ndim", value, "TRMConfig.puzzle_emb_ndim must be an int or None"))
-    cases.append(("puzzle_emb_ndim", -1, "TRMConfig.puzzle_emb_ndim must be >= 0, got -1"))
+    for name, low in (("puzzle_emb_ndim", 0), ("grid_width", 1)):
+        for value in (2.0, True, "32", [32]):
+            cases.append((name, value, f"TRMConfig.{name} must be an int or None"))
+        cases.append((name, low - 1, f"TRMConfig.{name} must be >= {low}, got {low - 1}"))
     for name in (*POSITIVE_FLOATS, "halt_exploration_prob"):
         for value in (math.nan, math.inf, -math.inf):
             cases.append((name, value, f"TRMConfig.{name} must be finite"))
@@ -115,7 +116,7 @@ def _config_cases() -> list:
         for value in (1, 0, "yes", "False", None, 1.0):
             cases.append((name, value, f"TRMConfig.{name} must be True or False"))
     for name in CHOICES:
-        for value in ("", "conv", "ATTENTION", 1, None, ["mlp"]):
+        for value in ("", "gru", "CONV", "ATTENTION", 1, None, ["mlp"]):
             cases.append((name, value, f"TRMConfig: unknown {name} {value!r}; choose one of"))
     return cases
 
@@ -139,6 +140,9 @@ def test_every_field_is_covered_by_the_malformed_cases() -> None:
         ({"hidden_size": 30, "num_heads": 4}, "divisible by num_heads"),
         ({"num_puzzle_identifiers": 0}, "num_puzzle_identifiers must be >= 1 when"),
         ({"puzzle_emb_len": 1, "puzzle_emb_ndim": 33}, "raise puzzle_emb_len"),
+        ({"mixer": "conv", "pos_encodings": "none"}, "the conv mixer needs grid_width"),
+        ({"mixer": "conv", "grid_width": 4}, "set pos_encodings='none'"),
+        ({"grid_width": 5}, "seq_len (12) must be divisible by grid_width (5)"),
     ],
 )
 def test_config_refuses_inconsistent_fields(changes: dict, phrase: str) -> None:
@@ -162,7 +166,7 @@ def test_config_int_fields_refuse_every_non_int(value) -> None:
     vocab=st.integers(2, 50),
     prob=st.floats(0.0, 1.0),
     eps=st.floats(1e-12, 1.0),
-    mixer=st.sampled_from(["attention", "mlp"]),
+    mixer=st.sampled_from(["attention", "mlp", "conv"]),
     numpy_ints=st.booleans(),
 )
 @FAST
@@ -178,12 +182,14 @@ def test_valid_configs_survive_a_json_round_trip(
         halt_exploration_prob=prob,
         rms_norm_eps=eps,
         mixer=mixer,
+        grid_width=as_int(seq_len) if mixer == "conv" else None,
         pos_encodings="none",
         puzzle_emb_ndim=0,
         expansion=as_int(2),
     )
     # Stored normalised: Python ints and floats, so the JSON copy is exact.
     assert type(cfg.hidden_size) is int and type(cfg.expansion) is float
+    assert cfg.grid_width is None or type(cfg.grid_width) is int
     assert TRMConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
 
 

@@ -60,7 +60,12 @@ def test_derived_values() -> None:
     ("changes", "message"),
     [
         ({"hidden_size": 100, "num_heads": 8}, "divisible by num_heads"),
-        ({"mixer": "conv"}, "unknown mixer"),
+        ({"mixer": "gru"}, "unknown mixer"),
+        ({"mixer": "conv", "pos_encodings": "none"}, "the conv mixer needs grid_width"),
+        ({"mixer": "conv", "grid_width": 9, "pos_encodings": "rope"}, "no position encodings"),
+        ({"mixer": "conv", "grid_width": 9, "pos_encodings": "learned"}, "pos_encodings='none'"),
+        ({"grid_width": 7}, r"seq_len \(81\) must be divisible by grid_width \(7\)"),
+        ({"grid_width": 0}, "grid_width must be >= 1"),
         ({"pos_encodings": "alibi"}, "unknown pos_encodings"),
         ({"forward_dtype": "float16"}, "unknown forward_dtype"),
         ({"mlp_type": "gelu"}, "unknown mlp_type"),

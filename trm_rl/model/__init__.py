@@ -1,6 +1,6 @@
 """The Tiny Recursive Model: config, layers, the recursion with its ACT carry, the batch
 contract, losses, and checkpoints (safetensors with the config inside + a ``config.json`` copy,
-import of official state dicts).
+import of official state dicts); and the baselines matched to it in parameters.
 
 Quick start::
 
@@ -12,6 +12,31 @@ Quick start::
     carry, outputs = model(carry, batch)        # one supervision step
     act_loss(outputs, carry).loss.backward()
     answers = model.solve(batch["inputs"]).predictions
+
+Modules: ``config`` (:class:`TRMConfig`, presets), ``layers`` (RMSNorm, SwiGLU, RoPE, attention,
+the 3x3 :class:`~trm_rl.model.layers.GridConv`), ``trm`` (the recursion and ACT), ``batch``
+(the batch contract), ``losses``, ``checkpoint``, ``one_shot`` (the TRM interface for one-shot
+predictors), ``baselines`` (:class:`MLPModel`, :class:`ConvNetModel` and their matching to a
+TRM's parameter count; re-exported by ``baselines.models``), ``registry`` (:func:`build_model`,
+:func:`config_from_dict`: the one fixed mapping kind -> classes).
+
+**Local thinking** (``mixer="conv"``, presets ``cpu-maze-conv``, ``cpu-sudoku-conv``; not
+upstream). The token mixer is a depthwise 3x3 + pointwise convolution over the 2-D grid
+(``grid_width`` columns; zero padding at the edges), in the same post-norm block
+``h = rms_norm(h + conv(h)); h = rms_norm(h + mlp(h))``. Cost grows with the number of cells,
+not its square, and nothing has a per-position weight (``H_init``/``L_init`` are per-channel,
+position encodings are refused), so a model trained on 11x11 grids runs on 15x15 or 31x31 ones:
+pass ``inputs`` as ``[B, H, W]`` (labels ``[B, H, W]`` or ``[B, H * W]``); logits, predictions
+and the carry are flat over the ``H * W`` cells, and a carry serves one grid size. Puzzle-prefix
+positions, if any, lie outside the grid: they only pass through the norms and the channel MLP,
+so they never reach the grid and the Q head reads the grid mean (the conv presets have no
+prefix).
+
+**Baselines** (one-shot, same interface: ``initial_carry``, ``forward``, ``solve``,
+``check_batch``, ``num_parameters``): every forward is a complete prediction, every row halts
+after it (``steps == 1``), and a Q head predicts exact correctness, so ``act_loss`` trains and
+scores them unchanged. Checkpoints of all three kinds share one format: the config JSON carries
+``"kind"`` ("trm", "mlp", "convnet"; none = "trm").
 
 With the same weights and float32 activations, logits, Q logits, carries and halting decisions are
 bitwise equal to the official ``TinyRecursiveReasoningModel_ACTV1``, so is the loss with
@@ -35,6 +60,10 @@ Where we differ from the official code (each deliberate):
   has NaN-free gradients. The softmax option works (upstream passes an unsupported
   ``valid_mask`` argument to it).
 * ``puzzle_emb_ndim=0`` with a prefix gives zero prefix tokens (upstream mis-slices the output).
+* Without a prefix (``prefix_len == 0``) the Q head reads the mean of ``z_H`` over the grid
+  (upstream reads grid cell 0); ``to_official`` refuses such configs.
+* ``mixer="conv"`` and ``grid_width`` (see above) are ours; ``to_official`` refuses the conv
+  mixer. ``TRMConfig.to_dict`` adds the tag ``"kind": "trm"``, which ``from_dict`` accepts.
 * :meth:`TRM.solve` adds inference with early stopping (``q_halt > 0``); ``forward`` in eval mode
   never halts early, as upstream.
 * Ablations are flags: ``separate_networks``, ``single_z`` (upstream ``trm_singlez``),
@@ -46,16 +75,36 @@ Where we differ from the official code (each deliberate):
   the first copy, and two input names for one weight are refused.
 """
 
+from trm_rl.model.baselines import (
+    ConvNetConfig,
+    ConvNetModel,
+    MLPConfig,
+    MLPModel,
+    matched_convnet_config,
+    matched_mlp_config,
+)
 from trm_rl.model.config import OFFICIAL_PARAM_COUNTS, PRESETS, TRMConfig
+from trm_rl.model.registry import MODEL_KINDS, Model, ModelConfig, build_model, config_from_dict
 from trm_rl.model.trm import TRM, InnerCarry, PuzzleEmbedding, SolveResult, TRMCarry
 
 __all__ = [
+    "MODEL_KINDS",
     "OFFICIAL_PARAM_COUNTS",
     "PRESETS",
     "TRM",
+    "ConvNetConfig",
+    "ConvNetModel",
     "InnerCarry",
+    "MLPConfig",
+    "MLPModel",
+    "Model",
+    "ModelConfig",
     "PuzzleEmbedding",
     "SolveResult",
     "TRMCarry",
     "TRMConfig",
+    "build_model",
+    "config_from_dict",
+    "matched_convnet_config",
+    "matched_mlp_config",
 ]

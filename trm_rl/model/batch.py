@@ -2,8 +2,11 @@
 
 A batch is a dict of tensors with one row per example:
 
-    inputs              [B, seq_len] integer token ids in [0, vocab_size)
-    labels              [B, seq_len] integer, in [0, vocab_size) or IGNORE_LABEL_ID (optional)
+    inputs              [B, seq_len] integer token ids in [0, vocab_size); a model that accepts
+                        any grid size (``config.any_grid_size``: the conv mixer, the conv net)
+                        also takes [B, H, W] grids of any H, W >= 1
+    labels              [B, seq_len] integer, in [0, vocab_size) or IGNORE_LABEL_ID (optional);
+                        with [B, H, W] inputs: [B, H, W] or [B, H * W]
     puzzle_identifiers  [B] integer ids in [0, num_puzzle_identifiers) (optional; the range is
                         checked only when the model has a puzzle-embedding table)
     anything else       [B, ...] tensors, carried along per row
@@ -15,11 +18,9 @@ device-side assert on CUDA) or, for int64 ids beyond 2**31, wrap around silently
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 
 import torch
-
-from trm_rl.model.config import TRMConfig
 
 Batch = dict[str, torch.Tensor]
 
@@ -30,8 +31,29 @@ IGNORE_LABEL_ID = -100
 INT_DTYPES = (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8)
 
 
+class BatchSpec(Protocol):
+    """What :func:`check_batch` reads from a model config (TRMConfig and the baseline configs)."""
+
+    vocab_size: int
+    seq_len: int
+    grid_width: int | None
+
+    @property
+    def any_grid_size(self) -> bool: ...
+
+
+def grid_shape(inputs: torch.Tensor, config: BatchSpec) -> tuple[int, int] | None:
+    """(rows, columns) of the grid of a checked ``inputs``: ``[B, H, W]`` gives ``(H, W)``,
+    ``[B, seq_len]`` gives ``(seq_len // grid_width, grid_width)``; None without a grid width."""
+    if inputs.ndim == 3:
+        return int(inputs.shape[1]), int(inputs.shape[2])
+    if config.grid_width is None:
+        return None
+    return config.seq_len // config.grid_width, config.grid_width
+
+
 def check_batch(
-    batch: Mapping[str, Any], config: TRMConfig, device: torch.device, puzzle_table: bool
+    batch: Mapping[str, Any], config: BatchSpec, device: torch.device, puzzle_table: bool
 ) -> int:
     """Check types, shapes, devices and value ranges of a batch.
 
@@ -39,7 +61,8 @@ def check_batch(
     skipped while ``torch.compile`` traces (the shape and dtype checks are static).
 
     :param batch: the batch (see the module docstring).
-    :param config: the model's config (``seq_len``, ``vocab_size``, ``num_puzzle_identifiers``).
+    :param config: the model's config (``seq_len``, ``vocab_size``, ``any_grid_size``,
+        ``grid_width``, and ``num_puzzle_identifiers`` when ``puzzle_table``).
     :param device: the model's device (a ``meta`` device skips the device check).
     :param puzzle_table: whether the model has a puzzle-embedding table (range-check the ids).
     :raises ValueError: naming the entry, what it holds and what is expected.
@@ -56,11 +79,25 @@ def check_batch(
             f"batch['inputs'], an integer tensor [B, {config.seq_len}]"
         )
     inputs = _check_tensor("inputs", batch["inputs"], device, integer=True)
-    if inputs.ndim != 2 or inputs.shape[1] != config.seq_len:
+    label_shapes = [tuple(inputs.shape)]
+    if config.any_grid_size and inputs.ndim == 3:
+        if inputs.shape[1] == 0 or inputs.shape[2] == 0:
+            raise ValueError(
+                f"inputs holds grids without cells (shape {list(inputs.shape)}); pass grids of at "
+                "least 1x1 as [B, H, W]"
+            )
+        label_shapes.append((inputs.shape[0], inputs.shape[1] * inputs.shape[2]))
+    elif inputs.ndim != 2 or inputs.shape[1] != config.seq_len:
+        fix = (
+            f"pass [B, {config.seq_len}] (grids of width {config.grid_width}) or a grid of any "
+            "size as [B, H, W]: this model accepts any grid size"
+            if config.any_grid_size
+            else f"flatten each grid to {config.seq_len} tokens (or build the model with the "
+            "seq_len of your data)"
+        )
         raise ValueError(
             f"inputs must have shape [batch, seq_len] = [B, {config.seq_len}], got "
-            f"{list(inputs.shape)}; flatten each grid to {config.seq_len} tokens (or build the "
-            "model with the seq_len of your data)"
+            f"{list(inputs.shape)}; {fix}"
         )
     size = inputs.shape[0]
     if size == 0:
@@ -69,7 +106,13 @@ def check_batch(
         if not isinstance(key, str):
             raise ValueError(f"batch keys must be strings, got {key!r}")
         if key == "labels":
-            _check_tensor(key, value, device, integer=True, shape=tuple(inputs.shape))
+            _check_tensor(key, value, device, integer=True)
+            if tuple(value.shape) not in label_shapes:
+                expected = " or ".join(str(list(shape)) for shape in label_shapes)
+                raise ValueError(
+                    f"labels must have shape {expected} (one row per example of inputs), got "
+                    f"{list(value.shape)}"
+                )
         elif key == "puzzle_identifiers":
             _check_tensor(key, value, device, integer=True, shape=(size,))
         elif key != "inputs":
@@ -91,7 +134,7 @@ def check_batch(
         stats += [ids.min(), ids.max()]
     values = torch.stack([v.long() for v in stats]).tolist()  # the one host sync
 
-    vocab, count = config.vocab_size, config.num_puzzle_identifiers
+    vocab = config.vocab_size
     low, high = values[0], values[1]
     if low < 0 or high >= vocab:
         found = f"tokens up to {high} but vocab_size is {vocab}"
@@ -112,6 +155,7 @@ def check_batch(
                 f"{IGNORE_LABEL_ID} (IGNORE_LABEL_ID, skipped by the loss)"
             )
     if ids is not None:
+        count = config.num_puzzle_identifiers
         low, high = values[-2], values[-1]
         if low < 0 or high >= count:
             found = f"ids up to {high} but num_puzzle_identifiers is {count}"
@@ -155,4 +199,4 @@ def _check_tensor(
     return value
 
 
-__all__ = ["IGNORE_LABEL_ID", "INT_DTYPES", "Batch", "check_batch"]
+__all__ = ["IGNORE_LABEL_ID", "INT_DTYPES", "Batch", "BatchSpec", "check_batch", "grid_shape"]

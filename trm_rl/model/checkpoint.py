@@ -7,6 +7,9 @@ different saves. ``config.json`` is a human-readable copy written right after; w
 with the stored config (an interrupted save, a hand edit) loading warns and uses the stored one.
 Folders from before the metadata existed fall back to ``config.json``.
 
+The same format serves the three kinds of model (:mod:`trm_rl.model.registry`): the config JSON
+carries ``"kind"`` ("trm", "mlp" or "convnet"); a config without it is a TRM's (older saves).
+
 Official key names (``_orig_mod.`` present when the model was compiled)::
 
     _orig_mod.model.inner.embed_tokens.embedding_weight    -> embed_tokens.weight
@@ -32,7 +35,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from envs.utils import atomic_write, atomic_write_file
-from trm_rl.model.config import TRMConfig
+from trm_rl.model.registry import MODEL_CLASSES, Model, ModelConfig, build_model, config_from_dict
 from trm_rl.model.trm import TRM
 from trm_rl.utils import resolve_device
 
@@ -57,17 +60,19 @@ _RENAMES = (
 
 
 # ------------------------------------------------------------------------------- save and load
-def save_checkpoint(model: TRM, directory: str | os.PathLike) -> Path:
+def save_checkpoint(model: Model, directory: str | os.PathLike) -> Path:
     """Write ``model.safetensors`` (parameters and persistent buffers, incl. the puzzle table,
     with the config JSON in its metadata) and then its copy ``config.json`` into ``directory``
     (created if needed); each file atomically.
 
-    :param model: the model.
+    :param model: a :class:`TRM`, :class:`MLPModel` or :class:`ConvNetModel`.
     :param directory: target folder.
     :return: the folder.
     """
-    if not isinstance(model, TRM):
-        raise ValueError(f"save_checkpoint needs a TRM, got {type(model).__name__}")
+    if not isinstance(model, MODEL_CLASSES):
+        raise ValueError(
+            f"save_checkpoint needs a TRM, MLPModel or ConvNetModel, got {type(model).__name__}"
+        )
     directory = Path(directory)
     if directory.exists() and not directory.is_dir():
         raise ValueError(f"{directory} is a file, not a folder; pass a folder for the checkpoint")
@@ -83,7 +88,7 @@ def save_checkpoint(model: TRM, directory: str | os.PathLike) -> Path:
     return directory
 
 
-def load_config(directory: str | os.PathLike) -> TRMConfig:
+def load_config(directory: str | os.PathLike) -> ModelConfig:
     """The config of a checkpoint folder: the one stored in ``model.safetensors`` (written
     together with the weights), else ``config.json`` (older checkpoints).
 
@@ -121,8 +126,9 @@ def load_config(directory: str | os.PathLike) -> TRMConfig:
     return stored
 
 
-def load_checkpoint(directory: str | os.PathLike, device: str | torch.device = "cpu") -> TRM:
-    """Rebuild a :class:`TRM` from a folder written by :func:`save_checkpoint`.
+def load_checkpoint(directory: str | os.PathLike, device: str | torch.device = "cpu") -> Model:
+    """Rebuild a model (:class:`TRM`, :class:`MLPModel` or :class:`ConvNetModel`, after the
+    config's kind) from a folder written by :func:`save_checkpoint`.
 
     :param directory: checkpoint folder.
     :param device: where to put the model ("auto": CUDA when available, else CPU).
@@ -145,7 +151,7 @@ def load_checkpoint(directory: str | os.PathLike, device: str | torch.device = "
     except (SafetensorError, OSError) as err:
         raise ValueError(_corrupt_message(weights, err)) from err
     with torch.device(device):
-        model = TRM(config)
+        model = build_model(config)
     problems = _state_dict_problems(model.state_dict(), state, {k: k for k in state})
     if problems:
         raise ValueError(
@@ -178,7 +184,7 @@ def _corrupt_message(path: Path, err: BaseException) -> str:
     )
 
 
-def _stored_config(weights: Path) -> TRMConfig | None:
+def _stored_config(weights: Path) -> ModelConfig | None:
     """The config in the metadata of ``weights``, or None when it has none (old checkpoint)."""
     try:
         with safe_open(str(weights), framework="pt") as f:
@@ -189,7 +195,7 @@ def _stored_config(weights: Path) -> TRMConfig | None:
     if text is None:
         return None
     try:
-        return TRMConfig.from_dict(json.loads(text))
+        return config_from_dict(json.loads(text))
     except (ValueError, TypeError) as err:
         raise ValueError(
             f"the config stored in {weights} (metadata {CONFIG_METADATA_KEY!r}) is invalid: "
@@ -197,7 +203,7 @@ def _stored_config(weights: Path) -> TRMConfig | None:
         ) from err
 
 
-def _read_config_json(path: Path) -> TRMConfig:
+def _read_config_json(path: Path) -> ModelConfig:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
@@ -205,15 +211,18 @@ def _read_config_json(path: Path) -> TRMConfig:
             f"{path} is not readable JSON ({err}); restore it or save the checkpoint again"
         ) from err
     try:
-        return TRMConfig.from_dict(data)
+        return config_from_dict(data)
     except ValueError as err:
         raise ValueError(f"{path} holds an invalid config: {err}") from err
 
 
-def _config_difference(stored: TRMConfig, copy: TRMConfig) -> str:
-    """'' when equal, else the differing fields as ``name: stored vs copy``."""
+def _config_difference(stored: ModelConfig, copy: ModelConfig) -> str:
+    """'' when equal, else the differing fields as ``name: stored vs copy`` (the kind first)."""
     a, b = stored.to_dict(), copy.to_dict()
-    diffs = [f"{k}: {a[k]!r} in {WEIGHTS_NAME} vs {b[k]!r}" for k in a if a[k] != b[k]]
+    keys = list(a) + [k for k in b if k not in a]
+    diffs = [
+        f"{k}: {a.get(k)!r} in {WEIGHTS_NAME} vs {b.get(k)!r}" for k in keys if a.get(k) != b.get(k)
+    ]
     return "; ".join(diffs)
 
 

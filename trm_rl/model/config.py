@@ -11,18 +11,21 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import torch
 
 from envs.utils import check_bool, check_float, check_int
 
-Mixer = Literal["attention", "mlp"]
+Mixer = Literal["attention", "mlp", "conv"]
 PosEncodings = Literal["rope", "learned", "none"]
 ForwardDtype = Literal["float32", "bfloat16"]
 MLPType = Literal["swiglu", "relu"]
 
-_MIXERS = ("attention", "mlp")
+#: Key of the model-kind tag in a config dict ("trm", "mlp" or "convnet").
+KIND_KEY = "kind"
+
+_MIXERS = ("attention", "mlp", "conv")
 _POS_ENCODINGS = ("rope", "learned", "none")
 _DTYPES = ("float32", "bfloat16")
 _MLP_TYPES = ("swiglu", "relu")
@@ -98,11 +101,16 @@ class TRMConfig:
     L_cycles: int = 6
     """n: latent updates ``z_L <- net(z_L + z_H + x)`` per round, followed by one answer update."""
     mixer: Mixer = "attention"
-    """Token mixer: "attention" (non-causal self-attention) or "mlp" (SwiGLU over the sequence
-    axis, official ``mlp_t``)."""
+    """Token mixer: "attention" (non-causal self-attention), "mlp" (SwiGLU over the sequence
+    axis, official ``mlp_t``) or "conv" (depthwise 3x3 + pointwise conv over the 2-D grid; not
+    upstream: cost linear in the cells, and the model accepts grids of any size; prefix
+    positions, if any, stay outside the grid and the Q head reads the grid mean)."""
+    grid_width: int | None = None
+    """Columns of the 2-D grid; required by the conv mixer; seq_len = grid rows * grid_width for
+    flat inputs. Other mixers ignore it (it only documents the grid)."""
     pos_encodings: PosEncodings = "rope"
     """"rope" (inside attention; no effect with the mlp mixer, as in the official code),
-    "learned" (added table, scaled by 1/sqrt(2)), or "none"."""
+    "learned" (added table, scaled by 1/sqrt(2)), or "none" (required by the conv mixer)."""
     puzzle_emb_len: int = 16
     """Prefix positions in front of the grid; 0 means ceil(puzzle_emb_ndim / hidden_size)."""
     puzzle_emb_ndim: int | None = None
@@ -138,6 +146,9 @@ class TRMConfig:
     mlp_type: MLPType = "swiglu"
     """Ablation: "relu" replaces every SwiGLU by a ReLU MLP of width round(expansion * dim)."""
 
+    kind: ClassVar[str] = "trm"
+    """Tag of this model family in config dicts and checkpoints."""
+
     def __post_init__(self) -> None:
         # Types and ranges first (strict: 2.0 is not an int, True is not a size, NaN is not a
         # rate); the values are stored normalised (numpy scalars -> Python, ints -> floats) so
@@ -147,10 +158,10 @@ class TRMConfig:
 
         for name, low in _INT_FIELDS.items():
             store(name, check_int(f"TRMConfig.{name}", getattr(self, name), low=low))
-        store(
-            "puzzle_emb_ndim",
-            check_int("TRMConfig.puzzle_emb_ndim", self.puzzle_emb_ndim, low=0, allow_none=True),
-        )
+        for name in ("puzzle_emb_ndim", "grid_width"):
+            low = 0 if name == "puzzle_emb_ndim" else 1
+            value = getattr(self, name)
+            store(name, check_int(f"TRMConfig.{name}", value, low=low, allow_none=True))
         for name in _POSITIVE_FLOAT_FIELDS:
             value = check_float(f"TRMConfig.{name}", getattr(self, name), low=0.0)
             _require(value > 0, f"{name} must be > 0, got {value}")
@@ -171,6 +182,25 @@ class TRMConfig:
             )
 
         # Relations between fields.
+        if self.mixer == "conv":
+            _require(
+                self.grid_width is not None,
+                f"the conv mixer needs grid_width (the columns of the grid; seq_len {self.seq_len} "
+                "= rows * grid_width), e.g. grid_width=9 for 9x9 grids",
+            )
+            _require(
+                self.pos_encodings == "none",
+                f"the conv mixer takes no position encodings (got pos_encodings="
+                f"{self.pos_encodings!r}): a learned or RoPE table ties the model to one "
+                "grid size, and the zero-padded convolution already sees the grid edges; set "
+                "pos_encodings='none'",
+            )
+        if self.grid_width is not None:
+            _require(
+                self.seq_len % self.grid_width == 0,
+                f"seq_len ({self.seq_len}) must be divisible by grid_width ({self.grid_width}): "
+                "seq_len = grid rows * grid_width",
+            )
         if self.mixer == "attention" or self.pos_encodings == "rope":
             _require(
                 self.hidden_size % self.num_heads == 0,
@@ -224,6 +254,18 @@ class TRMConfig:
         return self.prefix_len + self.seq_len
 
     @property
+    def any_grid_size(self) -> bool:
+        """Whether the model accepts grids of any size as ``[B, H, W]`` inputs (conv mixer)."""
+        return self.mixer == "conv"
+
+    @property
+    def pooled_q_head(self) -> bool:
+        """Whether the Q head reads the mean of ``z_H`` over the grid positions instead of prefix
+        position 0: when there is no prefix, and with the conv mixer (whose prefix never mixes
+        with the grid, so position 0 would know nothing of the puzzle)."""
+        return self.prefix_len == 0 or self.mixer == "conv"
+
+    @property
     def head_dim(self) -> int:
         """Width of one attention head."""
         return self.hidden_size // self.num_heads
@@ -263,20 +305,18 @@ class TRMConfig:
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain dict of the fields (JSON-serialisable)."""
-        return dataclasses.asdict(self)
+        """Plain dict of the fields (JSON-serialisable) with the tag ``"kind": "trm"``, which
+        :func:`trm_rl.model.config_from_dict` dispatches on."""
+        return {KIND_KEY: self.kind, **dataclasses.asdict(self)}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TRMConfig:
         """Build from :meth:`to_dict` output; missing fields take their defaults.
 
-        :param data: field name -> value.
+        :param data: field name -> value; a ``"kind"`` tag, if present, must be ``"trm"``.
         :raises ValueError: naming unknown fields (and listing the known ones) or invalid values.
         """
-        if not isinstance(data, Mapping):
-            raise ValueError(
-                f"TRMConfig.from_dict needs a dict of fields, got {type(data).__name__}"
-            )
+        data = without_kind(data, cls.kind, "TRMConfig.from_dict")
         _check_field_names(data, "from_dict")
         return cls(**data)
 
@@ -385,6 +425,10 @@ class TRMConfig:
             unsupported.append("act")
         if self.swiglu_multiple != 256:
             unsupported.append("swiglu_multiple")
+        if self.mixer == "conv":
+            unsupported.append("mixer='conv'")
+        elif self.pooled_q_head:
+            unsupported.append("prefix_len=0 (our Q head then reads the mean over the grid)")
         if unsupported:
             raise ValueError(f"to_official: the official TRM has no equivalent of {unsupported}")
         return {
@@ -410,6 +454,26 @@ class TRMConfig:
             "puzzle_emb_len": self.puzzle_emb_len,
             "no_ACT_continue": not self.q_continue,
         }
+
+
+def without_kind(data: Any, kind: str, where: str) -> dict[Any, Any]:
+    """``data`` as a dict without its ``"kind"`` tag, which must be ``kind`` when present.
+
+    :param data: a config dict (from ``to_dict``, or an older one without the tag).
+    :param kind: the kind of the config class reading it ("trm", "mlp", "convnet").
+    :param where: the caller, for messages.
+    :raises ValueError: for a non-dict, or a dict tagged with another kind.
+    """
+    if not isinstance(data, Mapping):
+        raise ValueError(f"{where} needs a dict of fields, got {type(data).__name__}")
+    data = dict(data)
+    tag = data.pop(KIND_KEY, kind)
+    if tag != kind:
+        raise ValueError(
+            f"{where}: the dict describes a model of kind {tag!r}, not {kind!r}; build its "
+            "config with trm_rl.model.config_from_dict(d), which dispatches on the kind"
+        )
+    return data
 
 
 def _check_field_names(data: Mapping[Any, Any], where: str) -> None:
@@ -448,9 +512,24 @@ _CPU = dict(
     swiglu_multiple=1,
 )
 
+# Local thinking: the conv mixer, no prefix (the Q head reads the grid mean), the recursion of
+# cpu-maze-9x9 (receptive field: 2 * (3 + 1) * 2 = 16 cells per supervision step).
+_CONV = dict(
+    hidden_size=64,
+    num_heads=4,
+    mixer="conv",
+    pos_encodings="none",
+    puzzle_emb_len=0,
+    puzzle_emb_ndim=0,
+    H_cycles=2,
+    L_cycles=3,
+    halt_max_steps=8,
+)
+
 #: Named configurations. ``paper-*``: the official models (parameter counts 5,028,866 /
 #: 6,828,034 / 6,822,914 / 18,795,522 as counted by ``model.parameters()``). ``cpu-*``: small
-#: models (one prefix position, exact MLP widths, float32) for 2-core CPUs.
+#: models (one prefix position, exact MLP widths, float32) for 2-core CPUs; ``cpu-*-conv``: the
+#: conv mixer (no prefix), which also runs on grids of other sizes than the one named.
 PRESETS: dict[str, dict[str, Any]] = {
     "paper-sudoku-mlp": {**_PAPER, **_SUDOKU9, "mixer": "mlp", "pos_encodings": "none",
                          "L_cycles": 6},
@@ -475,6 +554,8 @@ PRESETS: dict[str, dict[str, Any]] = {
     "cpu-maze-15x15": {**_CPU, "vocab_size": 6, "seq_len": 225, "hidden_size": 128,
                        "num_heads": 4, "mixer": "attention", "pos_encodings": "rope",
                        "H_cycles": 2, "L_cycles": 3, "halt_max_steps": 8},
+    "cpu-maze-conv": {**_CPU, **_CONV, "vocab_size": 6, "seq_len": 121, "grid_width": 11},
+    "cpu-sudoku-conv": {**_CPU, **_CONV, **_SUDOKU9, "grid_width": 9},
 }  # fmt: skip
 
 #: Parameter counts of the official models (``sum(p.numel() for p in model.parameters())``).
@@ -486,9 +567,11 @@ OFFICIAL_PARAM_COUNTS: dict[str, int] = {
 }
 
 __all__ = [
+    "KIND_KEY",
     "OFFICIAL_PARAM_COUNTS",
     "PRESETS",
     "TRMConfig",
     "find_multiple",
     "mlp_width",
+    "without_kind",
 ]

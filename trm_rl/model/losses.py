@@ -102,7 +102,7 @@ def act_loss(
     (fully correct rows), ``q_halt_accuracy`` (``(q_halt >= 0) == exactly correct``), ``steps``;
     plus the detached losses.
 
-    :param outputs: from :meth:`TRM.forward`.
+    :param outputs: from :meth:`TRM.forward` (or a baseline model's ``forward``).
     :param carry: the *new* carry returned with ``outputs``.
     :param loss_type: "stablemax" (official) or "softmax" cross-entropy.
     :param precision: stablemax precision ("float64" = the official computation).
@@ -120,7 +120,8 @@ def act_loss(
             f"(keys: {sorted(carry.current_data)}); put the answers in batch['labels'] before "
             "model.initial_carry(batch) and model(carry, batch)"
         )
-    labels = carry.current_data["labels"]  # [B, S]
+    labels = carry.current_data["labels"]  # [B, S], or a grid [B, H, W] (flattened like logits)
+    labels = labels.reshape(labels.shape[0], -1)
     logits = outputs["logits"]  # [B, S, V]
     q_halt = outputs["q_halt_logits"]  # [B]
     with torch.no_grad():

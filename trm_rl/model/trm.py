@@ -8,12 +8,16 @@ One call of :meth:`TRM.forward` is one *supervision step* for every row of the b
         z_H <- net(z_H + z_L)                            # refine the answer y
     once more with gradients (same updates)
     carry <- (z_H, z_L).detach()
-    logits = lm_head(z_H)[:, prefix:];  q = q_head(z_H[:, 0])
+    logits = lm_head(z_H)[:, prefix:];  q = q_head(z_H[:, 0])   # or of mean(z_H[:, prefix:])
 
 The carry lives across calls: a row keeps working on its example until it halts (Q head says
 "done" in training, or ``halt_max_steps`` is reached); on the next call it restarts from
 ``H_init``/``L_init`` with the new batch row. Names follow the official code (``z_H`` = answer
 ``y``, ``z_L`` = latent ``z``).
+
+With the conv mixer the network is local (3x3 per layer) and has no per-position weight, so one
+model runs on grids of any size: pass ``inputs`` as ``[B, H, W]``; the carry then has
+``prefix + H * W`` positions and the logits ``H * W`` (flat, row-major).
 """
 
 from __future__ import annotations
@@ -29,17 +33,17 @@ import torch.nn.functional as F
 from torch import nn
 
 from envs.utils import check_bool, check_float, check_int
-from trm_rl.model.batch import Batch, check_batch
+from trm_rl.model.batch import Batch, check_batch, grid_shape
 from trm_rl.model.config import TRMConfig
-from trm_rl.model.layers import CastedEmbedding, CastedLinear, ReasoningNet, trunc_normal_
+from trm_rl.model.layers import CastedEmbedding, CastedLinear, Grid, ReasoningNet, trunc_normal_
 
 
 @dataclass
 class InnerCarry:
     """The two carried features (detached between supervision steps)."""
 
-    z_H: torch.Tensor  # [B, prefix + seq_len, hidden] answer y (with single_z: the same as z_L)
-    z_L: torch.Tensor  # [B, prefix + seq_len, hidden] latent z
+    z_H: torch.Tensor  # [B, prefix + cells, hidden] answer y (with single_z: the same as z_L)
+    z_L: torch.Tensor  # [B, prefix + cells, hidden] latent z (cells = seq_len, or H * W)
 
 
 @dataclass
@@ -56,12 +60,12 @@ class TRMCarry:
 class SolveResult:
     """Output of :meth:`TRM.solve`."""
 
-    predictions: torch.Tensor  # [B, seq_len] argmax answer at each row's last step
+    predictions: torch.Tensor  # [B, cells] argmax answer at each row's last step (flat grid)
     steps: torch.Tensor  # [B] int32, supervision steps used per row
     halt_probs: torch.Tensor  # [B] sigmoid(q_halt) at each row's last step
     trajectory_predictions: (
         torch.Tensor
-    )  # [S, B, seq_len] answers after each step (frozen once a row stops)
+    )  # [S, B, cells] answers after each step (frozen once a row stops)
     trajectory_halt_probs: torch.Tensor  # [S, B] sigmoid(q_halt) after each step
 
 
@@ -164,11 +168,16 @@ class TRM(nn.Module):
         """Check a batch where it enters the model (:meth:`initial_carry`, :meth:`forward` and
         :meth:`solve` call it); see :func:`trm_rl.model.batch.check_batch` for the contract.
 
-        :param batch: ``{"inputs": [B, seq_len], "labels": ..., "puzzle_identifiers": ...}``.
+        :param batch: ``{"inputs": [B, seq_len], "labels": ..., "puzzle_identifiers": ...}``
+            (conv mixer: inputs may also be ``[B, H, W]``).
         :raises ValueError: naming the entry, what it holds and what is expected.
         :return: the batch size ``B``.
         """
         return check_batch(batch, self.config, self.L_init.device, self.puzzle_emb is not None)
+
+    def grid_shape(self, inputs: torch.Tensor) -> Grid | None:
+        """``(rows, cols)`` of the grid of checked ``inputs`` for the conv mixer, else None."""
+        return grid_shape(inputs, self.config) if self.config.mixer == "conv" else None
 
     # ------------------------------------------------------------------------------ the network
     @property
@@ -187,47 +196,58 @@ class TRM(nn.Module):
         self._compiled_net = torch.compile(ReasoningNet.forward, **compile_kwargs)
         return self
 
-    def _run(self, net: ReasoningNet, h: torch.Tensor, injection: torch.Tensor | None):
+    def _run(
+        self,
+        net: ReasoningNet,
+        h: torch.Tensor,
+        injection: torch.Tensor | None,
+        grid: Grid | None = None,
+    ) -> torch.Tensor:
         if self._compiled_net is not None:
-            return self._compiled_net(net, h, injection)
-        return net(h, injection)
+            return self._compiled_net(net, h, injection, grid)
+        return net(h, injection, grid)
 
-    def f_L(self, z_L: torch.Tensor, injection: torch.Tensor | None) -> torch.Tensor:
-        """Latent update network."""
-        return self._run(self.net, z_L, injection)
+    def f_L(
+        self, z_L: torch.Tensor, injection: torch.Tensor | None, grid: Grid | None = None
+    ) -> torch.Tensor:
+        """Latent update network (``grid``: the conv mixer's (rows, cols))."""
+        return self._run(self.net, z_L, injection, grid)
 
-    def f_H(self, z_H: torch.Tensor, injection: torch.Tensor | None) -> torch.Tensor:
+    def f_H(
+        self, z_H: torch.Tensor, injection: torch.Tensor | None, grid: Grid | None = None
+    ) -> torch.Tensor:
         """Answer update network (the same weights unless ``separate_networks``)."""
-        return self._run(self.net_H if self.net_H is not None else self.net, z_H, injection)
+        return self._run(self.net_H if self.net_H is not None else self.net, z_H, injection, grid)
 
     def latent_recursion(
-        self, z_H: torch.Tensor, z_L: torch.Tensor, x: torch.Tensor
+        self, z_H: torch.Tensor, z_L: torch.Tensor, x: torch.Tensor, grid: Grid | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """One round: n latent updates, then one answer update.
 
         :param z_H: answer ``[B, L, D]``.
         :param z_L: latent ``[B, L, D]``.
         :param x: scaled input embedding ``[B, L, D]``.
+        :param grid: (rows, cols) of the grid positions (conv mixer only).
         :return: updated ``(z_H, z_L)``.
         """
         if self.config.single_z:  # one feature: z <- net(z + x) n times, then z <- net(z)
             for _ in range(self.config.L_cycles):
-                z_L = self.f_L(z_L, x)
-            z_L = self.f_L(z_L, None)
+                z_L = self.f_L(z_L, x, grid)
+            z_L = self.f_L(z_L, None, grid)
             return z_L, z_L
         for _ in range(self.config.L_cycles):
-            z_L = self.f_L(z_L, z_H + x)  # z <- net(x + y + z)
-        z_H = self.f_H(z_H, z_L)  # y <- net(y + z)
+            z_L = self.f_L(z_L, z_H + x, grid)  # z <- net(x + y + z)
+        z_H = self.f_H(z_H, z_L, grid)  # y <- net(y + z)
         return z_H, z_L
 
     def deep_recursion(
-        self, z_H: torch.Tensor, z_L: torch.Tensor, x: torch.Tensor
+        self, z_H: torch.Tensor, z_L: torch.Tensor, x: torch.Tensor, grid: Grid | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """T rounds; the first T-1 without gradients (all with gradients if ``full_backprop``)."""
         with nullcontext() if self.config.full_backprop else torch.no_grad():
             for _ in range(self.config.H_cycles - 1):
-                z_H, z_L = self.latent_recursion(z_H, z_L, x)
-        return self.latent_recursion(z_H, z_L, x)
+                z_H, z_L = self.latent_recursion(z_H, z_L, x, grid)
+        return self.latent_recursion(z_H, z_L, x, grid)
 
     def input_embeddings(
         self, inputs: torch.Tensor, puzzle_identifiers: torch.Tensor | None = None
@@ -235,12 +255,12 @@ class TRM(nn.Module):
         """``sqrt(D) * [puzzle prefix ; token embeddings]`` (``* 1/sqrt(2)`` after adding
         learned positions).
 
-        :param inputs: token ids ``[B, seq_len]``.
+        :param inputs: token ids ``[B, seq_len]`` (conv mixer: or ``[B, H, W]``, flattened).
         :param puzzle_identifiers: ``[B]`` ids into the puzzle table (default 0).
-        :return: ``[B, prefix + seq_len, D]`` in the forward dtype.
+        :return: ``[B, prefix + cells, D]`` in the forward dtype.
         """
         cfg, dtype = self.config, self.dtype
-        emb = self.embed_tokens(inputs.to(torch.int32), dtype)  # [B, S, D]
+        emb = self.embed_tokens(inputs.flatten(1).to(torch.int32), dtype)  # [B, S, D]
         batch = inputs.shape[0]
         if cfg.prefix_len > 0:
             if self.puzzle_emb is not None:
@@ -262,14 +282,19 @@ class TRM(nn.Module):
         """One supervision step without ACT bookkeeping.
 
         :param carry: latents to start from.
-        :param data: ``{"inputs": [B, S], "puzzle_identifiers": [B] (optional)}``.
+        :param data: ``{"inputs": [B, S] or [B, H, W], "puzzle_identifiers": [B] (optional)}``.
         :return: ``(detached carry, logits [B, S, V], q_halt [B], q_continue [B])``, the
-            logits in the forward dtype, the Q logits in float32.
+            logits in the forward dtype (``S = H * W`` for grid inputs), the Q logits in float32.
         """
-        x = self.input_embeddings(data["inputs"], data.get("puzzle_identifiers"))
-        z_H, z_L = self.deep_recursion(carry.z_H, carry.z_L, x)
-        logits = self.lm_head(z_H)[:, self.config.prefix_len :]
-        q = self.q_head(z_H[:, 0]).float()  # prefix position 0 acts as a CLS token
+        inputs = data["inputs"]
+        x = self.input_embeddings(inputs, data.get("puzzle_identifiers"))
+        z_H, z_L = self.deep_recursion(carry.z_H, carry.z_L, x, self.grid_shape(inputs))
+        prefix = self.config.prefix_len
+        logits = self.lm_head(z_H)[:, prefix:]
+        if self.config.pooled_q_head:  # no prefix, or one the conv never mixes with the grid
+            q = self.q_head(z_H[:, prefix:].mean(dim=1)).float()
+        else:
+            q = self.q_head(z_H[:, 0]).float()  # prefix position 0 acts as a CLS token
         return InnerCarry(z_H=z_H.detach(), z_L=z_L.detach()), logits, q[:, 0], q[:, 1]
 
     # ------------------------------------------------------------------------------------ ACT
@@ -289,7 +314,7 @@ class TRM(nn.Module):
         """
         size = self.check_batch(batch)
         device = batch["inputs"].device
-        shape = (size, self.config.total_len, self.config.hidden_size)
+        shape = self._latent_shape(batch["inputs"])
         z = torch.zeros(shape, dtype=self.dtype, device=device)
         return TRMCarry(
             inner=InnerCarry(z_H=z, z_L=z),
@@ -297,6 +322,11 @@ class TRM(nn.Module):
             halted=torch.ones(size, dtype=torch.bool, device=device),
             current_data={k: torch.zeros_like(v) for k, v in batch.items()},
         )
+
+    def _latent_shape(self, inputs: torch.Tensor) -> tuple[int, int, int]:
+        """``[B, prefix + cells, hidden]``: the shape of z_H and z_L for checked ``inputs``."""
+        cells = inputs[0].numel()  # seq_len, or H * W
+        return inputs.shape[0], self.config.prefix_len + cells, self.config.hidden_size
 
     def _check_carry(self, carry: TRMCarry, batch: Batch, size: int) -> None:
         """``carry`` belongs to this model and to batches like ``batch`` (size, keys, shapes)."""
@@ -310,15 +340,6 @@ class TRM(nn.Module):
                 f"carry is for {carry.halted.numel()} rows but the batch has {size}; keep "
                 "the batch size fixed or build a new carry with model.initial_carry(batch)"
             )
-        cfg = self.config
-        expected = (size, cfg.total_len, cfg.hidden_size)
-        for name, z in (("z_H", carry.inner.z_H), ("z_L", carry.inner.z_L)):
-            if tuple(z.shape) != expected:
-                raise ValueError(
-                    f"carry.inner.{name} has shape {list(z.shape)} but this model needs "
-                    f"{list(expected)}; build the carry with model.initial_carry(batch) of this "
-                    "model"
-                )
         if set(batch) != set(carry.current_data):
             raise ValueError(
                 f"batch keys {sorted(batch)} differ from the carry's {sorted(carry.current_data)}; "
@@ -329,7 +350,16 @@ class TRM(nn.Module):
             if batch[key].shape != value.shape:
                 raise ValueError(
                     f"batch[{key!r}] has shape {list(batch[key].shape)} but the carry holds "
-                    f"{list(value.shape)}; keep shapes fixed across calls"
+                    f"{list(value.shape)}; keep shapes fixed across calls (a grid of another "
+                    "size needs its own carry: model.initial_carry(batch))"
+                )
+        expected = self._latent_shape(batch["inputs"])
+        for name, z in (("z_H", carry.inner.z_H), ("z_L", carry.inner.z_L)):
+            if tuple(z.shape) != expected:
+                raise ValueError(
+                    f"carry.inner.{name} has shape {list(z.shape)} but this model needs "
+                    f"{list(expected)}; build the carry with model.initial_carry(batch) of this "
+                    "model"
                 )
 
     def forward(self, carry: TRMCarry, batch: Batch) -> tuple[TRMCarry, dict[str, torch.Tensor]]:
@@ -346,10 +376,12 @@ class TRM(nn.Module):
         next q_continue))`` otherwise (HRM's Q-learning target; the official TRM path crashes).
 
         :param carry: from :meth:`initial_carry` or the previous call.
-        :param batch: ``{"inputs": [B, S], "labels": [B, S], "puzzle_identifiers": [B], ...}``;
-            every key of the carry's ``current_data`` must be present.
-        :return: ``(new carry, outputs)`` with ``logits`` [B, S, V], ``q_halt_logits`` [B],
-            ``q_continue_logits`` [B] and, in q_continue training, ``target_q_continue`` [B].
+        :param batch: ``{"inputs": [B, S], "labels": [B, S], "puzzle_identifiers": [B], ...}``
+            (conv mixer: inputs ``[B, H, W]``, labels ``[B, H, W]`` or ``[B, H * W]``); every key
+            of the carry's ``current_data`` must be present, with the same shapes.
+        :return: ``(new carry, outputs)`` with ``logits`` [B, S, V] (S = H * W for grid inputs),
+            ``q_halt_logits`` [B], ``q_continue_logits`` [B] and, in q_continue training,
+            ``target_q_continue`` [B].
         :raises ValueError: for a malformed batch (see :meth:`check_batch`), or a carry of another
             model, batch size or set of keys.
         """
@@ -393,7 +425,7 @@ class TRM(nn.Module):
     ) -> SolveResult:
         """Answer a batch of puzzles from a fresh carry.
 
-        :param inputs: token ids ``[B, seq_len]``.
+        :param inputs: token ids ``[B, seq_len]`` (conv mixer: or ``[B, H, W]``, any size).
         :param max_steps: supervision steps at most (default ``halt_max_steps``; may exceed it).
         :param halt: stop a row once ``q_halt > 0`` (otherwise every row runs ``max_steps``,
             which is the official evaluation).
@@ -413,7 +445,7 @@ class TRM(nn.Module):
         carry = self.reset_carry(
             torch.ones(size, dtype=torch.bool, device=device), self.initial_carry(data).inner
         )
-        predictions = torch.zeros_like(inputs, dtype=torch.long)
+        predictions = torch.zeros(size, inputs[0].numel(), dtype=torch.long, device=device)
         steps = torch.zeros(size, dtype=torch.int32, device=device)
         halt_probs = torch.zeros(size, device=device)
         done = torch.zeros(size, dtype=torch.bool, device=device)
