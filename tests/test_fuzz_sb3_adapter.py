@@ -319,9 +319,9 @@ def test_bool_indices_are_refused():
         (lambda: make_sb3_vec_env(MAZE_ID, 2, max_steps=0), ValueError, "max_steps must be >= 1"),
         (lambda: make_sb3_vec_env("trm_rl/Nope-v0", 2), gym.error.Error, "Nope"),
         (
-            lambda: make_sb3_vec_env(MAZE_ID, 2, seed=1.5).reset(),
-            gym.error.Error,
-            "Seed must be a python integer",
+            lambda: make_sb3_vec_env(MAZE_ID, 2, seed=1.5),
+            ValueError,
+            "seed must be an int or None, got 1.5",
         ),
         (
             lambda: SB3VecEnvAdapter(gym.make_vec(MAZE_ID, num_envs=2, vectorization_mode="sync")),

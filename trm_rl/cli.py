@@ -1,16 +1,22 @@
 """``trm-rl <command>``: a thin command-line front over the library.
 
 Commands:
-  demo   play episodes of a registered env with an oracle or a random policy and print them
-  envs   list the registered environment ids
+  demo              play episodes of a registered env with an oracle or a random policy
+  envs              list the registered environment ids
+  train-supervised  train a TRM (or a matched baseline) by deep supervision
+  evaluate          score a supervised run on held-out puzzles (JSON)
+  solve             answer a file of puzzles with a supervised run (JSONL)
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated, Literal
 
 import tyro
+
+from trm_rl.supervised.config import TrainConfig
 
 
 @dataclass
@@ -36,28 +42,119 @@ class Envs:
     """List the registered environment ids with the constructor arguments they fix."""
 
 
+@dataclass
+class Evaluate:
+    """Score a supervised run on held-out puzzles and print JSON: token and exact accuracy with
+    all supervision steps and with early halting, mean steps used, halting accuracy, and for
+    mazes 'valid' (some shortest path) beside 'exact' (the label)."""
+
+    run: Path
+    """The run directory (the --out of train-supervised)."""
+    data: str | None = None
+    """Data name or CSV to score on (default: the run's data and split seed), e.g. maze-15x15
+    for a model trained on maze-11x11."""
+    split: Literal["test", "val"] = "test"
+    """Held-out split to score."""
+    max_steps: int | None = None
+    """Supervision steps (default: the trained number, scaled up with the number of cells on
+    larger grids)."""
+    env_episodes: int = 100
+    """Also play this many of the puzzles in the Gymnasium env and report its success (0: skip)."""
+    batch_size: int = 256
+    """Puzzles per forward pass."""
+    device: str = "auto"
+    """'auto', 'cpu', 'cuda', ..."""
+
+
+@dataclass
+class Solve:
+    """Answer every puzzle of a file with a supervised run: one JSON line per puzzle, in input
+    order: {"puzzle", "solution", "confidence", "steps"}."""
+
+    run: Path
+    """The run directory (the --out of train-supervised)."""
+    input: Path
+    """A CSV with a 'puzzle' or 'question' column (the formats of envs/data/), or a text file
+    with one puzzle per line (Sudoku digits with 0 or . blanks; Maze characters '# SG')."""
+    output: Path
+    """The JSONL file to write."""
+    max_steps: int | None = None
+    """Supervision steps at most (default: the trained number, scaled up on larger grids)."""
+    trajectory: Path | None = None
+    """Also draw the first puzzle's answer being refined step by step, with the halting
+    probability, as a GIF."""
+    device: str = "auto"
+    """'auto', 'cpu', 'cuda', ..."""
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``trm-rl`` console script."""
-    cmd = tyro.cli(
-        Annotated[Demo, tyro.conf.subcommand("demo")]
-        | Annotated[Envs, tyro.conf.subcommand("envs")],
-        args=argv,
-        description=__doc__,
-    )
-    if isinstance(cmd, Demo):
-        from trm_rl.demo import check_demo_args, run_demo
-
-        args = (cmd.env_id, cmd.episodes, cmd.policy, cmd.seed, cmd.render)
-        try:
-            check_demo_args(*args)
-        except ValueError as err:  # a usage error: the message, no traceback
-            raise SystemExit(f"trm-rl demo: {err}") from None
-        run_demo(*args)
+    try:
+        cmd = _parse(argv)
+    except ValueError as err:  # a config that validated false: the message, no traceback
+        raise SystemExit(f"trm-rl: {err}") from None
+    if isinstance(cmd, TrainConfig | Evaluate | Solve):
+        _supervised(cmd)
+    elif isinstance(cmd, Demo):
+        _demo(cmd)
     else:
         import envs
 
         for env_id, kwargs in envs.ENV_IDS.items():
             print(f"{env_id:28s} {kwargs}")
+
+
+def _parse(argv: list[str] | None) -> Demo | Envs | TrainConfig | Evaluate | Solve:
+    return tyro.cli(
+        Annotated[Demo, tyro.conf.subcommand("demo")]
+        | Annotated[Envs, tyro.conf.subcommand("envs")]
+        | Annotated[TrainConfig, tyro.conf.subcommand("train-supervised")]
+        | Annotated[Evaluate, tyro.conf.subcommand("evaluate")]
+        | Annotated[Solve, tyro.conf.subcommand("solve")],
+        args=argv,
+        description=__doc__,
+    )
+
+
+def _demo(cmd: Demo) -> None:
+    from trm_rl.demo import check_demo_args, run_demo
+
+    args = (cmd.env_id, cmd.episodes, cmd.policy, cmd.seed, cmd.render)
+    try:
+        check_demo_args(*args)
+    except ValueError as err:  # a usage error: the message, no traceback
+        raise SystemExit(f"trm-rl demo: {err}") from None
+    run_demo(*args)
+
+
+def _supervised(cmd: TrainConfig | Evaluate | Solve) -> None:
+    """Run a supervised command; a usage error prints its message (no traceback)."""
+    import json
+
+    name = {TrainConfig: "train-supervised", Evaluate: "evaluate", Solve: "solve"}[type(cmd)]
+    try:
+        if isinstance(cmd, TrainConfig):
+            from trm_rl.supervised.trainer import train
+
+            run_dir = train(cmd)
+            print(f"run written to {run_dir} (evaluate with: trm-rl evaluate --run {run_dir})")
+        elif isinstance(cmd, Evaluate):
+            from trm_rl.supervised.commands import evaluate_run
+
+            result = evaluate_run(
+                cmd.run, cmd.data, cmd.split, cmd.max_steps, cmd.device, cmd.batch_size,
+                cmd.env_episodes,
+            )  # fmt: skip
+            print(json.dumps(result, indent=2))
+        else:
+            from trm_rl.supervised.commands import solve_file
+
+            count = solve_file(
+                cmd.run, cmd.input, cmd.output, cmd.max_steps, cmd.device, cmd.trajectory
+            )
+            print(f"wrote {count} answers to {cmd.output}")
+    except (ValueError, FileNotFoundError) as err:
+        raise SystemExit(f"trm-rl {name}: {err}") from None
 
 
 if __name__ == "__main__":

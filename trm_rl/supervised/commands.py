@@ -1,0 +1,189 @@
+"""``trm-rl evaluate`` and ``trm-rl solve``: a trained run scored on held-out puzzles, or applied
+to a file of puzzles.
+
+Larger grids than the model was trained on get more thinking by default: the number of
+supervision steps is scaled with the number of cells (``ceil(halt_max_steps * cells /
+trained_cells)``); ``--max-steps`` overrides it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from envs.utils import atomic_write
+from trm_rl.model.checkpoint import load_checkpoint
+from trm_rl.supervised import state as run_state
+from trm_rl.supervised.evaluate import evaluate_model, model_inputs
+from trm_rl.utils import resolve_device
+
+
+def load_run(run_dir: str | Path, device: str = "auto") -> tuple[torch.nn.Module, dict[str, Any]]:
+    """The evaluated weights (EMA when the run kept one) and ``config.json`` of a run.
+
+    :raises ValueError: when the folder is not a run or has no checkpoint yet.
+    """
+    run_dir = Path(run_dir)
+    config = run_state.read_run_config(run_dir)
+    folder = run_state.latest_checkpoint(run_dir)
+    if folder is None:
+        raise ValueError(
+            f"run {str(run_dir)!r} has no checkpoint yet; wait for the first one (written every "
+            "--checkpoint-seconds) or resume the run"
+        )
+    model = load_checkpoint(folder, resolve_device(device))
+    model.eval()
+    return model, config
+
+
+def default_steps(model: torch.nn.Module, cells: int) -> int:
+    """Supervision steps for a grid of ``cells`` cells: the trained ``halt_max_steps``, scaled up
+    with the number of cells when the grid is larger than the trained one."""
+    cfg = model.config
+    base = int(getattr(cfg, "halt_max_steps", 1))
+    trained = int(getattr(cfg, "seq_len", cells))
+    return max(base, math.ceil(base * cells / max(trained, 1)))
+
+
+def _check_size(model: torch.nn.Module, grid_shape: tuple[int, int], where: str) -> None:
+    cfg = model.config
+    cells = grid_shape[0] * grid_shape[1]
+    size_free = getattr(cfg, "mixer", None) == "conv" or getattr(cfg, "kind", "") == "convnet"
+    if cells != getattr(cfg, "seq_len", cells) and not size_free:
+        raise ValueError(
+            f"{where}: a {grid_shape[0]}x{grid_shape[1]} grid ({cells} cells), but this model "
+            f"was built for {cfg.seq_len} cells and its mixer ({getattr(cfg, 'mixer', '?')}) "
+            "cannot take another size; use a model with mixer='conv' (preset cpu-maze-conv) to "
+            "run on larger grids"
+        )
+
+
+def evaluate_run(
+    run: str | Path,
+    data: str | None = None,
+    split: str = "test",
+    max_steps: int | None = None,
+    device: str = "auto",
+    batch_size: int = 256,
+    env_episodes: int = 0,
+) -> dict[str, Any]:
+    """Score a run on a held-out split (see :mod:`trm_rl.supervised.evaluate` for the metrics).
+
+    :param run: the run directory.
+    :param data: a data name or CSV (default: the run's data, with the run's split seed).
+    :param split: "test" or "val".
+    :param max_steps: supervision steps (default: scaled with the grid, see the module doc).
+    :param env_episodes: also play this many of the puzzles in the Gymnasium env.
+    :return: JSON-ready metrics.
+    """
+    from trm_rl.data import DataConfig, make_data
+
+    model, config = load_run(run, device)
+    fields = dict(config["data"])
+    if data is not None and data != fields["name"]:
+        fields = {"name": data, "seed": fields.get("seed", 0)}
+    data_obj = make_data(DataConfig(**_tuples(fields)))
+    _check_size(model, data_obj.grid_shape, f"data {data_obj.name!r}")
+    inputs, labels = data_obj.split(split)
+    steps = max_steps or default_steps(model, data_obj.seq_len)
+    dev = next(model.parameters()).device
+    metrics = evaluate_model(
+        model, inputs, labels, data_obj.kind, data_obj.grid_shape, steps, dev, batch_size
+    )
+    # The same puzzles without early halting give 'no halting' numbers; with it, 'halt' ones.
+    out = {"run": str(run), "data": data_obj.name, "split": split, **metrics}
+    out["steps_no_halt"] = steps
+    if env_episodes:
+        from trm_rl.supervised.env_play import play_in_env
+
+        out["env"] = play_in_env(
+            model, data_obj, inputs[:env_episodes], labels[:env_episodes], steps
+        )
+    return out
+
+
+def solve_file(
+    run: str | Path,
+    input_path: str | Path,
+    output_path: str | Path,
+    max_steps: int | None = None,
+    device: str = "auto",
+    trajectory: str | Path | None = None,
+) -> int:
+    """Answer every puzzle of a file; one JSON line per puzzle, in input order.
+
+    :param input_path: a CSV with a ``puzzle`` or ``question`` column, or a text file with one
+        puzzle per line.
+    :param output_path: the JSONL file (written atomically): ``{"puzzle", "solution",
+        "confidence", "steps"}``.
+    :param trajectory: also draw the first puzzle's answer being refined step by step (a GIF).
+    :return: the number of puzzles answered.
+    :raises ValueError: naming the line of a puzzle the model cannot take.
+    """
+    from trm_rl.data import from_text, read_puzzle_file, to_text
+
+    model, config = load_run(run, device)
+    kind = _kind(config)
+    dev = next(model.parameters()).device
+    rows = read_puzzle_file(input_path)
+    if not rows:
+        raise ValueError(f"{str(input_path)!r} holds no puzzle")
+    parsed = []
+    for line, text in rows:
+        try:
+            tokens, shape = from_text(kind, text)
+        except ValueError as e:
+            raise ValueError(f"{str(input_path)!r}, line {line}: {e}") from None
+        _check_size(model, shape, f"{str(input_path)!r}, line {line}")
+        parsed.append((text, tokens, shape))
+    results: list[dict[str, Any]] = [{} for _ in parsed]
+    shapes = sorted({p[2] for p in parsed})
+    first_traj = None
+    for shape in shapes:
+        idx = [i for i, p in enumerate(parsed) if p[2] == shape]
+        tokens = torch.as_tensor(np.stack([parsed[i][1] for i in idx]), device=dev).long()
+        steps = max_steps or default_steps(model, shape[0] * shape[1])
+        with torch.no_grad():
+            result = model.solve(model_inputs(model, tokens, shape), max_steps=steps, halt=True)
+        predictions = result.predictions.reshape(len(idx), -1).cpu().numpy()
+        for j, i in enumerate(idx):
+            results[i] = {
+                "puzzle": parsed[i][0],
+                "solution": to_text(kind, predictions[j], shape),
+                "confidence": round(float(result.halt_probs[j]), 6),
+                "steps": int(result.steps[j]),
+            }
+        if 0 in idx and trajectory is not None:
+            j = idx.index(0)
+            first_traj = (
+                result.trajectory_predictions[:, j].reshape(-1, shape[0] * shape[1]).cpu().numpy(),
+                result.trajectory_halt_probs[:, j].cpu().numpy(),
+                parsed[0][1],
+                shape,
+            )
+    with atomic_write(output_path) as f:
+        for r in results:
+            f.write(json.dumps(r) + "\n")
+    if first_traj is not None:
+        from trm_rl.supervised.trajectory import write_trajectory_gif
+
+        write_trajectory_gif(kind, *first_traj, path=trajectory)
+    return len(results)
+
+
+def _kind(config: dict[str, Any]) -> str:
+    name = str(config["data"]["name"])
+    if name.startswith("sudoku"):
+        return "sudoku"
+    if name.startswith("maze"):
+        return "maze"
+    return str(config.get("resolved", {}).get("kind", "sudoku"))
+
+
+def _tuples(fields: dict[str, Any]) -> dict[str, Any]:
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()}

@@ -1,0 +1,441 @@
+"""The deep-supervision trainer (the official ``pretrain.py`` loop, on any device).
+
+Every optimiser step is one supervision step of the whole batch: rows that halted take a new
+training example, the others keep working on theirs from the carried (detached) latents; the
+ACT loss (stablemax CE + 0.5 BCE of q_halt against exact correctness) is back-propagated for
+every row at every step; then the learning rate is set from the schedule, gradients are clipped,
+the optimiser steps and the EMA follows. Run as one process, or as several with ``torchrun``
+(gloo on CPU, nccl on GPU): every rank draws the same global stream of examples and takes its
+own rows of it, so N processes train exactly what one process trains at the same global batch.
+
+Read top to bottom: seed -> data -> model -> optimiser -> (resume) -> loop -> save.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+
+from trm_rl.model.checkpoint import save_checkpoint
+from trm_rl.model.losses import act_loss
+from trm_rl.supervised import state as run_state
+from trm_rl.supervised.config import TrainConfig
+from trm_rl.supervised.evaluate import evaluate_model
+from trm_rl.supervised.metrics import VAL_KEYS, MetricsLog
+from trm_rl.supervised.models import build_data, build_model_and_config
+from trm_rl.supervised.optim import EMA, AdamAtan2, cosine_lr, lr_at
+from trm_rl.utils import resolve_device
+
+#: Options that may differ between a run and its ``--resume`` (they do not change the result).
+RESUME_FREE = ("resume", "progress", "device", "threads", "tensorboard", "checkpoint_seconds")
+
+
+def _dist_info() -> tuple[int, int]:
+    """(rank, world size); initialises the process group when launched by torchrun."""
+    if "WORLD_SIZE" in os.environ and int(os.environ["WORLD_SIZE"]) > 1:
+        if not dist.is_initialized():
+            backend = "nccl" if torch.cuda.is_available() else "gloo"
+            dist.init_process_group(backend)
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def _check_resume(cfg: TrainConfig, stored: dict[str, Any]) -> None:
+    ours = cfg.to_dict()
+    differ = [
+        f"{k}: run {stored[k]!r} vs now {ours[k]!r}"
+        for k in ours
+        if k not in RESUME_FREE and k in stored and stored[k] != ours[k]
+    ]
+    if differ:
+        raise ValueError(
+            "--resume continues a run with its own options, but these differ: "
+            + "; ".join(differ)
+            + ". Drop them (or start a new run with another --out)"
+        )
+
+
+def build_optimizer(
+    cfg: TrainConfig, model: torch.nn.Module, lr: float, wd: float
+) -> torch.optim.Optimizer:
+    """The dense optimiser of a model: AdamW or Adam-atan2 with decoupled weight decay."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    betas = (cfg.beta1, cfg.beta2)
+    if cfg.optimizer == "adam-atan2":
+        return AdamAtan2(params, lr=lr, betas=betas, weight_decay=wd)
+    return torch.optim.AdamW(params, lr=lr, betas=betas, weight_decay=wd)
+
+
+def train(cfg: TrainConfig) -> Path:
+    """Train (or resume) a run; returns the run directory.
+
+    :raises ValueError: for a run directory that already holds a run (without ``--resume``), a
+        resume whose options differ from the run's, or bad data/model options.
+    """
+    rank, world = _dist_info()
+    device = resolve_device(cfg.device)
+    if world > 1 and device.type == "cuda":
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", rank)))
+    if cfg.threads is not None or (world > 1 and device.type == "cpu"):
+        torch.set_num_threads(cfg.threads or 1)
+    run_dir = Path(cfg.out)
+
+    # -- resume or fresh --------------------------------------------------------------------
+    checkpoint = run_state.latest_checkpoint(run_dir)
+    if cfg.resume:
+        stored = run_state.read_run_config(run_dir)
+        _check_resume(cfg, stored["train"])
+    elif checkpoint is not None or (run_dir / run_state.RUN_CONFIG).exists():
+        raise ValueError(
+            f"{str(run_dir)!r} already holds a run; pass --resume to continue it, or choose "
+            "another --out (nothing is overwritten)"
+        )
+
+    # -- seed -> data -> model ----------------------------------------------------------------
+    torch.manual_seed(cfg.seed)
+    data, data_config = build_data(cfg)
+    model, recipe = build_model_and_config(cfg, data)
+    model.to(device)
+    if cfg.compile:
+        model.compile_network()
+    torch.manual_seed(cfg.seed + 1000 * rank + 1)  # exploration draws, per rank
+    batch_size = cfg.batch_size or recipe.batch_size
+    if batch_size % world:
+        raise ValueError(f"batch_size {batch_size} must be divisible by the {world} processes")
+    local = batch_size // world
+    lr = recipe.lr if cfg.lr is None else cfg.lr
+    wd = recipe.weight_decay if cfg.weight_decay is None else cfg.weight_decay
+    warmup = recipe.warmup_steps if cfg.warmup_steps is None else cfg.warmup_steps
+    min_ratio = recipe.lr_min_ratio if cfg.lr_min_ratio is None else cfg.lr_min_ratio
+    optimiser = build_optimizer(cfg, model, lr, wd)
+    ema = EMA(model, cfg.ema_decay) if cfg.ema else None
+    eval_model = copy.deepcopy(model)
+    # Every process draws the same global stream and takes its own rows of each batch (see
+    # _next_batch), so N processes train exactly what one process trains.
+    sampler = data.train_sampler(seed=cfg.seed)
+    val_inputs, val_labels = data.split("val")
+    if cfg.eval_size is not None:
+        val_inputs, val_labels = val_inputs[: cfg.eval_size], val_labels[: cfg.eval_size]
+
+    run_config = {
+        "train": cfg.to_dict(),
+        "data": data_config,
+        "model": model.config.to_dict(),
+        "resolved": {
+            "batch_size": batch_size,
+            "lr": lr,
+            "weight_decay": wd,
+            "warmup_steps": warmup,
+            "lr_min_ratio": min_ratio,
+            "world_size": world,
+            "parameters": model.num_parameters(),
+        },
+    }
+    step, examples, train_time = 0, 0, 0.0
+    carry = None
+    if cfg.resume and checkpoint is not None:
+        saved = run_state.load_train_state(checkpoint, rank, device)
+        model.load_state_dict(saved["model"])
+        optimiser.load_state_dict(saved["optimizer"])
+        if ema is not None:
+            ema.load_state_dict(saved["ema"])
+        sampler.load_state_dict(saved["sampler"])
+        torch.set_rng_state(saved["torch_rng"].cpu())
+        step, examples, train_time = saved["step"], saved["examples"], saved["train_time"]
+        carry = _carry_from(saved["carry"], model, device)
+    elif rank == 0:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        run_state.write_run_config(run_dir, run_config)
+    log = MetricsLog(run_dir, cfg.tensorboard, resume_step=step if cfg.resume else None)
+    if rank == 0 and not cfg.resume:
+        log.hparams({**cfg.to_dict(), **run_config["resolved"]})
+
+    budget_s = None if cfg.minutes is None else cfg.minutes * 60
+    total_steps = cfg.steps
+    eval_every = cfg.eval_every
+    max_steps = getattr(model.config, "halt_max_steps", 1)
+
+    def progress_fraction() -> float:
+        if total_steps is not None:
+            return step / total_steps
+        return train_time / budget_s  # type: ignore[operator]
+
+    def done() -> bool:
+        return progress_fraction() >= 1.0
+
+    def evaluate() -> dict[str, float]:
+        source = model
+        if ema is not None:
+            eval_model.load_state_dict(model.state_dict())
+            ema.copy_to(eval_model)
+            source = eval_model
+        result = evaluate_model(
+            source, val_inputs, val_labels, data.kind, data.grid_shape, max_steps, device
+        )
+        model.train()
+        return {f"val/{k}": v for k, v in result.items() if f"val/{k}" in VAL_KEYS}
+
+    def save() -> None:
+        weights = eval_model
+        if ema is not None:
+            eval_model.load_state_dict(model.state_dict())
+            ema.copy_to(eval_model)
+        else:
+            weights = model
+
+        def write(folder: Path) -> None:
+            if rank == 0:
+                save_checkpoint(weights, folder)
+            run_state.save_train_state(
+                folder,
+                rank,
+                {
+                    "model": model.state_dict(),
+                    "optimizer": optimiser.state_dict(),
+                    "ema": ema.state_dict() if ema is not None else {},
+                    "sampler": sampler.state_dict(),
+                    "torch_rng": torch.get_rng_state(),
+                    "step": step,
+                    "examples": examples,
+                    "train_time": train_time,
+                    "carry": _carry_to(carry),
+                },
+            )
+
+        if world == 1:
+            run_state.save_checkpoint_folder(run_dir, write)
+            return
+        # Every rank writes its state into one staging folder, then rank 0 swaps it in.
+        tmp = run_state.staging_folder(run_dir, create=rank == 0)
+        dist.barrier()
+        write(tmp)
+        dist.barrier()
+        if rank == 0:
+            run_state.swap_in(run_dir, tmp)
+        dist.barrier()
+
+    # -- the loop -----------------------------------------------------------------------------
+    model.train()
+    bar = _progress(cfg.progress and rank == 0, total_steps, budget_s)
+    sums: dict[str, float] = {}
+    last_eval_time, last_save = train_time, time.monotonic()
+    window_start, window_examples = train_time, examples
+    while not done():
+        t0 = time.perf_counter()
+        batch, carry, started = _next_batch(
+            carry, model, sampler, data.seq_len, local, rank, world, device
+        )
+        examples += started
+        carry, outputs = model(carry, batch)
+        out = act_loss(outputs, carry, loss_type=cfg.loss, halt_loss=_uses_halting(model))
+        (out.loss / batch_size).backward()
+        if world > 1:
+            for p in model.parameters():
+                if p.grad is not None:
+                    dist.all_reduce(p.grad)
+        if cfg.grad_clip is not None:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        if total_steps is not None:
+            current_lr = lr_at(step, lr, warmup, total_steps, min_ratio)
+        elif step < warmup:
+            current_lr = lr * (step + 1) / warmup
+        else:  # a time budget: the cosine follows the elapsed fraction of the budget
+            current_lr = cosine_lr(lr, min_ratio, progress_fraction())
+        for group in optimiser.param_groups:
+            group["lr"] = current_lr
+        optimiser.step()
+        optimiser.zero_grad(set_to_none=True)
+        _puzzle_embedding_step(model, current_lr, wd, world)
+        if ema is not None:
+            ema.update(model)
+        _accumulate(sums, out, world)
+        step += 1
+        train_time += time.perf_counter() - t0
+        bar.update(step, progress_fraction())
+
+        due = (eval_every is not None and step % eval_every == 0) or (
+            eval_every is None and train_time - last_eval_time >= 20.0
+        )
+        if due or done():
+            row = _train_row(sums, step, train_time, examples, current_lr)
+            row["samples_per_s"] = (examples - window_examples) / max(
+                train_time - window_start, 1e-9
+            )
+            if rank == 0:
+                row.update(evaluate())
+                log.log(row)
+                bar.note(row)
+            sums.clear()
+            last_eval_time, window_start, window_examples = train_time, train_time, examples
+        if done() or time.monotonic() - last_save >= cfg.checkpoint_seconds:
+            save()
+            last_save = time.monotonic()
+    bar.close()
+    log.close()
+    if world > 1:
+        dist.barrier()
+    return run_dir
+
+
+def _puzzle_embedding_step(model: torch.nn.Module, lr: float, wd: float, world: int) -> None:
+    """The official SignSGD update of the puzzle-embedding rows used this step (a buffer, not
+    in the dense optimiser), with the dense learning rate and weight decay as in the official
+    Sudoku/Maze recipes; across processes the per-id gradients are summed first."""
+    table = getattr(model, "puzzle_emb", None)
+    if table is None:
+        return
+    found = table.sparse_grad()
+    if found is None:
+        return
+    if world == 1:
+        table.sign_sgd_step(lr, wd)
+        return
+    ids, grad = found
+    dense = torch.zeros_like(table.weight)
+    dense.index_add_(0, ids, grad)
+    dist.all_reduce(dense)
+    touched = dense.abs().sum(1) > 0
+    with torch.no_grad():
+        table.weight[touched] = table.weight[touched] * (1 - lr * wd) - lr * dense[touched].sign()
+    table.local_weight = None
+
+
+def _uses_halting(model: torch.nn.Module) -> bool:
+    return bool(getattr(model.config, "act", False))
+
+
+def _next_batch(carry, model, sampler, seq: int, local: int, rank: int, world: int, device):
+    """The batch of this step: fresh examples for the rows that halted, placeholders elsewhere
+    (the model keeps the examples of rows that did not halt).
+
+    :return: the batch, the carry (a fresh one on the first step) and the number of examples
+        started this step over all processes.
+    """
+    halted = torch.ones(local, dtype=torch.bool, device=device) if carry is None else carry.halted
+    if world > 1:
+        gathered = [torch.zeros_like(halted) for _ in range(world)]
+        dist.all_gather(gathered, halted)
+        global_halted = torch.cat(gathered).cpu().numpy()
+    else:
+        global_halted = halted.cpu().numpy()
+    count = int(global_halted.sum())
+    inputs = np.zeros((local, seq), dtype=np.int64)
+    labels = np.zeros((local, seq), dtype=np.int64)
+    if count:
+        new_inputs, new_labels = sampler.sample(count)
+        order = np.cumsum(global_halted) - 1  # index into the new examples, per global row
+        mine = np.arange(rank * local, (rank + 1) * local)
+        rows = np.flatnonzero(global_halted[mine])
+        inputs[rows] = new_inputs[order[mine[rows]]]
+        labels[rows] = new_labels[order[mine[rows]]]
+    batch = {
+        "inputs": torch.as_tensor(inputs, device=device),
+        "labels": torch.as_tensor(labels, device=device),
+    }
+    if carry is None:
+        carry = model.initial_carry(batch)
+    return batch, carry, count
+
+
+def _accumulate(sums: dict[str, float], out, world: int) -> None:
+    values = torch.stack(
+        [
+            out.loss.detach().float(),
+            out.lm_loss.detach().float(),
+            out.q_halt_loss.detach().float(),
+            out.metrics["count"].float(),
+            out.metrics["accuracy"].float(),
+            out.metrics["exact_accuracy"].float(),
+            out.metrics["q_halt_accuracy"].float(),
+            out.metrics["steps"].float(),
+            torch.tensor(float(out.predictions.shape[0]), device=out.loss.device),
+        ]
+    )
+    if world > 1:
+        dist.all_reduce(values)
+    names = ("loss", "lm_loss", "q_halt_loss", "count", "acc", "exact", "q_acc", "steps", "rows")
+    for name, v in zip(names, values.tolist(), strict=True):
+        sums[name] = sums.get(name, 0.0) + v
+
+
+def _train_row(sums: dict[str, float], step: int, time_s: float, examples: int, lr: float):
+    rows, count = max(sums.get("rows", 0.0), 1.0), sums.get("count", 0.0)
+    per = (lambda k: sums.get(k, 0.0) / count) if count else (lambda k: float("nan"))
+    return {
+        "step": step,
+        "time_s": time_s,
+        "examples": examples,
+        "lr": lr,
+        "train/loss": sums.get("loss", 0.0) / rows,
+        "train/lm_loss": sums.get("lm_loss", 0.0) / rows,
+        "train/q_halt_loss": sums.get("q_halt_loss", 0.0) / rows,
+        "train/token_accuracy": per("acc"),
+        "train/exact_accuracy": per("exact"),
+        "train/q_halt_accuracy": per("q_acc"),
+        "train/steps": per("steps"),
+    }
+
+
+def _carry_to(carry) -> dict[str, Any]:
+    return {
+        "z_H": carry.inner.z_H,
+        "z_L": carry.inner.z_L,
+        "steps": carry.steps,
+        "halted": carry.halted,
+        "current_data": dict(carry.current_data),
+    }
+
+
+def _carry_from(saved: dict[str, Any], model, device):
+    from trm_rl.model.trm import InnerCarry, TRMCarry
+
+    return TRMCarry(
+        inner=InnerCarry(saved["z_H"].to(device), saved["z_L"].to(device)),
+        steps=saved["steps"].to(device),
+        halted=saved["halted"].to(device),
+        current_data={k: v.to(device) for k, v in saved["current_data"].items()},
+    )
+
+
+class _progress:
+    """A rich progress bar over the budget (steps or minutes) with ETA; silent when off."""
+
+    def __init__(self, enabled: bool, total_steps: int | None, budget_s: float | None) -> None:
+        self.enabled = enabled
+        if not enabled:
+            return
+        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self.total_steps = total_steps
+        self.progress = Progress(
+            TextColumn("[bold]train"),
+            BarColumn(),
+            TextColumn("{task.fields[status]}"),
+            TimeRemainingColumn(),
+        )
+        self.task = self.progress.add_task("train", total=1000, status="")
+        self.progress.start()
+
+    def update(self, step: int, fraction: float) -> None:
+        if self.enabled:
+            self.progress.update(self.task, completed=int(1000 * min(1.0, fraction)))
+            self.progress.update(self.task, status=f"step {step}")
+
+    def note(self, row: dict[str, Any]) -> None:
+        if self.enabled:
+            val = row.get("val/exact_accuracy")
+            text = f"step {row['step']}  loss {row['train/loss']:.3f}"
+            if val is not None:
+                text += f"  val exact {val:.3f}"
+            self.progress.console.log(text)
+
+    def close(self) -> None:
+        if self.enabled:
+            self.progress.stop()
