@@ -190,6 +190,9 @@ def check_choice(name: str, value: Any, choices: Sequence[Any]) -> Any:
     return value
 
 
+_PLAIN_INTS = (int, np.int64, np.int32)
+
+
 def check_action(action: Any, num_actions: int, valid: str | None = None) -> int:
     """One action of a single env: an integer scalar (Python, numpy or a 0-d integer array) in
     ``[0, num_actions)``. Floats, strings and bools are refused rather than truncated.
@@ -197,6 +200,8 @@ def check_action(action: Any, num_actions: int, valid: str | None = None) -> int
     :param valid: how the message describes the valid actions (default ``[0, num_actions)``).
     :raises ValueError: naming the action and the valid range.
     """
+    if type(action) in _PLAIN_INTS and 0 <= action < num_actions:  # the hot path of step()
+        return int(action)
     valid = valid or f"[0, {num_actions})"
     if isinstance(action, np.ndarray) and action.ndim == 0:
         action = action[()]
