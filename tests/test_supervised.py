@@ -267,3 +267,43 @@ def test_two_processes_train_what_one_trains(tmp_path: Path) -> None:
     one, two = weights(tmp_path / "one"), weights(tmp_path / "two")
     for key in one:
         torch.testing.assert_close(one[key], two[key], rtol=1e-4, atol=1e-5)
+
+
+# ------------------------------------------------------------------------ the paper presets
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("data", "preset"), [("sudoku-extreme", "paper-sudoku-mlp"), ("maze-hard", "paper-maze-att")]
+)
+def test_paper_presets_train_a_few_steps_on_cpu(tmp_path: Path, data: str, preset: str) -> None:
+    """The paper models (5-7M parameters) on their benchmarks, float32 on CPU, batch 2; the
+    evaluation is cut to 2 supervision steps (the paper's 16 take minutes on 2 cores)."""
+    run = train(
+        tiny_run(tmp_path / preset, data=data, preset=preset, steps=2, batch_size=2,
+                 model_set=("forward_dtype=float32", "halt_max_steps=2"), data_set=(),
+                 eval_every=2, eval_size=2, threads=2)
+    )  # fmt: skip
+    config = json.loads((run / "config.json").read_text())
+    assert config["resolved"]["parameters"] > 5_000_000
+    with (run / "metrics.csv").open() as f:
+        row = list(csv.DictReader(f))[-1]
+    assert int(row["step"]) == 2 and math.isfinite(float(row["train/loss"]))
+
+
+def test_results_collector_writes_summary_curves_and_plot(sudoku_run: Path, tmp_path: Path) -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "experiments"))
+    try:
+        import supervised_results
+    finally:
+        sys.path.pop(0)
+    out = tmp_path / "results"
+    supervised_results.main(
+        supervised_results.Args(runs=(sudoku_run,), out_dir=out, env_episodes=2, device="cpu")
+    )
+    with (out / "summary.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 1 and rows[0]["data"] == "sudoku-4x4"
+    assert 0.0 <= float(rows[0]["exact_accuracy"]) <= 1.0
+    with (out / "curves.csv").open() as f:
+        assert {r["metric"] for r in csv.DictReader(f)} >= {"val/exact_accuracy"}
+    assert (out / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert json.loads((out / f"{sudoku_run.name}.json").read_text())["sudoku-4x4"]["count"] == 16
