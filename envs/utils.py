@@ -34,6 +34,7 @@ __all__ = [
     "check_float",
     "check_int",
     "check_options",
+    "config_from_kwargs",
     "file_signature",
     "per_env_options",
     "per_row",
@@ -315,3 +316,40 @@ def per_row(name: str, values: Any, count: int) -> list:
             "one entry per reset env (None entries draw from the pool)"
         )
     return values
+
+
+def config_from_kwargs(cls: type, config: Any, kwargs: dict[str, Any], example_id: str) -> Any:
+    """The config an env is built with: ``config``, the keyword fields, or both when they agree
+    (a registered id fixes some fields, e.g. ``trm_rl/Maze-9x9-v0`` fixes ``size``).
+
+    :param cls: the game's config dataclass.
+    :param example_id: a registered id whose fixed field the message can cite, and the free
+        id to use instead, as ``"trm_rl/Maze-9x9-v0 fixes size: use trm_rl/Maze-v0"``.
+    :raises ValueError: for an unknown keyword (listing the fields), a config of another type,
+        or a keyword that contradicts ``config``.
+    """
+    import dataclasses
+
+    fields = [f.name for f in dataclasses.fields(cls)]
+    unknown = sorted(set(kwargs) - set(fields))
+    if unknown:
+        game = cls.__name__.removesuffix("Config")
+        raise ValueError(
+            f"unknown {game} argument(s) {unknown}; {cls.__name__} fields are {fields} "
+            "(plus render_mode, generator and, for the batched env, num_envs)"
+        )
+    if config is None:
+        return cls(**kwargs)
+    if not isinstance(config, cls):
+        raise ValueError(f"config must be a {cls.__name__}, got {type(config).__name__}")
+    if not kwargs:
+        return config
+    other = dataclasses.replace(config, **kwargs)
+    clash = [k for k in kwargs if getattr(other, k) != getattr(config, k)]
+    if clash:
+        detail = ", ".join(f"{k}: config {getattr(config, k)!r} vs {kwargs[k]!r}" for k in clash)
+        raise ValueError(
+            f"config= and keyword arguments disagree ({detail}); pass one or the other (a "
+            f"registered id such as {example_id} to choose it freely)"
+        )
+    return config

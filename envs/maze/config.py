@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from envs.maze.rules import longest_shortest_path
-from envs.utils import check_bool, check_choice, check_float, check_int
+from envs.utils import check_bool, check_choice, check_float, check_int, config_from_kwargs
 
 ALGORITHMS = ("dfs", "prim")
 #: Smallest side of a generated maze.
@@ -116,23 +116,14 @@ class MazeConfig:
     @classmethod
     def from_kwargs(cls, config: MazeConfig | None = None, **kwargs: Any) -> MazeConfig:
         """The config an env is built with: ``config``, the keyword fields, or both when they
-        agree (a registered id fixes some fields, e.g. ``trm_rl/Maze-9x9-v0`` fixes ``size``).
+        agree (see :func:`envs.utils.config_from_kwargs`).
 
         :raises ValueError: for an unknown keyword (listing the fields) or a keyword that
             contradicts ``config``.
         """
-        unknown = sorted(set(kwargs) - set(FIELDS))
-        if unknown:
-            raise ValueError(
-                f"unknown Maze argument(s) {unknown}; MazeConfig fields are {list(FIELDS)} "
-                "(plus render_mode, generator and, for the batched env, num_envs)"
-            )
-        if config is None:
-            return cls(**kwargs)
-        if not isinstance(config, MazeConfig):
-            raise ValueError(f"config must be a MazeConfig, got {type(config).__name__}")
-        if not kwargs:
-            return config
+        return config_from_kwargs(
+            cls, config, kwargs, "trm_rl/Maze-9x9-v0 fixes size: use trm_rl/Maze-v0"
+        )
         other = dataclasses.replace(config, **kwargs)
         clash = [k for k in kwargs if getattr(other, k) != getattr(config, k)]
         if clash:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from envs.sudoku.types import BOX_SHAPES
-from envs.utils import check_choice, check_float, check_int
+from envs.utils import check_choice, check_float, check_int, config_from_kwargs
 
 DIFFICULTIES = ("easy", "hard")
 #: Givens range (inclusive) of the shipped pool of each size: ``givens=None`` means this.
@@ -87,33 +87,14 @@ class SudokuConfig:
     @classmethod
     def from_kwargs(cls, config: SudokuConfig | None = None, **kwargs: Any) -> SudokuConfig:
         """The config an env is built with: ``config``, the keyword fields, or both when they
-        agree (a registered id fixes some fields, e.g. ``trm_rl/Sudoku-4x4-v0`` fixes ``size``).
+        agree (see :func:`envs.utils.config_from_kwargs`).
 
         :raises ValueError: for an unknown keyword (listing the fields) or a keyword that
             contradicts ``config``.
         """
-        unknown = sorted(set(kwargs) - set(FIELDS))
-        if unknown:
-            raise ValueError(
-                f"unknown Sudoku argument(s) {unknown}; SudokuConfig fields are {list(FIELDS)} "
-                "(plus render_mode, generator and, for the batched env, num_envs)"
-            )
-        if config is None:
-            return cls(**kwargs)
-        if not isinstance(config, SudokuConfig):
-            raise ValueError(f"config must be a SudokuConfig, got {type(config).__name__}")
-        other = dataclasses.replace(config, **kwargs)
-        clash = [k for k in kwargs if getattr(other, k) != getattr(config, k)]
-        if clash:
-            detail = ", ".join(
-                f"{k}: config {getattr(config, k)!r} vs {kwargs[k]!r}" for k in clash
-            )
-            raise ValueError(
-                f"config= and keyword arguments disagree ({detail}); pass one or the other "
-                "(a registered id such as trm_rl/Sudoku-4x4-v0 fixes size: use "
-                "trm_rl/Sudoku-v0 to choose it freely)"
-            )
-        return config
+        return config_from_kwargs(
+            cls, config, kwargs, "trm_rl/Sudoku-4x4-v0 fixes size: use trm_rl/Sudoku-v0"
+        )
 
 
 def givens_range(givens: Any, size: int, keep_none: bool = False) -> tuple[int, int] | int | None:
