@@ -37,6 +37,8 @@ class Args:
     """Where the CSVs, the plot and the JSON files go."""
     env_episodes: int = 100
     """Test puzzles also played in the Gymnasium env."""
+    also_limit: int | None = 256
+    """Puzzles scored per --also data set (larger grids cost more; None: the whole split)."""
     device: str = "auto"
     """'auto', 'cpu', 'cuda', ..."""
 

@@ -62,6 +62,8 @@ class Evaluate:
     """Also play this many of the puzzles in the Gymnasium env and report its success (0: skip)."""
     batch_size: int = 256
     """Puzzles per forward pass."""
+    limit: int | None = None
+    """Score only the first N puzzles of the split (large grids are slow on a CPU)."""
     device: str = "auto"
     """'auto', 'cpu', 'cuda', ..."""
 
@@ -143,7 +145,7 @@ def _supervised(cmd: TrainConfig | Evaluate | Solve) -> None:
 
             result = evaluate_run(
                 cmd.run, cmd.data, cmd.split, cmd.max_steps, cmd.device, cmd.batch_size,
-                cmd.env_episodes,
+                cmd.env_episodes, cmd.limit,
             )  # fmt: skip
             print(json.dumps(result, indent=2))
         else:

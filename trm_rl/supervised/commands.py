@@ -19,7 +19,7 @@ import torch
 from envs.utils import atomic_write
 from trm_rl.model.checkpoint import load_checkpoint
 from trm_rl.supervised import state as run_state
-from trm_rl.supervised.evaluate import evaluate_model, model_inputs
+from trm_rl.supervised.evaluate import model_inputs, predict, score
 from trm_rl.utils import resolve_device
 
 
@@ -71,6 +71,7 @@ def evaluate_run(
     device: str = "auto",
     batch_size: int = 256,
     env_episodes: int = 0,
+    limit: int | None = None,
 ) -> dict[str, Any]:
     """Score a run on a held-out split (see :mod:`trm_rl.supervised.evaluate` for the metrics).
 
@@ -79,6 +80,7 @@ def evaluate_run(
     :param split: "test" or "val".
     :param max_steps: supervision steps (default: scaled with the grid, see the module doc).
     :param env_episodes: also play this many of the puzzles in the Gymnasium env.
+    :param limit: score only the first ``limit`` puzzles of the split (large grids are slow).
     :return: JSON-ready metrics.
     """
     from trm_rl.data import DataConfig, make_data
@@ -90,20 +92,23 @@ def evaluate_run(
     data_obj = make_data(DataConfig(**_tuples(fields)))
     _check_size(model, data_obj.grid_shape, f"data {data_obj.name!r}")
     inputs, labels = data_obj.split(split)
+    if limit is not None:
+        inputs, labels = inputs[:limit], labels[:limit]
     steps = max_steps or default_steps(model, data_obj.seq_len)
     dev = next(model.parameters()).device
-    metrics = evaluate_model(
-        model, inputs, labels, data_obj.kind, data_obj.grid_shape, steps, dev, batch_size
+    model.eval()
+    traj = predict(model, inputs, data_obj.grid_shape, steps, dev, batch_size)
+    metrics = score(
+        inputs, labels, traj["predictions"], traj["halt_probs"], data_obj.kind, data_obj.grid_shape
     )
-    # The same puzzles without early halting give 'no halting' numbers; with it, 'halt' ones.
     out = {"run": str(run), "data": data_obj.name, "split": split, **metrics}
     out["steps_no_halt"] = steps
     if env_episodes:
         from trm_rl.supervised.env_play import play_in_env
 
-        out["env"] = play_in_env(
-            model, data_obj, inputs[:env_episodes], labels[:env_episodes], steps
-        )
+        n = min(env_episodes, len(inputs))
+        final = traj["predictions"][-1][:n]  # mazes follow the scored answers: no second pass
+        out["env"] = play_in_env(model, data_obj, inputs[:n], labels[:n], steps, final)
     return out
 
 

@@ -99,9 +99,17 @@ def play_maze(env: MazeEnv, prediction: np.ndarray, question: np.ndarray) -> dic
 
 
 def play_in_env(
-    model: nn.Module, data: Any, inputs: np.ndarray, labels: np.ndarray, steps: int
+    model: nn.Module,
+    data: Any,
+    inputs: np.ndarray,
+    labels: np.ndarray,
+    steps: int,
+    answers: np.ndarray | None = None,
 ) -> dict[str, Any]:
-    """Play every puzzle of ``inputs`` in its env; success rates (see the module docstring)."""
+    """Play every puzzle of ``inputs`` in its env; success rates (see the module docstring).
+
+    :param answers: [N, L] the model's final answers when already computed (mazes use them).
+    """
     if data.kind == "sudoku":
         probs = cell_probabilities(model, inputs, data.grid_shape, steps)
         sudoku = SudokuEnv(size=data.grid_shape[0])
@@ -109,12 +117,14 @@ def play_in_env(
             play_sudoku(sudoku, p, q, a) for p, q, a in zip(probs, inputs, labels, strict=True)
         ]
         return {"episodes": len(solved), "success": float(np.mean(solved))}
-    from trm_rl.supervised.evaluate import predict
+    if answers is None:
+        from trm_rl.supervised.evaluate import predict
 
-    traj = predict(model, inputs, data.grid_shape, steps, next(model.parameters()).device)
+        device = next(model.parameters()).device
+        answers = predict(model, inputs, data.grid_shape, steps, device)["predictions"][-1]
     h, w = data.grid_shape
     maze = MazeEnv(size=(h, w), pool_size=1, max_steps=4 * h * w)
-    games = [play_maze(maze, p, q) for p, q in zip(traj["predictions"][-1], inputs, strict=True)]
+    games = [play_maze(maze, p, q) for p, q in zip(answers, inputs, strict=True)]
     wins = [g for g in games if g["success"]]
     return {
         "episodes": len(games),
