@@ -4,7 +4,8 @@ For every run directory given it scores the run's test split (``trm-rl evaluate`
 play) and, where asked, other data (``--also maze-15x15 maze-31x31 maze-hard``: thinking longer
 on larger grids), then writes:
 
-- ``summary.csv``: one row per (run, data) with the final test metrics and the run's wall time;
+- ``summary.csv``: one row per (run, data) with the final test metrics and the run's wall time
+  (rows of runs collected earlier are kept; the runs given are replaced);
 - ``curves.csv``: tidy rows ``run, data, preset, seed, step, time_s, metric, value`` from each
   run's ``metrics.csv`` (validation split);
 - ``curves.png``: validation exact accuracy (and maze validity) against training minutes;
@@ -62,7 +63,11 @@ def main(args: Args) -> None:
         results = {}
         for data in targets:
             result = evaluate_run(
-                run, data=data, env_episodes=args.env_episodes, device=args.device
+                run,
+                data=data,
+                env_episodes=args.env_episodes,
+                device=args.device,
+                limit=None if data is None else args.also_limit,
             )
             results[result["data"]] = result
             row = {
@@ -98,7 +103,11 @@ def main(args: Args) -> None:
                                 "value": float(r[metric]),
                             }
                         )
+    scored = {run.name for run in args.runs}
     for name, rows in (("summary.csv", summary), ("curves.csv", curves)):
+        rows = _kept(args.out_dir / name, scored) + rows  # earlier runs stay, these are replaced
+        if name == "curves.csv":
+            curves = rows
         if rows:
             with atomic_write(args.out_dir / name) as f:
                 writer = csv.DictWriter(f, fieldnames=list(rows[0]))
@@ -107,6 +116,14 @@ def main(args: Args) -> None:
     if curves:
         plot(curves, args.out_dir / "curves.png")
     print(f"wrote {args.out_dir}/summary.csv, curves.csv, curves.png")
+
+
+def _kept(path: Path, replaced: set[str]) -> list[dict]:
+    """Rows of an earlier file whose run is not being scored again."""
+    if not path.exists():
+        return []
+    with path.open(newline="") as f:
+        return [r for r in csv.DictReader(f) if r["run"] not in replaced]
 
 
 def plot(curves: list[dict], path: Path) -> None:
@@ -123,7 +140,8 @@ def plot(curves: list[dict], path: Path) -> None:
         runs = sorted({c["run"] for c in curves if c["data"] == data})
         for run in runs:
             pts = [c for c in curves if c["run"] == run and c["metric"] == metric]
-            ax.plot([p["time_s"] / 60 for p in pts], [100 * p["value"] for p in pts], label=run)
+            minutes = [float(p["time_s"]) / 60 for p in pts]
+            ax.plot(minutes, [100 * float(p["value"]) for p in pts], label=run)
         ax.set_title(data)
         ax.set_xlabel("training time (minutes, 2-core CPU)")
         ax.set_ylabel(
