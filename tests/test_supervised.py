@@ -307,3 +307,28 @@ def test_results_collector_writes_summary_curves_and_plot(sudoku_run: Path, tmp_
         assert {r["metric"] for r in csv.DictReader(f)} >= {"val/exact_accuracy"}
     assert (out / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert json.loads((out / f"{sudoku_run.name}.json").read_text())["sudoku-4x4"]["count"] == 16
+
+
+def test_solve_thinks_longer_on_a_larger_maze(tmp_path: Path) -> None:
+    """A conv TRM trained on 9x9 answers a 13x13 maze with all its scaled steps."""
+    import numpy as np
+
+    from envs.maze import RandomMazeGenerator
+
+    run = train(
+        tiny_run(tmp_path / "m9", data="maze-9x9", preset="cpu-maze-conv", steps=2,
+                 model_set=("hidden_size=16", "num_heads=2", "H_cycles=1", "L_cycles=1",
+                            "halt_max_steps=2"), data_set=SMALL_DATA)
+    )  # fmt: skip
+    mazes = tmp_path / "mazes.txt"
+    mazes.write_text(
+        RandomMazeGenerator(size=9)(np.random.default_rng(0)).to_string()
+        + "\n"
+        + RandomMazeGenerator(size=13)(np.random.default_rng(1)).to_string()
+        + "\n"
+    )
+    solve_file(run, mazes, tmp_path / "out.jsonl")
+    small, large = (json.loads(x) for x in (tmp_path / "out.jsonl").read_text().splitlines())
+    assert len(large["solution"]) == 169 and set(large["solution"]) <= set("# SGo.")
+    assert large["steps"] == math.ceil(2 * 169 / 81) == 5  # scaled, never halted early
+    assert 1 <= small["steps"] <= 2

@@ -3,7 +3,8 @@ to a file of puzzles.
 
 Larger grids than the model was trained on get more thinking by default: the number of
 supervision steps is scaled with the number of cells (``ceil(halt_max_steps * cells /
-trained_cells)``); ``--max-steps`` overrides it.
+trained_cells)``) and ``solve`` runs them all there (its halting head was calibrated on the
+trained size and stops too early on larger grids); ``--max-steps`` overrides the count.
 """
 
 from __future__ import annotations
@@ -152,9 +153,13 @@ def solve_file(
     for shape in shapes:
         idx = [i for i, p in enumerate(parsed) if p[2] == shape]
         tokens = torch.as_tensor(np.stack([parsed[i][1] for i in idx]), device=dev).long()
-        steps = max_steps or default_steps(model, shape[0] * shape[1])
+        cells = shape[0] * shape[1]
+        steps = max_steps or default_steps(model, cells)
+        # The halting head is calibrated on the trained size: on larger grids it stops far too
+        # early (results/supervised), so there every row thinks for all the scaled steps.
+        halt = cells <= int(getattr(model.config, "seq_len", cells))
         with torch.no_grad():
-            result = model.solve(model_inputs(model, tokens, shape), max_steps=steps, halt=True)
+            result = model.solve(model_inputs(model, tokens, shape), max_steps=steps, halt=halt)
         predictions = result.predictions.reshape(len(idx), -1).cpu().numpy()
         for j, i in enumerate(idx):
             results[i] = {
