@@ -103,6 +103,7 @@ def train(cfg: TrainConfig) -> Path:
     data, data_config = build_data(cfg)
     model, recipe = build_model_and_config(cfg, data)
     model.to(device)
+    eval_model = copy.deepcopy(model)  # holds the EMA weights for evaluation (eager)
     if cfg.compile:
         model.compile_network()
     torch.manual_seed(cfg.seed + 1000 * rank + 1)  # exploration draws, per rank
@@ -116,7 +117,6 @@ def train(cfg: TrainConfig) -> Path:
     min_ratio = recipe.lr_min_ratio if cfg.lr_min_ratio is None else cfg.lr_min_ratio
     optimiser = build_optimizer(cfg, model, lr, wd)
     ema = EMA(model, cfg.ema_decay) if cfg.ema else None
-    eval_model = copy.deepcopy(model)
     # Every process draws the same global stream and takes its own rows of each batch (see
     # _next_batch), so N processes train exactly what one process trains.
     sampler = data.train_sampler(seed=cfg.seed)
