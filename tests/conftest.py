@@ -6,6 +6,7 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+import pytest
 
 
 def rollout(env: gym.Env, seed: int, steps: int, legal_only: bool = True) -> list[tuple]:
@@ -70,3 +71,17 @@ def make_batch(cfg: Any, size: int = 4, seed: int = 0, low: int = 1) -> dict[str
         "labels": torch.randint(low, cfg.vocab_size, shape, generator=gen),
         "puzzle_identifiers": torch.randint(0, cfg.num_puzzle_identifiers, (size,), generator=gen),
     }
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Tiny models run fastest on one thread (and do not fight over a shared 2-core box).
+
+    Use it per module: ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``.
+    """
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -21,14 +21,7 @@ from trm_rl.model.checkpoint import CONFIG_NAME, load_checkpoint, load_config, s
 from trm_rl.model.losses import act_loss
 from trm_rl.model.trm import SolveResult, TRMCarry
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models run fastest on one thread (and do not fight over a shared 2-core box)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def tiny_mlp(**changes) -> MLPConfig:

@@ -10,14 +10,7 @@ from trm_rl.model.checkpoint import load_checkpoint, save_checkpoint
 from trm_rl.model.layers import GridConv
 from trm_rl.model.losses import act_loss
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models run fastest on one thread (and do not fight over a shared 2-core box)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def conv_config(**changes) -> TRMConfig:
