@@ -6,6 +6,8 @@ Commands:
   train-supervised  train a TRM (or a matched baseline) by deep supervision
   evaluate          score a supervised run on held-out puzzles (JSON)
   solve             answer a file of puzzles with a supervised run (JSONL)
+  train-ppo         train a TRM policy (or a matched baseline) with PPO in an env
+  evaluate-ppo      score a PPO run on held-out puzzles beside random and oracle (JSON)
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Annotated, Literal
 
 import tyro
 
+from trm_rl.policies.config import PPOConfig
 from trm_rl.supervised.config import TrainConfig
 
 
@@ -89,6 +92,27 @@ class Solve:
     """'auto', 'cpu', 'cuda', ..."""
 
 
+@dataclass
+class EvaluatePPO:
+    """Score a PPO run on held-out puzzles and print JSON: success, success within 2x the
+    optimal (BFS) length and mean length / optimal, with deterministic and with sampled actions,
+    beside a uniform random legal policy and the oracle on the same puzzles."""
+
+    run: Path
+    """The run directory (the --out of train-ppo)."""
+    env: str | None = None
+    """Env id to play (default: the run's, on its test split), e.g. trm_rl/Maze-15x15-v0 for a
+    policy trained on 9x9 mazes (size-agnostic policies: TRM with mixer='conv', conv)."""
+    puzzles: Path | None = None
+    """A CSV of puzzles to play instead (Maze-Hard or Sudoku-Extreme format)."""
+    episodes: int = 1000
+    """Puzzles to play (each exactly once)."""
+    seed: int = 0
+    """Seed of the sampled actions and of the random policy."""
+    device: str = "auto"
+    """'auto', 'cpu', 'cuda', ..."""
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``trm-rl`` console script."""
     try:
@@ -97,6 +121,8 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"trm-rl: {err}") from None
     if isinstance(cmd, TrainConfig | Evaluate | Solve):
         _supervised(cmd)
+    elif isinstance(cmd, PPOConfig | EvaluatePPO):
+        _ppo(cmd)
     elif isinstance(cmd, Demo):
         _demo(cmd)
     else:
@@ -106,13 +132,18 @@ def main(argv: list[str] | None = None) -> None:
             print(f"{env_id:28s} {kwargs}")
 
 
-def _parse(argv: list[str] | None) -> Demo | Envs | TrainConfig | Evaluate | Solve:
+Command = Demo | Envs | TrainConfig | Evaluate | Solve | PPOConfig | EvaluatePPO
+
+
+def _parse(argv: list[str] | None) -> Command:
     return tyro.cli(
         Annotated[Demo, tyro.conf.subcommand("demo")]
         | Annotated[Envs, tyro.conf.subcommand("envs")]
         | Annotated[TrainConfig, tyro.conf.subcommand("train-supervised")]
         | Annotated[Evaluate, tyro.conf.subcommand("evaluate")]
-        | Annotated[Solve, tyro.conf.subcommand("solve")],
+        | Annotated[Solve, tyro.conf.subcommand("solve")]
+        | Annotated[PPOConfig, tyro.conf.subcommand("train-ppo")]
+        | Annotated[EvaluatePPO, tyro.conf.subcommand("evaluate-ppo")],
         args=argv,
         description=__doc__,
     )
@@ -155,6 +186,26 @@ def _supervised(cmd: TrainConfig | Evaluate | Solve) -> None:
                 cmd.run, cmd.input, cmd.output, cmd.max_steps, cmd.device, cmd.trajectory
             )
             print(f"wrote {count} answers to {cmd.output}")
+    except (ValueError, FileNotFoundError) as err:
+        raise SystemExit(f"trm-rl {name}: {err}") from None
+
+
+def _ppo(cmd: PPOConfig | EvaluatePPO) -> None:
+    """Run a PPO command; a usage error prints its message (no traceback)."""
+    import json
+
+    name = "train-ppo" if isinstance(cmd, PPOConfig) else "evaluate-ppo"
+    try:
+        if isinstance(cmd, PPOConfig):
+            from trm_rl.policies.train import train_ppo
+
+            run_dir = train_ppo(cmd)
+            print(f"run written to {run_dir} (evaluate with: trm-rl evaluate-ppo --run {run_dir})")
+        else:
+            from trm_rl.policies.train import evaluate_ppo
+
+            result = evaluate_ppo(cmd.run, cmd.env, cmd.puzzles, cmd.episodes, cmd.device, cmd.seed)
+            print(json.dumps(result, indent=2))
     except (ValueError, FileNotFoundError) as err:
         raise SystemExit(f"trm-rl {name}: {err}") from None
 

@@ -1,5 +1,24 @@
-"""Stable-Baselines3 integration: the batched-env adapter (and, later, TRM policies)."""
+"""Stable-Baselines3 integration: TRM policies, masked PPO with a carried TRM state, the batched
+env adapter, training runs and their evaluation.
 
+- :class:`TRMPolicy`: a TRM actor-critic for ``PPO`` / ``MaskablePPO``;
+- :class:`TRMCarryPolicy` + :class:`CarryMaskablePPO`: the TRM state persists across env steps;
+- :func:`load_agent`: the trained agent of a ``trm-rl train-ppo`` run;
+- :func:`make_sb3_vec_env`: our natively batched envs as an SB3 ``VecEnv``.
+"""
+
+from trm_rl.policies.carry import CarryMaskablePPO, TRMCarryPolicy
+from trm_rl.policies.train import evaluate_ppo, load_agent, train_ppo
+from trm_rl.policies.trm_policy import TRMPolicy
 from trm_rl.policies.vec_env import SB3VecEnvAdapter, make_sb3_vec_env
 
-__all__ = ["SB3VecEnvAdapter", "make_sb3_vec_env"]
+__all__ = [
+    "CarryMaskablePPO",
+    "SB3VecEnvAdapter",
+    "TRMCarryPolicy",
+    "TRMPolicy",
+    "evaluate_ppo",
+    "load_agent",
+    "make_sb3_vec_env",
+    "train_ppo",
+]

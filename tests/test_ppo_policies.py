@@ -1,0 +1,202 @@
+"""TRM policies under SB3 PPO / MaskablePPO: construction, learning signal, carry, save/load."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+from sb3_contrib import MaskablePPO
+from stable_baselines3 import PPO
+from stable_baselines3.common.callbacks import CallbackList
+from stable_baselines3.common.env_checker import check_env
+
+import envs  # noqa: F401
+from trm_rl.model.config import TRMConfig
+from trm_rl.policies.carry import CARRY_KEY, CarryMaskablePPO, TRMCarryPolicy
+from trm_rl.policies.trm_policy import TRMPolicy
+from trm_rl.policies.vec_env import make_sb3_vec_env
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+MAZE = "trm_rl/Maze-5x5-v0"
+SUDOKU = "trm_rl/Sudoku-4x4-v0"
+
+
+def small(env_id: str, **changes) -> dict:
+    """A small TRM config for the env (conv mixer for mazes, sequence MLP for 4x4 Sudoku)."""
+    if env_id == MAZE:
+        base = TRMConfig.preset("cpu-maze-conv").replace(seq_len=25, grid_width=5)
+    else:
+        base = TRMConfig.preset("cpu-sudoku-4x4")
+    return base.replace(hidden_size=16, num_heads=2, **changes).to_dict()
+
+
+def agent_for(env_id: str, carry: bool = False, n_envs: int = 4, seed: int = 0, **kwargs):
+    venv = make_sb3_vec_env(env_id, n_envs, seed=seed)
+    policy_kwargs = {"model": small(env_id, H_cycles=1 if carry else 2)}
+    common = dict(n_steps=16, batch_size=32, n_epochs=1, seed=seed, device="cpu", **kwargs)
+    if carry:
+        return CarryMaskablePPO(TRMCarryPolicy, venv, policy_kwargs=policy_kwargs, **common)
+    return MaskablePPO(TRMPolicy, venv, policy_kwargs=policy_kwargs, **common)
+
+
+def fill_buffer(agent) -> None:
+    """Collect one rollout into the agent's buffer (as learn() does before its update)."""
+    agent._setup_learn(agent.n_steps * agent.n_envs, None)
+    callback = CallbackList([])
+    callback.init_callback(agent)
+    assert agent.collect_rollouts(agent.env, callback, agent.rollout_buffer, agent.n_steps)
+
+
+@pytest.mark.parametrize("env_id", [MAZE, SUDOKU, "trm_rl/Maze-9x9-v0", "trm_rl/Sudoku-9x9-v0"])
+def test_sb3_check_env_passes_on_the_envs_ppo_trains_on(env_id: str) -> None:
+    check_env(gym.make(env_id).unwrapped, warn=True, skip_render_check=True)
+
+
+@pytest.mark.parametrize("env_id", [MAZE, SUDOKU])
+@pytest.mark.parametrize("algo", ["MaskablePPO", "PPO", "CarryMaskablePPO"])
+def test_learn_smoke_every_trm_policy_and_algorithm(env_id: str, algo: str) -> None:
+    venv = make_sb3_vec_env(env_id, 4, seed=0)
+    common = dict(n_steps=16, batch_size=32, n_epochs=1, seed=0, device="cpu")
+    if algo == "CarryMaskablePPO":
+        agent = CarryMaskablePPO(
+            TRMCarryPolicy, venv, policy_kwargs={"model": small(env_id, H_cycles=1)}, **common
+        )
+    else:
+        cls = MaskablePPO if algo == "MaskablePPO" else PPO
+        agent = cls(TRMPolicy, venv, policy_kwargs={"model": small(env_id)}, **common)
+    agent.learn(256)
+    assert agent.num_timesteps >= 256
+
+
+@pytest.mark.parametrize("carry", [False, True])
+def test_one_update_moves_the_actor_through_a_nonzero_policy_gradient(carry: bool) -> None:
+    agent = agent_for(SUDOKU, carry=carry)
+    fill_buffer(agent)
+    policy = agent.policy
+    data = next(agent.rollout_buffer.get(64))
+    policy.set_training_mode(True)
+    _, log_prob, _ = policy.evaluate_actions(
+        data.observations, data.actions.long().flatten(), action_masks=data.action_masks
+    )
+    advantages = data.advantages
+    assert advantages.abs().sum() > 0
+    (-(advantages * log_prob).mean()).backward()
+    lm_grad = policy.trm.lm_head.weight.grad
+    net_grads = [p.grad for p in policy.trm.net.parameters()]
+    assert lm_grad is not None and lm_grad.abs().sum() > 0
+    assert any(g is not None and g.abs().sum() > 0 for g in net_grads)
+    policy.optimizer.zero_grad()
+
+    obs = data.observations
+    with torch.no_grad():
+        before = policy.evaluate_actions(obs, data.actions.long().flatten(), data.action_masks)[1]
+    agent.train()
+    with torch.no_grad():
+        after = policy.evaluate_actions(obs, data.actions.long().flatten(), data.action_masks)[1]
+    assert not torch.allclose(before, after)
+
+
+@pytest.mark.parametrize("env_id", [MAZE, SUDOKU])
+def test_recomputed_log_probs_equal_the_rollouts_before_the_first_step(env_id: str) -> None:
+    agent = agent_for(env_id, carry=True)
+    fill_buffer(agent)
+    seen = 0
+    for data in agent.rollout_buffer.get(24):
+        assert CARRY_KEY in data.observations
+        with torch.no_grad():
+            values, log_prob, _ = agent.policy.evaluate_actions(
+                data.observations, data.actions.long().flatten(), data.action_masks
+            )
+        torch.testing.assert_close(log_prob, data.old_log_prob, rtol=0, atol=1e-5)
+        torch.testing.assert_close(values.flatten(), data.old_values, rtol=0, atol=1e-5)
+        seen += len(log_prob)
+    assert seen == agent.n_steps * agent.n_envs
+
+
+def test_carry_buffer_stores_bf16_start_states_that_reset_at_episode_starts() -> None:
+    agent = agent_for(SUDOKU, carry=True)
+    fill_buffer(agent)
+    buffer = agent.rollout_buffer
+    assert buffer.states.dtype == torch.bfloat16
+    init = agent.policy.initial_state(1)[0]
+    starts = buffer.episode_starts.astype(bool)  # (n_steps, n_envs), before flattening
+    assert starts[0].all() and starts[1:].any()
+    for t, e in zip(*np.nonzero(starts), strict=True):
+        assert torch.equal(buffer.states[t, e], init)
+    later = np.argwhere(~starts)
+    t, e = later[0]
+    assert not torch.equal(buffer.states[t, e], init)  # the carry moved on within the episode
+
+
+def test_carry_predict_takes_and_returns_the_state_like_recurrent_ppo() -> None:
+    agent = agent_for(MAZE, carry=True)
+    env = gym.make(MAZE)
+    obs, _ = env.reset(seed=3)
+    action, state = agent.predict(obs, deterministic=True)
+    assert np.ndim(action) == 0 and state.shape == (1, *agent.policy.state_shape())
+    _, state2 = agent.predict(obs, state=state, episode_start=np.array([False]), deterministic=True)
+    assert not np.array_equal(state, state2)
+    _, fresh = agent.predict(obs, state=state2, episode_start=np.array([True]), deterministic=True)
+    np.testing.assert_array_equal(fresh, state)  # a reset starts from H_init/L_init again
+    with pytest.raises(ValueError, match="state has shape"):
+        agent.predict(obs, state=np.zeros((2, 3)), deterministic=True)
+
+
+@pytest.mark.parametrize("carry", [False, True])
+def test_save_load_gives_identical_deterministic_actions(carry: bool, tmp_path: Path) -> None:
+    agent = agent_for(MAZE, carry=carry)
+    agent.learn(64)
+    agent.save(tmp_path / "agent.zip")
+    cls = CarryMaskablePPO if carry else MaskablePPO
+    loaded = cls.load(tmp_path / "agent.zip", device="cpu")
+    venv = make_sb3_vec_env(MAZE, 8, seed=5)
+    obs = venv.reset()
+    masks = np.stack(venv.env_method("action_masks"))
+    a1, s1 = agent.predict(obs, deterministic=True, action_masks=masks)
+    a2, s2 = loaded.predict(obs, deterministic=True, action_masks=masks)
+    np.testing.assert_array_equal(a1, a2)
+    if carry:
+        np.testing.assert_array_equal(s1, s2)
+
+
+@pytest.mark.parametrize("env_id", [MAZE, SUDOKU])
+def test_masks_never_allow_an_illegal_action(env_id: str) -> None:
+    agent = agent_for(env_id)
+    venv = make_sb3_vec_env(env_id, 16, seed=1)
+    obs = venv.reset()
+    for _ in range(20):
+        masks = np.stack(venv.env_method("action_masks")).astype(bool)
+        actions, _ = agent.predict(obs, deterministic=False, action_masks=masks)
+        assert masks[np.arange(len(actions)), actions].all()
+        obs, _, _, _ = venv.step(actions)
+
+
+def test_sudoku_actor_scores_cells_with_the_supervised_lm_head() -> None:
+    agent = agent_for(SUDOKU)
+    policy = agent.policy
+    venv = make_sb3_vec_env(SUDOKU, 2, seed=0)
+    obs = {k: torch.as_tensor(v) for k, v in venv.reset().items()}
+    tokens = policy.extract_features(obs)
+    with torch.no_grad():
+        z_H, _ = policy.body.think(tokens)
+        logits, _ = policy.body.heads(tokens, z_H)
+        lm = policy.trm.lm_head(z_H[:, policy.trm.config.prefix_len :])
+    # action cell * 4 + digit - 1 is token digit + 1 of that cell
+    torch.testing.assert_close(logits.view(2, 16, 4), lm[..., 2:6])
+
+
+def test_policy_refuses_configs_that_do_not_fit_the_env() -> None:
+    venv = make_sb3_vec_env(SUDOKU, 2, seed=0)
+    bad = TRMConfig.preset("cpu-sudoku-4x4").replace(seq_len=25)
+    with pytest.raises(ValueError, match="seq_len"):
+        MaskablePPO(TRMPolicy, venv, policy_kwargs={"model": bad.to_dict()})
+    with pytest.raises(ValueError, match="policy_kwargs"):
+        MaskablePPO(TRMPolicy, venv)
+    with pytest.raises(ValueError, match="net_arch"):
+        MaskablePPO(TRMPolicy, venv, policy_kwargs={"model": small(SUDOKU), "net_arch": [64]})
+    with pytest.raises(ValueError, match="TRMCarryPolicy"):
+        CarryMaskablePPO(TRMPolicy, venv, policy_kwargs={"model": small(SUDOKU)})

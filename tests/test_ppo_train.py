@@ -1,0 +1,223 @@
+"""``trm-rl train-ppo`` / ``evaluate-ppo`` / ``load_agent`` end to end on tiny budgets."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+
+import envs  # noqa: F401
+from trm_rl.cli import main
+from trm_rl.policies.config import PPOConfig
+from trm_rl.policies.train import evaluate_ppo, load_agent, load_heldout, train_ppo
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+TINY = ("hidden_size=16", "num_heads=2")
+POOL = ("pool_size=300",)  # a small training pool of mazes keeps the tests fast
+FAST = dict(n_envs=4, n_steps=16, batch_size=32, n_epochs=1, val_episodes=8, test_episodes=16)
+
+
+def tiny_run(out: Path, env: str = "trm_rl/Sudoku-4x4-v0", **changes) -> PPOConfig:
+    options = dict(
+        env=env, out=out, timesteps=128, progress=False, tensorboard=False, model_set=TINY, **FAST
+    )
+    options.update(changes)
+    return PPOConfig(**options)
+
+
+@pytest.fixture(scope="module")
+def sudoku_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("ppo") / "s4"
+    train_ppo(tiny_run(out))
+    return out
+
+
+def test_a_run_writes_config_agent_metrics_and_a_heldout_split(sudoku_run: Path) -> None:
+    config = json.loads((sudoku_run / "config.json").read_text())
+    assert config["algorithm"] == "MaskablePPO" and config["game"] == "sudoku"
+    assert config["parameters"] > 0 and config["ppo"]["n_steps"] == 16
+    with (sudoku_run / "metrics.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert rows and {"val/success_2x", "time/total_timesteps", "train/policy_gradient_loss"} <= set(
+        rows[0]
+    )
+    assert any(r["val/success_2x"] for r in rows)
+    held = load_heldout(sudoku_run)
+    assert len(held["val_puzzles"]) == 8 and len(held["test_puzzles"]) == 16
+    # the training CSV never holds a held-out solution grid (4x4: split by solution)
+    train_csv = next((sudoku_run / "data").glob("*.csv"))
+    train_solutions = {
+        line.split(",")[1].strip() for line in train_csv.read_text().splitlines()[1:]
+    }
+    for solution in held["test_solutions"]:
+        assert "".join(map(str, solution.ravel())) not in train_solutions
+
+
+def test_evaluate_ppo_reports_policy_random_and_oracle(sudoku_run: Path) -> None:
+    report = evaluate_ppo(sudoku_run, episodes=16, device="cpu")
+    for key in ("deterministic", "stochastic", "random", "oracle"):
+        assert report[key]["episodes"] == 16
+        assert 0.0 <= report[key]["success_2x"] <= report[key]["success"] <= 1.0
+    assert report["oracle"]["success"] == 1.0 and report["oracle"]["length_ratio"] == 1.0
+    assert report["train_timesteps"] >= 128
+
+
+def test_evaluate_ppo_cli_prints_json(sudoku_run: Path, capsys: pytest.CaptureFixture) -> None:
+    main(["evaluate-ppo", "--run", str(sudoku_run), "--episodes", "4", "--device", "cpu"])
+    report = json.loads(capsys.readouterr().out)
+    assert report["oracle"]["episodes"] == 4
+
+
+def test_load_agent_predicts_on_one_gym_make_env(sudoku_run: Path) -> None:
+    agent = load_agent(sudoku_run, device="cpu")
+    env = gym.make("trm_rl/Sudoku-4x4-v0")
+    obs, _ = env.reset(seed=0)
+    mask = env.unwrapped.action_masks()
+    action, state = agent.predict(obs, deterministic=True, action_masks=mask)
+    assert state is None and mask[int(action)]
+    batched, _ = agent.predict(
+        {k: v[None] for k, v in obs.items()}, deterministic=True, action_masks=mask[None]
+    )
+    assert batched.shape == (1,) and int(batched[0]) == int(action)
+
+
+def test_resume_continues_to_the_full_budget(tmp_path: Path) -> None:
+    out = tmp_path / "r"
+    train_ppo(tiny_run(out, timesteps=64, checkpoint_seconds=0.0))
+    assert load_agent(out, device="cpu").num_timesteps == 64
+    train_ppo(tiny_run(out, timesteps=128, resume=True))
+    assert load_agent(out, device="cpu").num_timesteps == 128
+    with (out / "metrics.csv").open() as f:
+        steps = [float(r["time/total_timesteps"]) for r in csv.DictReader(f)]
+    assert steps == sorted(steps) and steps[-1] == 128
+
+
+def test_a_killed_run_resumes_from_its_checkpoint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from trm_rl.policies import train as train_module
+
+    out = tmp_path / "k"
+    original = train_module.RunCallback._on_step
+
+    def killed(self) -> bool:
+        if self.num_timesteps >= 96:
+            raise KeyboardInterrupt
+        return original(self)
+
+    monkeypatch.setattr(train_module.RunCallback, "_on_step", killed)
+    with pytest.raises(KeyboardInterrupt):
+        train_ppo(tiny_run(out, timesteps=128, checkpoint_seconds=0.0))
+    saved = load_agent(out, device="cpu").num_timesteps
+    assert 0 < saved < 128  # the last checkpoint, taken between updates
+    monkeypatch.setattr(train_module.RunCallback, "_on_step", original)
+    train_ppo(tiny_run(out, timesteps=128, resume=True))
+    assert load_agent(out, device="cpu").num_timesteps == 128
+
+
+def test_resume_with_other_options_or_a_fresh_run_on_an_old_dir_is_refused(
+    sudoku_run: Path,
+) -> None:
+    with pytest.raises(ValueError, match="already holds a run"):
+        train_ppo(tiny_run(sudoku_run))
+    with pytest.raises(ValueError, match="other options"):
+        train_ppo(tiny_run(sudoku_run, resume=True, seed=3))
+
+
+def test_carry_run_and_maze_size_transfer(tmp_path: Path) -> None:
+    out = tmp_path / "m"
+    short = (*POOL, "max_steps=24")  # untrained policies wander until the step limit
+    train_ppo(tiny_run(out, env="trm_rl/Maze-5x5-v0", policy="trm-carry", env_set=short))
+    config = json.loads((out / "config.json").read_text())
+    assert config["algorithm"] == "CarryMaskablePPO" and config["model"]["H_cycles"] == 1
+    report = evaluate_ppo(out, env="trm_rl/Maze-9x9-v0", episodes=8, device="cpu")
+    assert report["env"] == "trm_rl/Maze-9x9-v0" and report["deterministic"]["episodes"] == 8
+    assert report["oracle"]["success_2x"] == 1.0
+
+
+def test_init_from_copies_the_supervised_trm(tmp_path: Path) -> None:
+    from trm_rl.supervised.commands import load_run
+    from trm_rl.supervised.config import TrainConfig
+    from trm_rl.supervised.trainer import train
+
+    sup = tmp_path / "sup"
+    train(
+        TrainConfig(
+            data="maze-9x9", out=sup, steps=2, batch_size=4, progress=False, tensorboard=False,
+            eval_size=4, model_set=TINY, threads=1,
+        )
+    )  # fmt: skip
+    model, _ = load_run(sup, device="cpu")
+    out = tmp_path / "p"
+    cfg = tiny_run(
+        out, env="trm_rl/Maze-9x9-v0", timesteps=16, model_set=(), init_from=sup, env_set=POOL
+    )
+    from trm_rl.policies.agents import build_agent, env_kwargs_of, resolved_options
+    from trm_rl.policies.vec_env import make_sb3_vec_env
+
+    recipe, ppo = resolved_options(cfg, "maze")
+    venv = make_sb3_vec_env(cfg.env, 4, seed=0, **env_kwargs_of(cfg, recipe))
+    agent, info = build_agent(cfg, venv, recipe, ppo, torch.device("cpu"))
+    for key, value in model.state_dict().items():
+        torch.testing.assert_close(agent.policy.trm.state_dict()[key], value)
+    assert info["model"]["hidden_size"] == 16 and info["model"]["H_cycles"] == 2
+    with pytest.raises(ValueError, match="no checkpoint"):
+        train_ppo(tiny_run(tmp_path / "q", init_from=tmp_path / "missing"))
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--env", "trm_rl/Nope-v0", "--timesteps", "8"], "unknown env id"),
+        (["--timesteps", "8", "--minutes", "1"], "exactly one budget"),
+        (["--timesteps", "8", "--model-set", "hidden"], "KEY=VALUE"),
+    ],
+)
+def test_train_ppo_cli_errors_are_one_clear_line(
+    args: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    with pytest.raises(SystemExit) as err:
+        main(["train-ppo", "--out", str(tmp_path / "x"), "--no-progress", *args])
+    captured = capsys.readouterr()  # tyro prints config errors; ours are the exit message
+    assert message in str(err.value) + captured.err
+    assert "Traceback" not in captured.err
+
+
+def test_evaluate_ppo_on_a_folder_that_is_not_a_run(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit, match="not a PPO run directory"):
+        main(["evaluate-ppo", "--run", str(tmp_path)])
+    (tmp_path / "config.json").write_text("{}")
+    with pytest.raises(SystemExit, match="not the config of a trm-rl train-ppo run"):
+        main(["evaluate-ppo", "--run", str(tmp_path)])
+
+
+def test_agent_act_plays_whole_waves(sudoku_run: Path) -> None:
+    from trm_rl.policies.train import agent_act
+
+    act = agent_act(load_agent(sudoku_run, device="cpu"))
+    venv = gym.make_vec("trm_rl/Sudoku-4x4-v0", 3, vectorization_mode="vector_entry_point")
+    obs, _ = venv.reset(seed=0)
+    actions = act(obs, obs["action_mask"].astype(bool), np.ones(3, dtype=bool))
+    assert actions.shape == (3,) and obs["action_mask"][np.arange(3), actions].all()
+
+
+@pytest.mark.parametrize("policy", ["mlp", "conv", "trm-h1l1"])
+def test_baseline_policies_train_and_match_the_trm_size(policy: str, tmp_path: Path) -> None:
+    out = tmp_path / policy
+    sized = ("hidden_size=48", "num_heads=2")  # above the conv baseline's smallest size
+    train_ppo(tiny_run(out, policy=policy, timesteps=64, model_set=sized))
+    config = json.loads((out / "config.json").read_text())
+    trm = tmp_path / "trm"
+    train_ppo(tiny_run(trm, timesteps=64, model_set=sized))
+    reference = json.loads((trm / "config.json").read_text())["parameters"]
+    assert abs(config["parameters"] - reference) <= 0.05 * reference or policy == "trm-h1l1"
+    if policy == "trm-h1l1":
+        assert config["model"]["H_cycles"] == 1 and config["model"]["L_cycles"] == 1
+        assert config["parameters"] == reference
+    assert evaluate_ppo(out, episodes=4, device="cpu")["deterministic"]["episodes"] == 4

@@ -1,0 +1,471 @@
+"""Episode evaluation of RL policies on held-out puzzles: success, and success within twice the
+optimal length (the headline metric).
+
+- :func:`run_episodes`: play every given puzzle exactly once in the natively batched env;
+  :func:`play_episodes` returns the per-puzzle :class:`EpisodeStats` it summarises.
+- :func:`random_policy`, :func:`oracle_policy`: the floor and the ceiling of every metric.
+- :func:`agent_act`: one of our trained agents as a policy (any grid size its network takes);
+  :func:`sb3_policy`: any SB3 model, through its ``predict``.
+- Held-out puzzles come from :func:`trm_rl.policies.split.heldout_split`.
+
+A policy is an :data:`ActFn`, called on the whole batch at every step::
+
+    split = heldout_split("trm_rl/Maze-9x9-v0", None, eval_size=512, seed=0)
+    venv = make_sb3_vec_env(split.env_id, 64, seed=0, **split.train_env_kwargs)  # train on it
+    print(evaluate_all(agent_act(agent), split))  # {"policy": ..., "random": ..., "oracle": ...}
+
+The optimal length of an episode is the BFS shortest path from the start (Maze) or the number
+of blanks at reset (Sudoku: one correct placement per blank).
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+import envs
+from envs.maze.rules import neighbour_table
+from envs.maze.rules import parse_puzzle as parse_maze
+from envs.maze.solver import distance_maps, free_cells
+from envs.maze.types import GOAL, START
+from envs.sudoku.rules import from_tokens, puzzle_from_input
+from envs.sudoku.rules import parse_puzzle as parse_sudoku
+from envs.sudoku.solver import solve
+from envs.utils import check_int
+
+__all__ = [
+    "ActFn",
+    "EpisodeStats",
+    "EvalResult",
+    "agent_act",
+    "oracle_policy",
+    "play_episodes",
+    "random_policy",
+    "run_episodes",
+    "sb3_policy",
+]
+
+#: ``act(obs, action_masks, episode_start) -> actions``: ``obs`` the batched observation
+#: (``grid`` (B, H, W) uint8, ``action_mask`` (B, A) int8), ``action_masks`` (B, A) bool,
+#: ``episode_start`` (B,) bool (True on the first step of an env's episode: reset any recurrent
+#: state there); returns (B,) integer actions.
+ActFn = Callable[[dict[str, np.ndarray], np.ndarray, np.ndarray], np.ndarray]
+
+
+# ------------------------------------------------------------------------------------- results
+@dataclass(frozen=True)
+class EvalResult:
+    """Summary of evaluation episodes (all fractions in [0, 1])."""
+
+    episodes: int
+    """Episodes played (one per puzzle)."""
+    success: float
+    """Fraction that reached the goal (Maze) or filled the board (Sudoku)."""
+    success_2x: float
+    """Fraction that succeeded with ``length <= 2 * optimal``: the headline metric."""
+    length_ratio: float
+    """Mean of ``length / optimal`` over the successful episodes; nan if none succeeded."""
+    mean_length: float
+    """Mean episode length in steps (failures count up to their truncation)."""
+    mean_optimal: float
+    """Mean optimal length."""
+
+    def to_dict(self) -> dict[str, int | float | None]:
+        """The fields as a JSON-friendly dict (nan becomes None)."""
+        out: dict[str, int | float | None] = {"episodes": self.episodes}
+        for name in ("success", "success_2x", "length_ratio", "mean_length", "mean_optimal"):
+            value = float(getattr(self, name))
+            out[name] = None if math.isnan(value) else value
+        return out
+
+
+@dataclass(frozen=True)
+class EpisodeStats:
+    """One entry per puzzle, in the order the puzzles were given."""
+
+    length: np.ndarray  # (K,) int64 steps taken
+    optimal: np.ndarray  # (K,) int64 optimal length (BFS path, or blanks)
+    success: np.ndarray  # (K,) bool reached the goal / solved
+
+    def summary(self) -> EvalResult:
+        """The :class:`EvalResult` of these episodes."""
+        length = self.length.astype(np.float64)
+        optimal = self.optimal.astype(np.float64)
+        ok = self.success.astype(bool)
+        ratio = float(np.mean(length[ok] / optimal[ok])) if ok.any() else math.nan
+        return EvalResult(
+            episodes=len(length),
+            success=float(ok.mean()),
+            success_2x=float(np.mean(ok & (length <= 2 * optimal))),
+            length_ratio=ratio,
+            mean_length=float(length.mean()),
+            mean_optimal=float(optimal.mean()),
+        )
+
+
+# ------------------------------------------------------------------------------------- playing
+def env_game(env_id: Any) -> str:
+    """``"maze"`` or ``"sudoku"`` for a registered trm_rl id."""
+    if not isinstance(env_id, str) or env_id not in envs.ENV_IDS:
+        raise ValueError(f"unknown env id {env_id!r}; use one of {sorted(envs.ENV_IDS)}")
+    return "maze" if "Maze" in env_id else "sudoku"
+
+
+def checked_env_kwargs(env_kwargs: Any) -> dict[str, Any]:
+    if env_kwargs is None:
+        return {}
+    if not isinstance(env_kwargs, dict):
+        raise ValueError(f"env_kwargs must be a dict or None, got {type(env_kwargs).__name__}")
+    return dict(env_kwargs)
+
+
+def as_list(name: str, values: Any) -> list:
+    if isinstance(values, str | bytes) or not isinstance(values, Sequence | np.ndarray):
+        raise ValueError(
+            f"{name} must be a sequence (a list, or an array with one puzzle per row), got "
+            f"{type(values).__name__}"
+        )
+    return list(values)
+
+
+def play_episodes(
+    env_id: str,
+    act: ActFn,
+    puzzles: Sequence,
+    *,
+    solutions: Sequence | None = None,
+    env_kwargs: dict[str, Any] | None = None,
+    num_envs: int = 32,
+    seed: int = 0,
+) -> EpisodeStats:
+    """Play every puzzle exactly once and record each episode (see :func:`run_episodes`).
+
+    :return: per-puzzle length, optimal length and success, in the order of ``puzzles``.
+    """
+    game = env_game(env_id)
+    if not callable(act):
+        raise ValueError(f"act must be a callable ActFn, got {type(act).__name__}")
+    num_envs = check_int("num_envs", num_envs, low=1)
+    seed = check_int("seed", seed, low=0)
+    puzzles = as_list("puzzles", puzzles)
+    if not puzzles:
+        raise ValueError("puzzles is empty; pass at least one puzzle to evaluate")
+    if solutions is not None:
+        if game == "maze":
+            raise ValueError("solutions are for Sudoku; a maze needs none (pass solutions=None)")
+        solutions = as_list("solutions", solutions)
+        if len(solutions) != len(puzzles):
+            raise ValueError(
+                f"got {len(solutions)} solutions for {len(puzzles)} puzzles; pass one per puzzle"
+            )
+    kwargs = checked_env_kwargs(env_kwargs)
+    if game == "maze":
+        kwargs["pool_size"] = 1  # every episode is given: skip generating the training pool
+    batch = min(num_envs, len(puzzles))
+    env = gym.make_vec(env_id, num_envs=batch, vectorization_mode="vector_entry_point", **kwargs)
+    try:
+        options = _reset_options(game, env, puzzles, solutions)
+        key = "shortest_path_length" if game == "maze" else "num_blanks"
+        length = np.zeros(len(puzzles), dtype=np.int64)
+        optimal = np.zeros(len(puzzles), dtype=np.int64)
+        success = np.zeros(len(puzzles), dtype=bool)
+        for start in range(0, len(puzzles), batch):
+            count = min(batch, len(puzzles) - start)
+            # Pad the last wave with copies of its first puzzle; their episodes are ignored.
+            rows = list(range(start, start + count)) + [start] * (batch - count)
+            wave = {k: [v[i] for i in rows] for k, v in options.items()}
+            obs, info = env.reset(seed=seed if start == 0 else None, options=wave)
+            optimal[start : start + count] = info[key][:count]
+            steps, solved = _play_wave(env, act, obs, count)
+            length[start : start + count] = steps
+            success[start : start + count] = solved
+    finally:
+        env.close()
+    return EpisodeStats(length=length, optimal=optimal, success=success)
+
+
+def run_episodes(
+    env_id: str,
+    act: ActFn,
+    puzzles: Sequence,
+    *,
+    solutions: Sequence | None = None,
+    env_kwargs: dict[str, Any] | None = None,
+    num_envs: int = 32,
+    seed: int = 0,
+) -> EvalResult:
+    """Play every puzzle exactly once (no bias towards short episodes) and summarise.
+
+    Puzzles are played in waves of ``num_envs`` envs of the natively batched env; each env
+    plays one given puzzle, and the episode is counted once, when it ends (terminated or
+    truncated by the env's own step limit). Envs that finish keep stepping on autoreset pool
+    puzzles until the wave ends; those episodes are ignored, as are the padding envs of the last
+    wave. Every step calls ``act`` on the whole wave (``episode_start`` marks first steps).
+
+    :param env_id: a registered ``trm_rl/...`` id.
+    :param act: the policy (see :data:`ActFn`).
+    :param puzzles: Maze: strings, (H, W) token arrays or ``MazePuzzle``; Sudoku: strings or
+        (N, N) digit arrays (0 blank), of the env's size.
+    :param solutions: Sudoku only: one solution per puzzle (else each puzzle is solved and must
+        have exactly one solution).
+    :param env_kwargs: constructor kwargs (rewards, ``max_steps``...). A Maze env is built with
+        ``pool_size=1``: it never draws a pool maze that counts.
+    :param num_envs: envs per wave.
+    :param seed: seed of the env's first reset (the env's draws never reach a counted episode).
+    :raises ValueError: for an unknown id, a bad puzzle (naming its index), a solution count
+        that is not one per puzzle, or an ``act`` that returns the wrong shape or dtype.
+    """
+    return play_episodes(
+        env_id,
+        act,
+        puzzles,
+        solutions=solutions,
+        env_kwargs=env_kwargs,
+        num_envs=num_envs,
+        seed=seed,
+    ).summary()
+
+
+def _reset_options(
+    game: str, env: gym.vector.VectorEnv, puzzles: list, solutions: list | None
+) -> dict[str, list]:
+    """Per-puzzle reset options, each puzzle parsed once here so an error names its index."""
+    grid_shape = env.single_observation_space["grid"].shape
+    parsed, solved = [], []
+    for i, puzzle in enumerate(puzzles):
+        try:
+            if game == "maze":
+                parsed.append(parse_maze(puzzle, grid_shape))
+            else:
+                answer = None if solutions is None else solutions[i]
+                p = puzzle_from_input(puzzle, answer, grid_shape[0])
+                parsed.append(p.puzzle)
+                solved.append(p.solution)
+        except ValueError as e:
+            raise ValueError(f"puzzles[{i}]: {e}") from None
+    return {"puzzles": parsed} if game == "maze" else {"puzzles": parsed, "solutions": solved}
+
+
+def _play_wave(
+    env: gym.vector.VectorEnv, act: ActFn, obs: dict[str, np.ndarray], count: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Step until the first ``count`` envs have each finished one episode.
+
+    :return: (count,) steps and (count,) success of those episodes.
+    """
+    batch = env.num_envs
+    active = np.arange(batch) < count
+    steps = np.zeros(batch, dtype=np.int64)
+    success = np.zeros(batch, dtype=bool)
+    starts = np.ones(batch, dtype=bool)
+    while active.any():
+        actions = np.asarray(act(obs, env.action_masks(), starts.copy()))
+        if actions.shape != (batch,) or actions.dtype.kind not in "iu":
+            raise ValueError(
+                f"act returned {actions.dtype} actions of shape {actions.shape}; it must "
+                f"return ({batch},) integers, one action per env"
+            )
+        obs, _, terminated, truncated, infos = env.step(actions)
+        starts = terminated | truncated  # same-step autoreset: these rows start anew
+        ended = starts & active
+        if ended.any():
+            final = infos["final_info"]
+            steps[ended] = final["steps"][ended]
+            success[ended] = final["is_success"][ended]
+            active &= ~ended
+    return steps[:count], success[:count]
+
+
+# ------------------------------------------------------------------------------------ policies
+def random_policy(seed: int = 0) -> ActFn:
+    """Uniform over each env's legal (unmasked) actions; action 0 where none is legal.
+
+    :param seed: seed of its ``np.random.default_rng``.
+    """
+    rng = np.random.default_rng(check_int("seed", seed, low=0))
+
+    def act(obs: dict[str, np.ndarray], masks: np.ndarray, starts: np.ndarray) -> np.ndarray:
+        masks = np.asarray(masks, dtype=bool)
+        scores = rng.random(masks.shape)
+        scores[~masks] = -1.0  # the largest of iid uniforms over the legal entries: uniform
+        return scores.argmax(axis=1)
+
+    return act
+
+
+def sb3_policy(model: Any, *, deterministic: bool = True) -> ActFn:
+    """An SB3 model (``PPO``, ``MaskablePPO``, a recurrent policy) as an :data:`ActFn`.
+
+    Calls ``model.predict`` on the batch with ``episode_start`` and the recurrent state it
+    returned last (None for feed-forward policies), and ``action_masks`` when ``predict``
+    accepts them (MaskablePPO).
+
+    :param model: anything with SB3's ``predict(observation, state, episode_start,
+        deterministic)``.
+    :param deterministic: take the most likely action (else sample).
+    """
+    predict = getattr(model, "predict", None)
+    if not callable(predict):
+        raise ValueError(f"model must have SB3's predict(), got {type(model).__name__}")
+    masked = "action_masks" in inspect.signature(predict).parameters
+    state: Any = None
+
+    def act(obs: dict[str, np.ndarray], masks: np.ndarray, starts: np.ndarray) -> np.ndarray:
+        nonlocal state
+        extra = {"action_masks": masks} if masked else {}
+        actions, state = predict(
+            obs, state=state, episode_start=starts, deterministic=deterministic, **extra
+        )
+        return np.asarray(actions)
+
+    return act
+
+
+def agent_act(agent: Any, deterministic: bool = True) -> ActFn:
+    """One of our trained agents (``trm``, ``trm-carry``, ``mlp``, ``conv`` runs) as an
+    :data:`ActFn`.
+
+    It feeds the policy's tensors directly instead of going through ``predict`` (which checks
+    the trained observation shape), so a size-agnostic policy (TRM with ``mixer="conv"``, the
+    conv baseline) also acts on grids of other sizes. A ``trm-carry`` policy keeps each env's
+    state and resets it at ``episode_start``.
+
+    :param agent: an SB3 agent whose policy is a ``MaskableActorCriticPolicy`` (ours are).
+    :param deterministic: take the most likely legal action (else sample).
+    """
+    import torch
+
+    from trm_rl.policies.carry import TRMCarryPolicy
+
+    policy = getattr(agent, "policy", None)
+    if policy is None or not hasattr(policy, "get_distribution"):
+        raise ValueError(f"agent must be an SB3 agent with a policy, got {type(agent).__name__}")
+    policy.set_training_mode(False)
+    state: dict[str, Any] = {}
+
+    def act(obs: dict[str, np.ndarray], masks: np.ndarray, starts: np.ndarray) -> np.ndarray:
+        tensors = {k: torch.as_tensor(np.asarray(v), device=policy.device) for k, v in obs.items()}
+        with torch.no_grad():
+            if isinstance(policy, TRMCarryPolicy):
+                batch, grid = tensors["grid"].shape[0], tuple(tensors["grid"].shape[1:])
+                current = state.get("z")
+                if current is None or current.shape[0] != batch or state.get("grid") != grid:
+                    current = policy.initial_state(batch, grid)  # type: ignore[arg-type]
+                    state["grid"] = grid
+                start = torch.as_tensor(np.asarray(starts, dtype=bool), device=policy.device)
+                actions, _, _, _, state["z"] = policy.step_state(
+                    tensors, current, start, masks, deterministic
+                )
+            else:
+                distribution = policy.get_distribution(tensors, action_masks=masks)
+                actions = distribution.get_actions(deterministic=deterministic)
+        return actions.cpu().numpy().astype(np.int64).reshape(-1)
+
+    return act
+
+
+class _MazeOracle:
+    """A move down the BFS distance to the goal (:func:`baselines.oracles.maze_oracle_action`'s
+    rule); the distance maps are computed once per episode, batched, at episode starts."""
+
+    def __init__(self) -> None:
+        self._dist: np.ndarray | None = None  # (B, H*W + 1) steps to goal, sentinel last
+
+    def __call__(
+        self, obs: dict[str, np.ndarray], masks: np.ndarray, starts: np.ndarray
+    ) -> np.ndarray:
+        grid = np.asarray(obs["grid"])
+        batch, h, w = grid.shape
+        flat = grid.reshape(batch, h * w)
+        starts = np.asarray(starts, dtype=bool)
+        if self._dist is None or self._dist.shape != (batch, h * w + 1):
+            self._dist = np.full((batch, h * w + 1), np.iinfo(np.int32).max, dtype=np.int64)
+            starts = np.ones(batch, dtype=bool)
+        rows = np.flatnonzero(starts)
+        if len(rows):
+            goal = (flat[rows] == GOAL).argmax(axis=1)
+            dist = distance_maps(free_cells(grid[rows]), goal).reshape(len(rows), h * w)
+            self._dist[rows, :-1] = np.where(dist < 0, np.iinfo(np.int32).max, dist)
+        agent = (flat == START).argmax(axis=1)
+        ahead = np.take_along_axis(self._dist, neighbour_table(h, w)[agent], axis=1)  # (B, 4)
+        return ahead.argmin(axis=1)
+
+
+class _SudokuOracle:
+    """Place the solution's digit in the first blank cell (the rule of
+    :func:`baselines.oracles.sudoku_oracle_action`). Each env's solution is looked up at its
+    episode start by the board (the puzzle), or solved when the puzzle is not listed."""
+
+    def __init__(self, pairs: list[tuple[Any, Any]]) -> None:
+        self._pairs = pairs  # (puzzle, solution), parsed once the board size is known
+        self._known: dict[bytes, np.ndarray] | None = None
+        self._solution: np.ndarray | None = None  # (B, C) digits of each env's episode
+
+    def _lookup(self, size: int) -> dict[bytes, np.ndarray]:
+        if self._known is None:
+            self._known = {
+                parse_sudoku(p, size).tobytes(): parse_sudoku(s, size, what="solution").ravel()
+                for p, s in self._pairs
+            }
+        return self._known
+
+    def __call__(
+        self, obs: dict[str, np.ndarray], masks: np.ndarray, starts: np.ndarray
+    ) -> np.ndarray:
+        board = from_tokens(obs["grid"])
+        batch, size = board.shape[:2]
+        board = board.reshape(batch, size * size)
+        starts = np.asarray(starts, dtype=bool)
+        if self._solution is None or self._solution.shape != board.shape:
+            self._solution = np.zeros_like(board)
+            starts = np.ones(batch, dtype=bool)
+        known = self._lookup(size)
+        for row in np.flatnonzero(starts).tolist():
+            solution = known.get(board[row].tobytes())
+            if solution is None:
+                solution = solve(board[row].reshape(size, size))
+            # An unsolvable board (never from the env) keeps zeros: the fallback below acts.
+            self._solution[row] = 0 if solution is None else np.asarray(solution).ravel()
+        cell = (board == 0).argmax(axis=1)
+        digit = self._solution[np.arange(batch), cell].astype(np.int64)
+        fallback = np.asarray(masks, dtype=bool).argmax(axis=1)
+        return np.where(digit > 0, cell * size + digit - 1, fallback)
+
+
+def oracle_policy(
+    env_id: str, *, puzzles: Sequence | None = None, solutions: Sequence | None = None
+) -> ActFn:
+    """The optimal policy of a game, as an :data:`ActFn` (stateful: it reads ``episode_start``).
+
+    Maze: a step along a BFS shortest path to the goal. Sudoku: the correct digit in the first
+    blank cell, so it solves every puzzle in exactly its number of blanks; each env's solution
+    is looked up by its puzzle at the episode start, from ``puzzles``/``solutions`` (pass the
+    ones :func:`run_episodes` plays), else solved with the package's solver (slow for hard 9x9
+    boards).
+
+    :param env_id: a registered ``trm_rl/...`` id (it selects the game).
+    :param puzzles: Sudoku: the puzzles whose solutions are given.
+    :param solutions: Sudoku: one solution per puzzle.
+    :raises ValueError: for an unknown id, solutions for a maze, or mismatched lists.
+    """
+    if env_game(env_id) == "maze":
+        if solutions is not None:
+            raise ValueError("the maze oracle needs no solutions; pass solutions=None")
+        return _MazeOracle()
+    if (puzzles is None) != (solutions is None):
+        raise ValueError(
+            "pass puzzles and solutions together (one solution per puzzle), or neither"
+        )
+    if puzzles is not None:
+        puzzles, solutions = as_list("puzzles", puzzles), as_list("solutions", solutions)
+        if len(puzzles) != len(solutions):
+            raise ValueError(
+                f"got {len(solutions)} solutions for {len(puzzles)} puzzles; pass one per puzzle"
+            )
+    return _SudokuOracle([] if puzzles is None else list(zip(puzzles, solutions, strict=True)))

@@ -1,0 +1,283 @@
+"""Held-out splits for RL: a training pool and evaluation puzzles it never contains.
+
+- :func:`heldout_split`: the training env's kwargs and the evaluation puzzles (never drawn by
+  the training env);
+- :func:`evaluate_all`: a policy, the random policy and the oracle on the same split, as the
+  JSON ``trm-rl evaluate-ppo`` prints.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import envs
+from envs.maze.config import MazeConfig
+from envs.maze.generator import DatasetGenerator as MazeDataset
+from envs.maze.pool import build_pool as build_maze_pool
+from envs.maze.pool import make_generator
+from envs.sudoku.config import SudokuConfig
+from envs.sudoku.io import write_sudoku_csv
+from envs.sudoku.pool import SudokuPool
+from envs.sudoku.pool import build_pool as build_sudoku_pool
+from envs.utils import check_int
+from trm_rl.policies.evaluate import (
+    ActFn,
+    checked_env_kwargs,
+    env_game,
+    oracle_policy,
+    random_policy,
+    run_episodes,
+)
+
+__all__ = ["Split", "default_train_pool_size", "evaluate_all", "heldout_split"]
+
+#: Second entropy word of the evaluation draws, so they never share a stream with a pool seed.
+_EVAL_STREAM = 0x5E1D
+
+#: Sudoku config fields that choose the pool; the training CSV replaces them all.
+_SUDOKU_POOL_FIELDS = ("dataset", "givens", "difficulty", "pool_size", "pool_seed")
+
+
+# --------------------------------------------------------------------------------------- split
+@dataclass(frozen=True)
+class Split:
+    """A training pool and evaluation puzzles that it never contains."""
+
+    env_id: str
+    """The registered id both sides use."""
+    train_env_kwargs: dict[str, Any]
+    """Kwargs of ``gym.make``/``gym.make_vec``/``make_sb3_vec_env`` for the training env."""
+    eval_env_kwargs: dict[str, Any]
+    """Kwargs of the evaluation env: the same rewards and limits, no pool choice."""
+    eval_puzzles: np.ndarray = field(repr=False)
+    """(K, H, W) uint8: Maze token grids, or Sudoku digits (0 blank)."""
+    eval_solutions: np.ndarray | None = field(default=None, repr=False)
+    """(K, N, N) uint8 Sudoku solutions; None for mazes."""
+
+
+def default_train_pool_size(shape: tuple[int, int]) -> int:
+    """Training pool of generated mazes: 20,000 up to 15x15 (too many to memorise), fewer above
+    so that generating it stays under about 15 s (4,682 at 31x31).
+
+    Measured :func:`heldout_split` times (one shared CPU core, DFS, 1,000 evaluation mazes):
+    9x9 5.5 s, 15x15 12 s, 31x31 13 s. The pool is cached in-process, so a training env built
+    in the same process with ``train_env_kwargs`` does not generate it again.
+    """
+    return int(np.clip(4_500_000 // (shape[0] * shape[1]), 2_000, 20_000))
+
+
+def heldout_split(
+    env_id: str,
+    env_kwargs: dict[str, Any] | None,
+    eval_size: int,
+    *,
+    seed: int = 0,
+    train_pool_size: int | None = None,
+    workdir: str | Path | None = None,
+) -> Split:
+    """Split a game's puzzles into a training pool and ``eval_size`` puzzles never in it.
+
+    - Generated mazes: the training env keeps its pool (``pool_size``: ``train_pool_size``,
+      else ``env_kwargs["pool_size"]``, else :func:`default_train_pool_size`; ``pool_seed``:
+      ``env_kwargs["pool_seed"]``, else ``seed``). Evaluation mazes are drawn from another
+      stream of ``seed``; a maze equal to a training maze or to an earlier evaluation maze is
+      dropped and another drawn, so the sets are disjoint by construction.
+    - Maze datasets (``trm_rl/MazeHard-v0``): the rows are split; the training env keeps all
+      the others (or a ``train_pool_size`` subset) through ``pool_size``/``pool_seed``.
+    - Sudoku: the env's puzzles (shipped pool or dataset, after its ``givens``/``difficulty``
+      filter) are split by solution grid for 4x4 (only 288 grids exist: no evaluation solution
+      is ever seen in training) and by puzzle otherwise. The training puzzles (optionally a
+      ``train_pool_size`` subset) are written atomically to
+      ``workdir/heldout_train_<id>_seed<seed>_eval<eval_size>_<config hash>.csv``, which the
+      training env reads as its ``dataset`` (it replaces ``dataset``, ``givens``,
+      ``difficulty``, ``pool_size`` and ``pool_seed`` in both kwargs; other fields are kept).
+
+    Everything is deterministic in ``seed``.
+
+    :param env_id: a registered ``trm_rl/...`` id.
+    :param env_kwargs: the env's config fields (``size``, ``max_steps``, rewards...), or None.
+    :param eval_size: number of evaluation puzzles.
+    :param seed: seed of the split.
+    :param train_pool_size: training puzzles (default: see above).
+    :param workdir: folder of the Sudoku training CSV (required for Sudoku).
+    :raises ValueError: for an unknown id or field, too few puzzles for ``eval_size``, or a
+        Sudoku split without ``workdir``.
+    """
+    game = env_game(env_id)
+    kwargs = checked_env_kwargs(env_kwargs)
+    eval_size = check_int("eval_size", eval_size, low=1)
+    seed = check_int("seed", seed, low=0)
+    train_pool_size = check_int("train_pool_size", train_pool_size, low=1, allow_none=True)
+    rng = np.random.default_rng([seed, _EVAL_STREAM])
+    if game == "maze":
+        return _maze_split(env_id, kwargs, eval_size, seed, train_pool_size, rng)
+    if workdir is None:
+        raise ValueError(
+            "heldout_split writes the Sudoku training puzzles to a CSV: pass workdir=<a folder, "
+            "e.g. the run directory>"
+        )
+    return _sudoku_split(env_id, kwargs, eval_size, seed, train_pool_size, Path(workdir), rng)
+
+
+def _maze_split(
+    env_id: str,
+    kwargs: dict[str, Any],
+    eval_size: int,
+    seed: int,
+    train_pool_size: int | None,
+    rng: np.random.Generator,
+) -> Split:
+    config = MazeConfig.from_kwargs(**{**envs.ENV_IDS[env_id], **kwargs})
+    pool_seed = kwargs.get("pool_seed", seed)
+    eval_kwargs = {k: v for k, v in kwargs.items() if k not in ("pool_size", "pool_seed")}
+    if config.dataset is not None:
+        rows = MazeDataset(config.dataset).puzzles
+        most = len(rows) - eval_size
+        if most < 1:
+            raise ValueError(
+                f"the maze dataset has {len(rows)} mazes: eval_size={eval_size} leaves none to "
+                f"train on; pass eval_size < {len(rows)}"
+            )
+        size = train_pool_size or config.pool_size or most
+        if size > most:
+            raise ValueError(
+                f"train_pool_size={size} but only {most} of the dataset's {len(rows)} mazes are "
+                f"left after eval_size={eval_size}; lower one of them"
+            )
+    else:
+        rows = None
+        size = train_pool_size or config.pool_size or default_train_pool_size(config.shape)
+    train = build_maze_pool(config.replace(pool_size=size, pool_seed=pool_seed))
+    if rows is not None:  # the dataset rows in a seeded order
+        limit, what = len(rows), "dataset rows (the file repeats mazes)"
+        candidates = (rows[i].grid for i in rng.permutation(len(rows)).tolist())
+    else:
+        draw = make_generator(config)
+        limit, what = 20 * eval_size + 1000, "draws (this maze size has few distinct mazes)"
+        candidates = (draw(rng).grid for _ in range(limit))
+    seen = {grid.tobytes() for grid in train.grids}
+    picked: list[np.ndarray] = []
+    for grid in candidates:
+        if grid.tobytes() not in seen:  # drop training mazes and repeats
+            seen.add(grid.tobytes())
+            picked.append(grid)
+            if len(picked) == eval_size:
+                break
+    if len(picked) < eval_size:
+        raise ValueError(
+            f"found only {len(picked)} distinct mazes outside the {size}-maze training pool in "
+            f"{limit} {what}; lower eval_size or train_pool_size"
+        )
+    return Split(
+        env_id=env_id,
+        train_env_kwargs={**kwargs, "pool_size": size, "pool_seed": pool_seed},
+        eval_env_kwargs=eval_kwargs,
+        eval_puzzles=np.stack(picked).astype(np.uint8),
+    )
+
+
+def _sudoku_split(
+    env_id: str,
+    kwargs: dict[str, Any],
+    eval_size: int,
+    seed: int,
+    train_pool_size: int | None,
+    workdir: Path,
+    rng: np.random.Generator,
+) -> Split:
+    config = SudokuConfig.from_kwargs(**{**envs.ENV_IDS[env_id], **kwargs})
+    pool = build_sudoku_pool(config.replace(pool_size=None))  # every puzzle of the filters
+    count = len(pool)
+    flat_solutions = pool.solutions.reshape(count, -1)
+    if config.size == 4:  # hold out whole solution grids
+        grids, grid_of = np.unique(flat_solutions, axis=0, return_inverse=True)
+        held = np.zeros(count, dtype=bool)
+        for g in rng.permutation(len(grids)).tolist():
+            if held.sum() >= eval_size:
+                break
+            held |= grid_of.ravel() == g
+        eval_idx = np.sort(rng.permutation(np.flatnonzero(held))[:eval_size])
+        train_idx = np.flatnonzero(~held)
+    else:
+        order = rng.permutation(count)
+        eval_idx = np.sort(order[:eval_size])
+        eval_keys = {p.tobytes() for p in pool.puzzles[eval_idx]}
+        rest = np.sort(order[eval_size:])
+        train_idx = rest[[pool.puzzles[i].tobytes() not in eval_keys for i in rest.tolist()]]
+    if len(eval_idx) < eval_size or len(train_idx) == 0:
+        raise ValueError(
+            f"the {config.size}x{config.size} pool has {count} puzzles: too few for "
+            f"eval_size={eval_size} and a training pool; lower eval_size"
+        )
+    size = train_pool_size or config.pool_size
+    if size is not None:
+        if size > len(train_idx):
+            raise ValueError(
+                f"train_pool_size={size} but only {len(train_idx)} puzzles are left for "
+                f"training after eval_size={eval_size}; lower one of them"
+            )
+        train_idx = np.sort(rng.choice(train_idx, size=size, replace=False))
+    name = env_id.split("/")[-1]
+    tag = hashlib.sha1(repr((config, size)).encode()).hexdigest()[:8]  # other configs, other file
+    path = workdir / f"heldout_train_{name}_seed{seed}_eval{eval_size}_{tag}.csv"
+    train = SudokuPool(pool.puzzles[train_idx], pool.solutions[train_idx])
+    write_sudoku_csv(train, path, f"heldout_split {env_id} seed={seed} eval_size={eval_size}")
+    rest_kwargs = {k: v for k, v in kwargs.items() if k not in _SUDOKU_POOL_FIELDS}
+    return Split(
+        env_id=env_id,
+        train_env_kwargs={**rest_kwargs, "dataset": str(path)},
+        eval_env_kwargs=rest_kwargs,
+        eval_puzzles=pool.puzzles[eval_idx].copy(),
+        eval_solutions=pool.solutions[eval_idx].copy(),
+    )
+
+
+# ------------------------------------------------------------------------------------- compose
+def evaluate_all(
+    act: ActFn,
+    split: Split,
+    *,
+    episodes: int | None = None,
+    num_envs: int = 32,
+    seed: int = 0,
+) -> dict[str, dict[str, int | float | None]]:
+    """The policy, the random policy and the oracle on the same evaluation puzzles.
+
+    :param act: the policy under test.
+    :param split: from :func:`heldout_split` (or built by hand).
+    :param episodes: play the first ``episodes`` evaluation puzzles (default: all).
+    :param num_envs: envs per wave.
+    :param seed: seed of the envs and of the random policy.
+    :return: ``{"policy": ..., "random": ..., "oracle": ...}``, each :meth:`EvalResult.to_dict`.
+    :raises ValueError: for ``episodes`` outside ``[1, len(split.eval_puzzles)]``.
+    """
+    if not isinstance(split, Split):
+        raise ValueError(f"split must be a Split (see heldout_split), got {type(split).__name__}")
+    total = len(split.eval_puzzles)
+    episodes = check_int("episodes", total if episodes is None else episodes, low=1, high=total)
+    puzzles = split.eval_puzzles[:episodes]
+    solutions = None if split.eval_solutions is None else split.eval_solutions[:episodes]
+    policies = {
+        "policy": act,
+        "random": random_policy(seed),
+        "oracle": oracle_policy(
+            split.env_id, puzzles=None if solutions is None else puzzles, solutions=solutions
+        ),
+    }
+    return {
+        name: run_episodes(
+            split.env_id,
+            policy,
+            puzzles,
+            solutions=solutions,
+            env_kwargs=split.eval_env_kwargs,
+            num_envs=num_envs,
+            seed=seed,
+        ).to_dict()
+        for name, policy in policies.items()
+    }

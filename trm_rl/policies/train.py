@@ -1,0 +1,493 @@
+"""``trm-rl train-ppo`` / ``trm-rl evaluate-ppo``: PPO runs of TRM policies and their baselines.
+
+A run directory holds:
+
+- ``config.json``: the options, the resolved recipe, PPO's settings, the env arguments and the
+  policy's description (algorithm, parameter count, TRM config);
+- ``agent.zip``: the SB3 agent (weights, optimizer, timesteps, training seconds), replaced
+  atomically at every checkpoint; ``--resume`` continues from it (the envs restart their
+  episodes, the rollout in flight when the run stopped is collected again);
+- ``heldout.npz``: the validation and test puzzles, never drawn by the training env (see
+  :func:`~trm_rl.policies.evaluate.heldout_split`); Sudoku runs also keep their training CSV
+  under ``data/``;
+- ``metrics.csv`` and TensorBoard events with the same keys: SB3's ``rollout/*``, ``train/*``
+  (the PPO losses) and ``time/*``, plus ``val/*`` (success, success within 2x optimal, length /
+  optimal on the validation puzzles, deterministic actions) and ``time/train_minutes``,
+  ``time/sps_train`` (env steps per second of training, validation excluded).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.logger import CSVOutputFormat, Logger, TensorBoardOutputFormat
+
+from envs.utils import atomic_write, atomic_write_file
+from trm_rl.policies.agents import (
+    ALGORITHMS,
+    build_agent,
+    env_kwargs_of,
+    game_of,
+    resolved_options,
+)
+from trm_rl.policies.config import PPOConfig
+from trm_rl.policies.evaluate import agent_act, oracle_policy, random_policy, run_episodes
+from trm_rl.policies.split import Split, heldout_split
+from trm_rl.policies.vec_env import make_sb3_vec_env
+from trm_rl.utils import resolve_device, set_seed
+
+RUN_CONFIG = "config.json"
+AGENT = "agent.zip"
+HELDOUT = "heldout.npz"
+METRICS = "metrics.csv"
+#: Options that may change on --resume (a budget may be extended).
+RESUME_FREE = (
+    "resume",
+    "minutes",
+    "timesteps",
+    "progress",
+    "device",
+    "tensorboard",
+    "checkpoint_seconds",
+    "rollout_threads",
+    "update_threads",
+    "compile",
+    "eval_every_s",
+)
+
+
+# ---------------------------------------------------------------------------------- helpers
+def _threads(n: int | None) -> None:
+    if n is not None and torch.get_num_threads() != n:
+        torch.set_num_threads(n)
+
+
+def _save_agent(agent: Any, run_dir: Path, train_seconds: float) -> None:
+    agent.trm_train_seconds = float(train_seconds)  # saved with the agent's attributes
+    atomic_write_file(run_dir / AGENT, lambda tmp: agent.save(tmp))
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    with atomic_write(path) as f:
+        json.dump(data, f, indent=2, sort_keys=True)
+        f.write("\n")
+
+
+def read_ppo_config(run_dir: Path) -> dict[str, Any]:
+    """``config.json`` of a PPO run (a clear error when the folder is not one)."""
+    path = Path(run_dir) / RUN_CONFIG
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ValueError(
+            f"{str(run_dir)!r} is not a PPO run directory (no {RUN_CONFIG}); pass the --out "
+            "folder of trm-rl train-ppo"
+        ) from None
+    except (OSError, json.JSONDecodeError) as e:
+        raise ValueError(f"cannot read {str(path)!r}: {e}") from None
+    if "ppo" not in data or "algorithm" not in data:
+        raise ValueError(
+            f"{str(path)!r} is not the config of a trm-rl train-ppo run (a supervised run? use "
+            "trm-rl evaluate)"
+        )
+    return data
+
+
+def load_agent(run_dir: str | Path, device: str = "auto", env: Any = None) -> Any:
+    """The trained SB3 agent of a run (``MaskablePPO`` or ``CarryMaskablePPO``).
+
+    Its ``predict(obs, state=None, episode_start=None, deterministic=True, action_masks=None)``
+    takes the observation of one ``gym.make(id)`` env (or a batch); a ``trm-carry`` agent
+    returns and takes its state as ``state``, the way ``RecurrentPPO`` does.
+
+    :param run_dir: the ``--out`` folder of ``trm-rl train-ppo``.
+    :param device: "auto", "cpu", "cuda", ...
+    :param env: optional env to attach (for further ``learn`` calls).
+    :raises ValueError: when the folder is not a PPO run or has no agent yet.
+    """
+    run_dir = Path(run_dir)
+    config = read_ppo_config(run_dir)
+    path = run_dir / AGENT
+    if not path.exists():
+        raise ValueError(
+            f"run {str(run_dir)!r} has no {AGENT} yet; wait for its first checkpoint or resume it"
+        )
+    algorithm = ALGORITHMS.get(config["algorithm"])
+    if algorithm is None:
+        raise ValueError(f"unknown algorithm {config['algorithm']!r} in {RUN_CONFIG}")
+    return algorithm.load(path, env=env, device=resolve_device(device))
+
+
+def load_heldout(run_dir: Path) -> dict[str, np.ndarray]:
+    """The run's validation and test puzzles (``val_puzzles``, ``test_puzzles``, solutions)."""
+    path = Path(run_dir) / HELDOUT
+    if not path.exists():
+        raise ValueError(f"run {str(run_dir)!r} has no {HELDOUT}; was it made by trm-rl train-ppo?")
+    with np.load(path) as data:
+        return {k: data[k] for k in data.files}
+
+
+# --------------------------------------------------------------------------------- callback
+class RunCallback(BaseCallback):
+    """Budget, validation, checkpoints, threads per phase and the progress bar of a run."""
+
+    def __init__(
+        self,
+        cfg: PPOConfig,
+        run_dir: Path,
+        split: Split,
+        val: tuple[np.ndarray, np.ndarray | None],
+        train_seconds: float,
+        total_timesteps: int | None,
+    ) -> None:
+        super().__init__()
+        self.cfg, self.run_dir, self.split, self.val = cfg, run_dir, split, val
+        self.train_seconds = train_seconds
+        self.budget_s = None if cfg.minutes is None else 60.0 * cfg.minutes
+        self.total_timesteps = total_timesteps
+        self.bar: Any = None
+        self.last_val: dict[str, float] = {}
+
+    # time accounting: training only (validation and checkpoints excluded)
+    def elapsed(self) -> float:
+        return self.train_seconds + (time.perf_counter() - self._t0)
+
+    def _pause(self, fn: Callable[[], Any]) -> Any:
+        start = time.perf_counter()
+        try:
+            return fn()
+        finally:
+            self._t0 += time.perf_counter() - start
+
+    def fraction(self) -> float:
+        if self.budget_s is not None:
+            return min(1.0, self.elapsed() / self.budget_s)
+        return min(1.0, self.num_timesteps / max(1, self.total_timesteps or 1))
+
+    def _on_training_start(self) -> None:
+        self._t0 = time.perf_counter()
+        self._start_steps = self.num_timesteps
+        self._last_eval = self.elapsed() if self.num_timesteps else -math.inf
+        self._last_ckpt = time.perf_counter()
+        self._first = True
+        if self.cfg.progress:
+            from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self.bar = Progress(
+                TextColumn("[bold]ppo"),
+                BarColumn(),
+                TextColumn("{task.fields[status]}"),
+                TimeRemainingColumn(),
+            )
+            self.task = self.bar.add_task("ppo", total=1000, status="")
+            self.bar.start()
+
+    def _on_rollout_start(self) -> None:
+        if not self._first:  # an update just finished: the agent is consistent here
+            if self.elapsed() - self._last_eval >= self.cfg.eval_every_s:
+                self.validate()
+            if time.perf_counter() - self._last_ckpt >= self.cfg.checkpoint_seconds:
+                self.checkpoint()
+        self._first = False
+        _threads(self.cfg.rollout_threads)
+
+    def _on_rollout_end(self) -> None:
+        _threads(self.cfg.update_threads)
+        train_s = self.elapsed()
+        self.logger.record("time/train_minutes", train_s / 60.0)
+        session_s = time.perf_counter() - self._t0
+        steps = self.num_timesteps - self._start_steps
+        if session_s > 0:
+            self.logger.record("time/sps_train", steps / max(session_s, 1e-9))
+
+    def _on_step(self) -> bool:
+        if self.bar is not None and self.n_calls % 16 == 0:
+            status = f"{self.num_timesteps} steps"
+            if "val/success_2x" in self.last_val:
+                status += f"  val 2x-opt {self.last_val['val/success_2x']:.3f}"
+            self.bar.update(self.task, completed=int(1000 * self.fraction()), status=status)
+        return self.budget_s is None or self.elapsed() < self.budget_s
+
+    def validate(self) -> dict[str, float]:
+        """Play the validation puzzles with deterministic actions and log ``val/*``."""
+
+        def run() -> dict[str, float]:
+            puzzles, solutions = self.val
+            result = run_episodes(
+                self.split.env_id,
+                agent_act(self.model, deterministic=True),
+                puzzles,
+                solutions=solutions,
+                env_kwargs=self.split.eval_env_kwargs,
+                num_envs=min(64, len(puzzles)),
+                seed=0,
+            )
+            self.model.policy.set_training_mode(False)
+            return {
+                "val/success": result.success,
+                "val/success_2x": result.success_2x,
+                "val/length_ratio": result.length_ratio,
+            }
+
+        _threads(self.cfg.rollout_threads)
+        values = self._pause(run)
+        for key, value in values.items():
+            self.logger.record(key, value)
+        self.last_val = values
+        self._last_eval = self.elapsed()
+        if self.bar is not None:
+            self.bar.console.log(
+                f"{self.num_timesteps} steps, {self.elapsed() / 60:.1f} min: "
+                + "  ".join(f"{k} {v:.3f}" for k, v in values.items())
+            )
+        return values
+
+    def checkpoint(self) -> None:
+        """Replace ``agent.zip`` atomically (with the training seconds so far)."""
+        self._pause(lambda: _save_agent(self.model, self.run_dir, self.elapsed()))
+        self._last_ckpt = time.perf_counter()
+
+    def _on_training_end(self) -> None:
+        self.validate()
+        self.logger.record("time/train_minutes", self.elapsed() / 60.0)
+        self.logger.record("time/total_timesteps", self.num_timesteps)
+        self.logger.dump(self.num_timesteps)
+        self.checkpoint()
+        if self.bar is not None:
+            self.bar.update(self.task, completed=1000)
+            self.bar.stop()
+
+
+# ---------------------------------------------------------------------------------- metrics
+def make_logger(run_dir: Path, tensorboard: bool, resume_steps: int | None) -> Logger:
+    """SB3 logger writing ``metrics.csv`` (and TensorBoard) in the run directory.
+
+    On resume the rows past the checkpoint are dropped, so the file reads like one run.
+    """
+    path = run_dir / METRICS
+    kept: list[dict[str, str]] = []
+    if resume_steps is not None and path.exists():
+        with path.open(newline="") as f:
+            for row in csv.DictReader(f):
+                steps = row.get("time/total_timesteps") or ""
+                if steps and float(steps) <= resume_steps:
+                    kept.append(row)
+    formats: list[Any] = [CSVOutputFormat(str(path))]
+    for row in kept:  # replay through SB3's writer, which owns the file from here on
+        values = {k: _number(v) for k, v in row.items() if v != ""}
+        formats[0].write(values, {k: None for k in values}, int(float(row["time/total_timesteps"])))
+    if tensorboard:
+        formats.append(TensorBoardOutputFormat(str(run_dir)))
+    return Logger(folder=str(run_dir), output_formats=formats)
+
+
+def _number(value: str) -> float | str:
+    try:
+        return float(value)
+    except ValueError:
+        return value
+
+
+# ------------------------------------------------------------------------------------ train
+def train_ppo(cfg: PPOConfig) -> Path:
+    """Train (or resume) a PPO run as configured; returns the run directory.
+
+    :raises ValueError: for an existing run without ``--resume``, a resume whose options
+        differ, or any bad option (named).
+    """
+    run_dir = Path(cfg.out)
+    config_path = run_dir / RUN_CONFIG
+    resuming = cfg.resume and (run_dir / AGENT).exists()
+    if cfg.resume and not config_path.exists():
+        raise ValueError(f"--resume: {str(run_dir)!r} holds no run; drop --resume to start one")
+    if not cfg.resume and (config_path.exists() or (run_dir / AGENT).exists()):
+        raise ValueError(
+            f"{str(run_dir)!r} already holds a run; pass --resume to continue it or choose "
+            "another --out"
+        )
+    if cfg.resume:
+        saved = read_ppo_config(run_dir)["options"]
+        mine = cfg.to_dict()
+        changed = sorted(k for k in mine if k not in RESUME_FREE and saved.get(k) != mine[k])
+        if changed:
+            raise ValueError(
+                f"--resume with other options than the run's ({changed}); only "
+                f"{list(RESUME_FREE)} may change"
+            )
+    device = resolve_device(cfg.device)
+    set_seed(cfg.seed)
+    game = game_of(cfg.env)
+    recipe, ppo_kwargs = resolved_options(cfg, game)
+    env_kwargs = env_kwargs_of(cfg, recipe)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    _threads(cfg.rollout_threads)
+    split = heldout_split(
+        cfg.env,
+        env_kwargs,
+        cfg.val_episodes + cfg.test_episodes,
+        seed=0,
+        workdir=run_dir / "data",
+    )
+    val = (
+        split.eval_puzzles[: cfg.val_episodes],
+        None if split.eval_solutions is None else split.eval_solutions[: cfg.val_episodes],
+    )
+    if not (run_dir / HELDOUT).exists():
+        arrays = {
+            "val_puzzles": val[0],
+            "test_puzzles": split.eval_puzzles[cfg.val_episodes :],
+        }
+        if split.eval_solutions is not None:
+            arrays["val_solutions"] = val[1]  # type: ignore[assignment]
+            arrays["test_solutions"] = split.eval_solutions[cfg.val_episodes :]
+        atomic_write_file(run_dir / HELDOUT, lambda tmp: np.savez_compressed(tmp, **arrays))
+    n_envs = cfg.n_envs or recipe.n_envs
+    venv = make_sb3_vec_env(cfg.env, n_envs, seed=cfg.seed, **split.train_env_kwargs)
+    if resuming:
+        agent = load_agent(run_dir, device=str(device), env=venv)
+        train_seconds = float(getattr(agent, "trm_train_seconds", 0.0))
+        info = read_ppo_config(run_dir)
+    else:
+        agent, info = build_agent(cfg, venv, recipe, ppo_kwargs, device)
+        train_seconds = 0.0
+        info = {
+            "options": cfg.to_dict(),
+            "recipe": {"preset": cfg.preset or recipe.preset, "n_envs": n_envs},
+            "ppo": ppo_kwargs,
+            "train_env_kwargs": _jsonable_kwargs(split.train_env_kwargs),
+            "eval_env_kwargs": _jsonable_kwargs(split.eval_env_kwargs),
+            **info,
+        }
+        _write_json(config_path, info)
+    if cfg.compile and hasattr(agent.policy, "trm"):
+        agent.policy.trm.compile_network()
+    agent.set_logger(
+        make_logger(run_dir, cfg.tensorboard, agent.num_timesteps if resuming else None)
+    )
+    remaining = None if cfg.timesteps is None else max(0, cfg.timesteps - agent.num_timesteps)
+    callback = RunCallback(cfg, run_dir, split, val, train_seconds, cfg.timesteps)
+    if remaining == 0:
+        return run_dir
+    try:
+        agent.learn(
+            total_timesteps=remaining if remaining is not None else 10**12,
+            callback=callback,
+            reset_num_timesteps=not resuming,
+        )
+    finally:
+        venv.close()
+        agent.logger.close()
+    return run_dir
+
+
+def _jsonable_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
+    return {k: (str(v) if isinstance(v, Path) else v) for k, v in kwargs.items()}
+
+
+# --------------------------------------------------------------------------------- evaluate
+def evaluate_ppo(
+    run_dir: str | Path,
+    env: str | None = None,
+    puzzles: str | Path | None = None,
+    episodes: int = 1000,
+    device: str = "auto",
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Score a PPO run on held-out puzzles, beside a uniform random legal policy and the oracle.
+
+    :param run_dir: the run's ``--out`` folder.
+    :param env: env id to play (default: the run's); another size of the same game works for
+        size-agnostic policies (TRM with mixer='conv', the conv baseline).
+    :param puzzles: a CSV of puzzles to play instead (Maze-Hard or Sudoku format).
+    :param episodes: puzzles to play (the first N of the run's test split, or of a fresh
+        held-out split of ``env``).
+    :return: JSON-ready dict: ``deterministic`` and ``stochastic`` (the policy), ``random``,
+        ``oracle`` (each: episodes, success, success_2x, length_ratio, ...), and the setup.
+    """
+    run_dir = Path(run_dir)
+    config = read_ppo_config(run_dir)
+    options = config["options"]
+    env_id = env or options["env"]
+    eval_kwargs = dict(config["eval_env_kwargs"])
+    if env_id != options["env"]:
+        if game_of(env_id) != config["game"]:
+            raise ValueError(
+                f"{env_id!r} is not a {config['game']} env; the run plays {config['game']}"
+            )
+        eval_kwargs = {k: v for k, v in eval_kwargs.items() if k not in ("size", "dataset")}
+    agent = load_agent(run_dir, device=device)
+    if puzzles is not None:
+        size = eval_kwargs.get("size") if env_id == options["env"] else None
+        board, solutions = _read_puzzle_csv(Path(puzzles), config["game"], size)
+        source = str(puzzles)
+    elif env_id == options["env"]:
+        held = load_heldout(run_dir)
+        board, solutions = held["test_puzzles"], held.get("test_solutions")
+        source = "the run's test split"
+    else:
+        # The run never trained on this env: any of its puzzles is unseen (no pool to avoid).
+        split = heldout_split(
+            env_id, eval_kwargs, episodes, seed=1, train_pool_size=1, workdir=run_dir / "data"
+        )
+        board, solutions = split.eval_puzzles, split.eval_solutions
+        source = f"{episodes} fresh puzzles of {env_id}"
+    if episodes < 1:
+        raise ValueError(f"--episodes must be >= 1, got {episodes}")
+    board = board[:episodes]
+    solutions = None if solutions is None else solutions[:episodes]
+    common = {"solutions": solutions, "env_kwargs": eval_kwargs, "num_envs": 64, "seed": seed}
+    torch.manual_seed(seed)
+    report: dict[str, Any] = {
+        "run": str(run_dir),
+        "env": env_id,
+        "policy": options["policy"],
+        "puzzles": source,
+        "train_timesteps": int(agent.num_timesteps),
+        "train_minutes": float(getattr(agent, "trm_train_seconds", 0.0)) / 60.0,
+    }
+    report["deterministic"] = run_episodes(
+        env_id, agent_act(agent, True), board, **common
+    ).to_dict()
+    report["stochastic"] = run_episodes(env_id, agent_act(agent, False), board, **common).to_dict()
+    report["random"] = run_episodes(env_id, random_policy(seed), board, **common).to_dict()
+    oracle = oracle_policy(
+        env_id, puzzles=None if solutions is None else board, solutions=solutions
+    )
+    report["oracle"] = run_episodes(env_id, oracle, board, **common).to_dict()
+    return report
+
+
+def _read_puzzle_csv(
+    path: Path, game: str, size: int | None
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Puzzles (and Sudoku solutions) of a Maze-Hard- or Sudoku-Extreme-format CSV."""
+    if not path.exists():
+        raise ValueError(f"--puzzles {str(path)!r} does not exist")
+    if game == "maze":
+        from envs.maze.io import read_maze_csv
+
+        return np.stack([p.grid for p in read_maze_csv(path)]), None
+    from envs.sudoku.io import read_sudoku_csv
+
+    return read_sudoku_csv(path, size or 9)
+
+
+__all__ = [
+    "AGENT",
+    "HELDOUT",
+    "RunCallback",
+    "evaluate_ppo",
+    "load_agent",
+    "load_heldout",
+    "read_ppo_config",
+    "train_ppo",
+]
