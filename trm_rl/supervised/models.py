@@ -54,7 +54,7 @@ def build_model_and_config(cfg: TrainConfig, data: Any) -> tuple[Any, Recipe]:
 
     recipe = recipe_for(cfg.data, data.kind)
     preset = cfg.preset or recipe.preset
-    overrides = {**recipe.model_set, **parse_overrides(cfg.model_set, "--model-set")}
+    overrides = parse_overrides(cfg.model_set, "--model-set")
     if cfg.bf16:
         overrides.setdefault("forward_dtype", "bfloat16")
     if preset not in BASELINES and preset not in TRMConfig.preset_names():
@@ -64,7 +64,9 @@ def build_model_and_config(cfg: TrainConfig, data: Any) -> tuple[Any, Recipe]:
         )
     base_name = recipe.preset if preset in BASELINES else preset
     base = TRMConfig.preset(base_name)
-    trm_config = TRMConfig.preset(base_name, **fit_to_data(base, data))
+    # The recipe's settings shape the TRM (and so the baselines matched to it); --model-set
+    # overrides apply to the model actually trained.
+    trm_config = TRMConfig.preset(base_name, **fit_to_data(base, data), **recipe.model_set)
     if preset == "trm-h1l1":
         trm_config = trm_config.replace(H_cycles=1, L_cycles=1)
     if preset == "mlp":
