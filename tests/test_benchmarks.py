@@ -55,3 +55,29 @@ def test_model_throughput_writes_its_tables(tmp_path: Path) -> None:
     text = (tmp_path / "model_throughput.md").read_text()
     assert "| cpu-sudoku-4x4 | 4 | float32 | ours-eager |" in text
     assert (tmp_path / "model_throughput.json").exists()
+
+
+def test_ppo_throughput_writes_its_tables(tmp_path: Path) -> None:
+    _run(
+        "ppo_throughput.py",
+        "--env", "trm_rl/Maze-5x5-v0",
+        "--policies", "naive", "trm", "trm-carry",
+        "--n-envs", "4",
+        "--n-steps", "8",
+        "--n-epochs", "1",
+        "--batch-size", "16",
+        "--iterations", "1",
+        "--rounds", "1",
+        "--bare-steps", "2",
+        "--out-dir", str(tmp_path),
+    )  # fmt: skip
+    payload = json.loads((tmp_path / "ppo_throughput.json").read_text())
+    rows = {r["policy"]: r for r in payload["rows"]}
+    assert list(rows) == ["naive", "trm", "trm-carry"]
+    for row in rows.values():
+        assert row["env_steps_per_s"] > 0 and row["flops_per_env_step"] > 0
+        assert row["bare_gflops"] > 0
+    assert rows["naive"]["batch_size"] == 64 and rows["trm"]["batch_size"] == 16
+    assert rows["trm-carry"]["carry_bytes_per_step"] > 0
+    assert rows["trm"]["carry_bytes_per_step"] == 0
+    assert "| trm-carry |" in (tmp_path / "ppo_throughput.md").read_text()

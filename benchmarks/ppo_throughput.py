@@ -1,0 +1,423 @@
+"""End-to-end PPO throughput of every policy, against a naive TRM features extractor.
+
+Every policy trains with the MaskablePPO family on the same natively batched env with the same
+``n_envs``, ``n_steps`` and ``n_epochs``. The agents are built once and measured in alternating
+rounds in one process; the table gives medians. A round times ``agent.learn`` over
+``--iterations`` PPO iterations (rollout and update) after a warm-up iteration; a callback
+splits rollout from update time.
+
+Policies:
+
+- ``naive``: what a straightforward user writes: :class:`NaiveTRMExtractor` under SB3's
+  ``MultiInputPolicy`` with its default MLP heads (``net_arch`` left at SB3's default: two layers
+  of 64 for the actor and for the critic) and SB3's default ``batch_size=64``. The extractor is
+  the TRM of ``trm`` (same config, so the same model size) run from its initial state for all
+  ``H_cycles x (L_cycles + 1)`` network calls with gradients through every one of them
+  (``full_backprop=True``); the features are ``z_H`` averaged over the cells.
+- ``naive-batch``: the same at ``--batch-size`` (what the batch size alone buys).
+- ``trm``, ``trm-carry``, ``trm-h1l1``, ``mlp``, ``conv``: the policies of ``trm-rl train-ppo``
+  (:func:`trm_rl.policies.agents.build_agent`) at ``--batch-size``.
+
+Columns:
+
+- env-steps/s: ``n_envs x n_steps x iterations`` over the seconds of ``learn``;
+- FLOPs per env step: :class:`torch.utils.flop_counter.FlopCounterMode` (matrix products and
+  convolutions, 2 FLOPs a multiply-add, with the weight gradient of grouped convolutions
+  counted per group; element-wise work is not counted) of one rollout forward
+  on ``n_envs`` observations divided by ``n_envs``, plus ``n_epochs`` times one update
+  (``evaluate_actions``, the PPO loss, its backward) on a real minibatch divided by its rows;
+- achieved GFLOP/s: FLOPs per env step x env-steps/s;
+- bare GFLOP/s: a tight loop of that update plus gradient clipping and the optimizer step on one
+  fixed minibatch of the same policy and size; achieved / bare is the share of the update's own
+  speed that the whole PPO run keeps;
+- carry bytes/step: what ``trm-carry``'s buffer stores per env step for its state
+  (``rollout_buffer.state_bytes_per_step``); obs bytes/step: the stored observation and action
+  mask, for scale.
+
+    python benchmarks/ppo_throughput.py                      # Maze 9x9, 1 thread, every policy
+    python benchmarks/ppo_throughput.py --env trm_rl/Sudoku-4x4-v0 --policies naive trm trm-carry
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import statistics
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import sb3_contrib
+import torch
+import torch.nn.functional as F
+import tyro
+from gymnasium import spaces
+from sb3_contrib import MaskablePPO
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
+from torch.utils.flop_counter import FlopCounterMode
+
+from envs.utils import atomic_write
+from trm_rl.model.config import TRMConfig
+from trm_rl.model.trm import TRM, InnerCarry
+from trm_rl.policies.agents import (
+    build_agent,
+    env_kwargs_of,
+    game_of,
+    resolved_options,
+    trm_config,
+)
+from trm_rl.policies.carry import CARRY_KEY, TRMCarryPolicy
+from trm_rl.policies.config import PPOConfig
+from trm_rl.policies.trm_policy import grid_space
+from trm_rl.policies.vec_env import make_sb3_vec_env
+from trm_rl.utils import resolve_device, set_seed
+
+Policy = Literal["naive", "naive-batch", "trm", "trm-carry", "trm-h1l1", "mlp", "conv"]
+#: SB3's default PPO minibatch, which the naive user keeps.
+NAIVE_BATCH = 64
+TRM_POLICIES = ("trm", "trm-carry", "trm-h1l1")
+
+
+@dataclass
+class Args:
+    """Options of the PPO throughput benchmark."""
+
+    env: str = "trm_rl/Maze-9x9-v0"
+    """Registered env id (its recipe's env arguments apply, e.g. maze shaping)."""
+    preset: str | None = None
+    """TRM preset (None: the env recipe's); the naive extractor is the same TRM and the
+    baselines match its size."""
+    policies: tuple[Policy, ...] = (
+        "naive", "naive-batch", "trm", "trm-carry", "trm-h1l1", "mlp", "conv",
+    )  # fmt: skip
+    """Policies to measure side by side (see the module docstring)."""
+    n_envs: int = 16
+    """Parallel envs (one batched env per agent)."""
+    n_steps: int = 64
+    """Steps per env per rollout."""
+    n_epochs: int = 4
+    """Passes over each rollout."""
+    batch_size: int = 256
+    """Minibatch of every policy except 'naive' (which keeps SB3's default of 64)."""
+    iterations: int = 3
+    """Timed PPO iterations per round (after one warm-up iteration)."""
+    naive_iterations: int = 1
+    """Timed PPO iterations per round of the naive policies, which are slow."""
+    rounds: int = 3
+    """Alternating rounds over the policies; the table reports medians."""
+    bare_steps: int = 8
+    """Optimizer steps of the bare update loop per round."""
+    device: str = "auto"
+    """'auto' (CUDA when present), 'cpu', 'cuda', ..."""
+    threads: int = 1
+    """torch threads in both phases."""
+    compile: bool = False
+    """compile_network() the TRM of trm, trm-carry and trm-h1l1 (FLOPs are counted before)."""
+    seed: int = 0
+    """Seed of every agent and env."""
+    out_dir: Path | None = Path("results/benchmarks")
+    """Where ppo_throughput.md and .json are written (None: print only)."""
+
+
+class NaiveTRMExtractor(BaseFeaturesExtractor):
+    """The TRM as a plain SB3 features extractor: one supervision step from the initial state
+    with gradients through every network call, ``z_H`` averaged over the cells.
+
+    :param observation_space: a trm_rl Maze or Sudoku observation space.
+    :param model: ``TRMConfig.to_dict()`` of the TRM (run with ``full_backprop=True``).
+    """
+
+    def __init__(self, observation_space: spaces.Dict, model: dict[str, Any]) -> None:
+        config = TRMConfig.from_dict(model).replace(full_backprop=True)
+        super().__init__(observation_space, features_dim=config.hidden_size)
+        self.trm = TRM(config)
+
+    def forward(self, observations: dict[str, torch.Tensor]) -> torch.Tensor:
+        trm = self.trm
+        tokens = observations["grid"].long()  # [B, rows, cols]
+        inputs = tokens if trm.config.mixer == "conv" else tokens.flatten(1)
+        x = trm.input_embeddings(inputs)  # [B, positions, hidden]
+        fresh = torch.ones(x.shape[0], dtype=torch.bool, device=x.device)
+        start = trm.reset_carry(fresh, InnerCarry(z_H=torch.zeros_like(x), z_L=torch.zeros_like(x)))
+        z_H, _ = trm.deep_recursion(start.z_H, start.z_L, x, trm.grid_shape(inputs))
+        return z_H[:, trm.config.prefix_len :].float().mean(dim=1)  # [B, hidden]
+
+
+class PhaseTimer(BaseCallback):
+    """Seconds spent collecting rollouts; the rest of ``learn`` is the update."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rollout_s = 0.0
+        self._start = 0.0
+
+    def _on_rollout_start(self) -> None:
+        self._start = time.perf_counter()
+
+    def _on_rollout_end(self) -> None:
+        self.rollout_s += time.perf_counter() - self._start
+
+    def _on_step(self) -> bool:
+        return True
+
+
+@dataclass
+class Entry:
+    """One policy under measurement and its timings."""
+
+    agent: Any
+    batch: Any  # a fixed minibatch of the agent's buffer
+    iterations: int
+    flops: dict[str, float]
+    timer: PhaseTimer = field(default_factory=PhaseTimer)
+    learn_s: list[float] = field(default_factory=list)
+    rollout_s: list[float] = field(default_factory=list)
+    bare_s: list[float] = field(default_factory=list)
+
+
+def build(args: Args, name: str, device: torch.device) -> Any:
+    """A fresh agent of policy ``name`` on its own batched env."""
+    naive = name.startswith("naive")
+    cfg = PPOConfig(
+        env=args.env, policy="trm" if naive else name, preset=args.preset, n_envs=args.n_envs,
+        n_steps=args.n_steps, n_epochs=args.n_epochs, batch_size=args.batch_size, timesteps=1,
+        seed=args.seed,
+    )  # fmt: skip
+    game = game_of(cfg.env)
+    recipe, ppo = resolved_options(cfg, game)
+    venv = make_sb3_vec_env(cfg.env, args.n_envs, seed=args.seed, **env_kwargs_of(cfg, recipe))
+    set_seed(args.seed)
+    if not naive:
+        return build_agent(cfg, venv, recipe, ppo, device)[0]
+    grid = tuple(grid_space(venv.observation_space).shape)
+    model = trm_config(cfg, recipe, game, grid)  # type: ignore[arg-type]
+    ppo["batch_size"] = NAIVE_BATCH if name == "naive" else args.batch_size
+    kwargs = {"features_extractor_class": NaiveTRMExtractor,
+              "features_extractor_kwargs": {"model": model.to_dict()}}  # fmt: skip
+    return MaskablePPO(
+        "MultiInputPolicy", venv, policy_kwargs=kwargs, seed=args.seed, device=device, verbose=0,
+        **ppo,
+    )  # fmt: skip
+
+
+def ppo_loss(agent: Any, batch: Any) -> torch.Tensor:
+    """MaskablePPO's loss on one minibatch: clipped surrogate, value error, entropy bonus."""
+    values, log_prob, entropy = agent.policy.evaluate_actions(
+        batch.observations, batch.actions.long().flatten(), action_masks=batch.action_masks
+    )
+    adv = batch.advantages
+    adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+    ratio = torch.exp(log_prob - batch.old_log_prob)
+    clip = agent.clip_range(1.0)
+    surrogate = -torch.min(adv * ratio, adv * ratio.clamp(1 - clip, 1 + clip)).mean()
+    value = F.mse_loss(batch.returns, values.flatten())
+    return surrogate + agent.vf_coef * value - agent.ent_coef * entropy.mean()
+
+
+def conv_backward_flops(
+    grad_out_shape: list[int],
+    x_shape: list[int],
+    w_shape: list[int],
+    _bias: Any,
+    _stride: Any,
+    _padding: Any,
+    _dilation: Any,
+    transposed: bool,
+    _output_padding: Any,
+    _groups: int,
+    output_mask: list[bool],
+    **_kwargs: Any,
+) -> int:
+    """FLOPs of a convolution's backward: each gradient asked for (input, weight) costs what the
+    forward does. torch's own formula counts the weight gradient of a grouped convolution as if
+    it were ungrouped, ``groups`` times too many (64x for the TRM's depthwise 3x3 conv)."""
+    positions = math.prod((x_shape if transposed else grad_out_shape)[2:])
+    forward = 2 * x_shape[0] * positions * math.prod(w_shape)  # w: [out, in / groups, *k]
+    return forward * (int(output_mask[0]) + int(output_mask[1]))
+
+
+def count_flops(fn: Any) -> int:
+    """FLOPs of the matrix products and convolutions ``fn()`` runs (its backward included)."""
+    mapping = {torch.ops.aten.convolution_backward: conv_backward_flops}
+    with FlopCounterMode(display=False, custom_mapping=mapping) as counter:
+        fn()
+    return counter.get_total_flops()
+
+
+def flops_per_env_step(agent: Any, batch: Any, n_epochs: int) -> dict[str, float]:
+    """Rollout FLOPs per env step, update FLOPs per sample and their per-env-step total."""
+    policy = agent.policy
+    sample = next(agent.rollout_buffer.get(agent.n_envs))
+    obs, masks = dict(sample.observations), sample.action_masks
+    policy.set_training_mode(False)
+    with torch.no_grad():
+        if isinstance(policy, TRMCarryPolicy):  # its rollout steps the stored state
+            state = obs.pop(CARRY_KEY)
+            starts = torch.zeros(len(state), dtype=torch.bool, device=state.device)
+            rollout = count_flops(lambda: policy.step_state(obs, state, starts, masks))
+        else:
+            rollout = count_flops(lambda: policy(obs, action_masks=masks))
+    policy.set_training_mode(True)
+    update = count_flops(lambda: ppo_loss(agent, batch).backward())
+    policy.optimizer.zero_grad(set_to_none=True)
+    per_rollout, per_sample = rollout / len(sample.actions), update / len(batch.actions)
+    return {
+        "rollout_per_step": per_rollout,
+        "update_per_sample": per_sample,
+        "per_env_step": per_rollout + n_epochs * per_sample,
+    }
+
+
+def bare_seconds(agent: Any, batch: Any, steps: int) -> float:
+    """Seconds of ``steps`` update steps (loss, backward, clipping, Adam) on one minibatch."""
+    policy = agent.policy
+    policy.set_training_mode(True)
+    start = time.perf_counter()
+    for _ in range(steps):
+        loss = ppo_loss(agent, batch)
+        policy.optimizer.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(policy.parameters(), agent.max_grad_norm)
+        policy.optimizer.step()
+    if policy.device.type == "cuda":
+        torch.cuda.synchronize()
+    return time.perf_counter() - start
+
+
+def prepare(args: Args, name: str, device: torch.device) -> Entry:
+    """Build, warm up (one iteration; another after compiling) and count FLOPs."""
+    agent = build(args, name, device)
+    steps = args.n_envs * args.n_steps
+    agent.learn(steps)  # warm-up; resets the env
+    batch = next(agent.rollout_buffer.get(agent.batch_size))
+    flops = flops_per_env_step(agent, batch, args.n_epochs)
+    if args.compile and name in TRM_POLICIES:
+        agent.policy.trm.compile_network()
+        agent.learn(steps, reset_num_timesteps=False)
+    bare_seconds(agent, batch, 2)
+    iterations = args.naive_iterations if name.startswith("naive") else args.iterations
+    return Entry(agent, batch, iterations, flops)
+
+
+def measure(entry: Entry, args: Args) -> None:
+    """One round: ``learn`` over the entry's iterations, then the bare loop."""
+    entry.timer.rollout_s = 0.0
+    start = time.perf_counter()
+    entry.agent.learn(
+        entry.iterations * args.n_envs * args.n_steps,
+        callback=entry.timer,
+        reset_num_timesteps=False,
+    )
+    entry.learn_s.append(time.perf_counter() - start)
+    entry.rollout_s.append(entry.timer.rollout_s)
+    entry.bare_s.append(bare_seconds(entry.agent, entry.batch, args.bare_steps))
+
+
+def row_of(name: str, entry: Entry, args: Args) -> dict[str, Any]:
+    """The table row of one policy from the medians of its rounds."""
+    agent, flops = entry.agent, entry.flops
+    buffer = agent.rollout_buffer
+    learn_s, rollout_s = statistics.median(entry.learn_s), statistics.median(entry.rollout_s)
+    sps = entry.iterations * args.n_envs * args.n_steps / learn_s
+    bare_samples_per_s = (
+        args.bare_steps * len(entry.batch.actions) / statistics.median(entry.bare_s)
+    )
+    stored = sum(v.nbytes for v in buffer.observations.values()) + buffer.action_masks.nbytes
+    achieved = flops["per_env_step"] * sps
+    bare = flops["update_per_sample"] * bare_samples_per_s
+    return {
+        "policy": name,
+        "algorithm": type(agent).__name__,
+        "parameters": sum(p.numel() for p in agent.policy.parameters()),
+        "batch_size": agent.batch_size,
+        "iterations": entry.iterations,
+        "env_steps_per_s": round(sps, 1),
+        "rollout_s": round(rollout_s, 3),
+        "update_s": round(learn_s - rollout_s, 3),
+        "flops_rollout_per_step": int(flops["rollout_per_step"]),
+        "flops_update_per_sample": int(flops["update_per_sample"]),
+        "flops_per_env_step": int(flops["per_env_step"]),
+        "achieved_gflops": round(achieved / 1e9, 3),
+        "bare_gflops": round(bare / 1e9, 3),
+        "achieved_over_bare": round(achieved / bare, 3),
+        "carry_bytes_per_step": getattr(buffer, "state_bytes_per_step", 0),
+        "obs_bytes_per_step": stored // (args.n_envs * args.n_steps),
+    }
+
+
+def label(name: str, args: Args) -> str:
+    return f"naive (batch {args.batch_size})" if name == "naive-batch" else name
+
+
+def main(args: Args) -> None:
+    torch.set_num_threads(args.threads)
+    device = resolve_device(args.device)
+    entries: dict[str, Entry] = {}
+    for name in dict.fromkeys(args.policies):
+        start = time.perf_counter()
+        entries[name] = prepare(args, name, device)
+        print(f"prepared {name} in {time.perf_counter() - start:.1f} s", flush=True)
+    for r in range(args.rounds):
+        for name, entry in entries.items():
+            measure(entry, args)
+            print(f"round {r}: {name} {entry.learn_s[-1]:.2f} s", flush=True)
+    rows = [row_of(name, entry, args) for name, entry in entries.items()]
+    naive_sps = next((r["env_steps_per_s"] for r in rows if r["policy"] == "naive"), None)
+    for r in rows:
+        r["speedup_vs_naive"] = round(r["env_steps_per_s"] / naive_sps, 2) if naive_sps else None
+    info = {
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "torch": torch.__version__,
+        "sb3_contrib": sb3_contrib.__version__,
+        "threads": torch.get_num_threads(),
+        "device": str(device),
+        "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
+        "loadavg_1min": os.getloadavg()[0],
+    }
+    table = [
+        "# PPO throughput",
+        "",
+        f"`{args.env}`, n_envs {args.n_envs}, n_steps {args.n_steps}, n_epochs {args.n_epochs}; "
+        f"{args.iterations} timed iterations per round ({args.naive_iterations} for the naive "
+        f"policies), median of {args.rounds} alternating rounds. Device {device}, "
+        f"{info['threads']} torch threads{', compiled TRMs' if args.compile else ''}, load "
+        f"average {info['loadavg_1min']:.2f}. FLOPs: matrix products and convolutions "
+        "(FlopCounterMode), rollout forward + n_epochs x (forward + backward) per env step. "
+        "Reproduce: `python benchmarks/ppo_throughput.py`.",
+        "",
+        "| policy | params | batch | env-steps/s | vs naive | rollout s / update s "
+        "| MFLOP / env step | achieved GFLOP/s | bare GFLOP/s | achieved / bare "
+        "| carry B/step | obs B/step |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        speedup = "" if r["speedup_vs_naive"] is None else f"{r['speedup_vs_naive']:.1f}x"
+        share = r["rollout_s"] / (r["rollout_s"] + r["update_s"])
+        table.append(
+            f"| {label(r['policy'], args)} | {r['parameters']:,} | {r['batch_size']} | "
+            f"{r['env_steps_per_s']:,.0f} | {speedup} | {r['rollout_s']:.2f} / "
+            f"{r['update_s']:.2f} ({share:.0%}) | {r['flops_per_env_step'] / 1e6:,.1f} | "
+            f"{r['achieved_gflops']:.2f} | {r['bare_gflops']:.2f} | "
+            f"{r['achieved_over_bare']:.2f} | {r['carry_bytes_per_step'] or ''} | "
+            f"{r['obs_bytes_per_step']} |"
+        )
+    print("\n".join(table))
+    if args.out_dir is not None:
+        name = "ppo_throughput" + (
+            "_" + str(device).replace(":", "") if device.type != "cpu" else ""
+        )
+        with atomic_write(args.out_dir / f"{name}.md") as f:
+            f.write("\n".join(table) + "\n")
+        with atomic_write(args.out_dir / f"{name}.json") as f:
+            json.dump({"args": {**asdict(args), "out_dir": str(args.out_dir)}, "machine": info,
+                       "rows": rows}, f, indent=2)  # fmt: skip
+
+
+if __name__ == "__main__":
+    main(tyro.cli(Args))
