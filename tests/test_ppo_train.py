@@ -221,3 +221,16 @@ def test_baseline_policies_train_and_match_the_trm_size(policy: str, tmp_path: P
         assert config["model"]["H_cycles"] == 1 and config["model"]["L_cycles"] == 1
         assert config["parameters"] == reference
     assert evaluate_ppo(out, episodes=4, device="cpu")["deterministic"]["episodes"] == 4
+
+
+def test_evaluate_ppo_plays_a_puzzle_csv(sudoku_run: Path, tmp_path: Path) -> None:
+    from envs.sudoku.io import write_sudoku_csv
+    from envs.sudoku.pool import SudokuPool
+
+    held = load_heldout(sudoku_run)
+    path = tmp_path / "p.csv"
+    write_sudoku_csv(SudokuPool(held["test_puzzles"][:5], held["test_solutions"][:5]), path, "t")
+    report = evaluate_ppo(sudoku_run, puzzles=path, episodes=5, device="cpu")
+    assert report["puzzles"] == str(path) and report["oracle"]["success"] == 1.0
+    with pytest.raises(ValueError, match="does not exist"):
+        evaluate_ppo(sudoku_run, puzzles=tmp_path / "missing.csv", episodes=5, device="cpu")

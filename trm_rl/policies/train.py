@@ -426,7 +426,9 @@ def evaluate_ppo(
         eval_kwargs = {k: v for k, v in eval_kwargs.items() if k not in ("size", "dataset")}
     agent = load_agent(run_dir, device=device)
     if puzzles is not None:
-        size = eval_kwargs.get("size") if env_id == options["env"] else None
+        from trm_rl.policies.agents import env_spaces
+
+        size = env_spaces(env_id, eval_kwargs)[0]["grid"].shape[0]
         board, solutions = _read_puzzle_csv(Path(puzzles), config["game"], size)
         source = str(puzzles)
     elif env_id == options["env"]:
@@ -466,9 +468,7 @@ def evaluate_ppo(
     return report
 
 
-def _read_puzzle_csv(
-    path: Path, game: str, size: int | None
-) -> tuple[np.ndarray, np.ndarray | None]:
+def _read_puzzle_csv(path: Path, game: str, size: int) -> tuple[np.ndarray, np.ndarray | None]:
     """Puzzles (and Sudoku solutions) of a Maze-Hard- or Sudoku-Extreme-format CSV."""
     if not path.exists():
         raise ValueError(f"--puzzles {str(path)!r} does not exist")
@@ -478,7 +478,7 @@ def _read_puzzle_csv(
         return np.stack([p.grid for p in read_maze_csv(path)]), None
     from envs.sudoku.io import read_sudoku_csv
 
-    return read_sudoku_csv(path, size or 9)
+    return read_sudoku_csv(path, size)
 
 
 __all__ = [
