@@ -34,9 +34,16 @@ def small(env_id: str, **changes) -> dict:
     return base.replace(hidden_size=16, num_heads=2, **changes).to_dict()
 
 
-def agent_for(env_id: str, carry: bool = False, n_envs: int = 4, seed: int = 0, **kwargs):
+def agent_for(
+    env_id: str,
+    carry: bool = False,
+    n_envs: int = 4,
+    seed: int = 0,
+    policy_extra: dict | None = None,
+    **kwargs,
+):
     venv = make_sb3_vec_env(env_id, n_envs, seed=seed)
-    policy_kwargs = {"model": small(env_id, H_cycles=1 if carry else 2)}
+    policy_kwargs = {"model": small(env_id, H_cycles=1 if carry else 2), **(policy_extra or {})}
     common = dict(n_steps=16, batch_size=32, n_epochs=1, seed=seed, device="cpu", **kwargs)
     if carry:
         return CarryMaskablePPO(TRMCarryPolicy, venv, policy_kwargs=policy_kwargs, **common)
@@ -100,9 +107,23 @@ def test_one_update_moves_the_actor_through_a_nonzero_policy_gradient(carry: boo
     assert not torch.allclose(before, after)
 
 
+THINKING = {
+    "one round": {},
+    "three rounds": {"think_steps": 3},
+    "ACT, up to 4": {"halt_max_steps": 4},
+}
+
+
+@pytest.mark.parametrize("thinking", list(THINKING))
 @pytest.mark.parametrize("env_id", [MAZE, SUDOKU])
-def test_recomputed_log_probs_equal_the_rollouts_before_the_first_step(env_id: str) -> None:
-    agent = agent_for(env_id, carry=True)
+def test_recomputed_log_probs_equal_the_rollouts_before_the_first_step(
+    env_id: str, thinking: str
+) -> None:
+    agent = agent_for(env_id, carry=True, policy_extra=THINKING[thinking])
+    if thinking.startswith("ACT"):  # a halting head that stops some rows early, not others
+        with torch.no_grad():
+            agent.policy.trm.q_head.weight.normal_(0.0, 0.5)
+            agent.policy.trm.q_head.bias.zero_()
     fill_buffer(agent)
     seen = 0
     for data in agent.rollout_buffer.get(24):
@@ -115,6 +136,58 @@ def test_recomputed_log_probs_equal_the_rollouts_before_the_first_step(env_id: s
         torch.testing.assert_close(values.flatten(), data.old_values, rtol=0, atol=1e-5)
         seen += len(log_prob)
     assert seen == agent.n_steps * agent.n_envs
+
+
+def test_act_thinking_stops_where_the_halting_head_says_and_not_past_the_cap() -> None:
+    agent = agent_for(MAZE, carry=True, policy_extra={"halt_max_steps": 5})
+    policy = agent.policy
+    tokens = torch.as_tensor(agent.env.reset()["grid"]).long()
+    start = policy.initial_state(len(tokens))
+    head = policy.trm.q_head
+    with torch.no_grad():
+        head.bias.fill_(-5.0)  # the initial "keep thinking"
+        *_, rounds = policy.think_rounds(tokens, start)
+        assert rounds.tolist() == [5] * len(tokens)
+        head.bias.fill_(5.0)  # "halt now": one round
+        last_start, _, _, rounds = policy.think_rounds(tokens, start)
+        assert rounds.tolist() == [1] * len(tokens) and torch.equal(last_start, start)
+        *_, rounds = policy.think_rounds(tokens, start, adaptive=False)  # full thinking
+        assert rounds.tolist() == [5] * len(tokens)
+        head.bias.fill_(-5.0)
+        explored = torch.cat(
+            [policy.think_rounds(tokens, start, explore=True)[3] for _ in range(60)]
+        )
+    assert explored.min() >= 1 and explored.max() <= 5 and (explored < 5).any()  # exploration
+
+
+def test_halting_head_learns_its_target_and_nothing_else_moves() -> None:
+    agent = agent_for(SUDOKU, carry=True, policy_extra={"halt_max_steps": 3})
+    fill_buffer(agent)
+    head = agent.policy.trm.q_head
+    others = {k: v.clone() for k, v in agent.policy.state_dict().items() if "q_head" not in k}
+    before = head.weight.detach().clone()
+    agent._train_halting()
+    assert not torch.equal(head.weight, before)
+    after = agent.policy.state_dict()
+    assert all(torch.equal(after[k], v) for k, v in others.items())
+    assert all(p.grad is None for p in head.parameters())  # nothing left for PPO's optimiser
+    data = next(agent.rollout_buffer.get(64))
+    logits, target = agent.policy.halting_batch(data.observations, data.action_masks)
+    assert logits.requires_grad and set(target.unique().tolist()) <= {0.0, 1.0}
+
+
+def test_act_thinking_learns_and_logs_thinking_steps(tmp_path: Path) -> None:
+    from stable_baselines3.common.logger import configure
+
+    agent = agent_for(MAZE, carry=True, policy_extra={"halt_max_steps": 3})
+    agent.set_logger(configure(str(tmp_path), ["csv"]))
+    agent.learn(128)
+    rows = (tmp_path / "progress.csv").read_text().splitlines()
+    header = rows[0].split(",")
+    values = dict(zip(header, rows[-1].split(","), strict=True))
+    assert 1.0 <= float(values["rollout/think_steps"]) <= 3.0
+    assert 0.0 <= float(values["train/halt_target_rate"]) <= 1.0
+    assert float(values["train/halt_loss"]) > 0.0
 
 
 def test_carry_buffer_stores_bf16_start_states_that_reset_at_episode_starts() -> None:

@@ -167,7 +167,7 @@ def test_init_from_copies_the_supervised_trm(tmp_path: Path) -> None:
     for key, value in model.state_dict().items():
         torch.testing.assert_close(agent.policy.trm.state_dict()[key], value)
     assert info["model"]["hidden_size"] == 16 and info["model"]["H_cycles"] == 2
-    with pytest.raises(ValueError, match="no checkpoint"):
+    with pytest.raises(ValueError, match="train-supervised run"):
         train_ppo(tiny_run(tmp_path / "q", init_from=tmp_path / "missing"))
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
+import numpy as np
 import torch
 from sb3_contrib import MaskablePPO
 
@@ -59,7 +60,13 @@ def resolved_options(cfg: PPOConfig, game: str) -> tuple[PPORecipe, dict[str, An
         "n_steps": pick("n_steps"),
         "batch_size": pick("batch_size"),
         "n_epochs": pick("n_epochs"),
-        "learning_rate": pick("learning_rate"),
+        "learning_rate": (
+            recipe.init_learning_rate
+            if cfg.learning_rate is None
+            and cfg.init_from is not None
+            and recipe.init_learning_rate is not None
+            else pick("learning_rate")
+        ),
         "gamma": pick("gamma"),
         "ent_coef": pick("ent_coef"),
         "gae_lambda": cfg.gae_lambda,
@@ -144,6 +151,7 @@ def build_agent(
             "model": model_cfg.to_dict(),
             "think_steps": cfg.think_steps,
             "state_dtype": cfg.state_dtype,
+            "halt_max_steps": cfg.halt_max_steps,
         }
         agent = CarryMaskablePPO(TRMCarryPolicy, venv, policy_kwargs=kwargs, **common)
     else:
@@ -192,6 +200,29 @@ def load_supervised_trm(trm: torch.nn.Module, run_dir: Path) -> None:
     trm.load_state_dict({k: source[k] for k in target})
 
 
+def supervised_heldout_solutions(run_dir: str | Path) -> np.ndarray | None:
+    """The Sudoku solutions a supervised run never trained on: ``(K, N, N)`` digit grids, the
+    solutions of its validation and test puzzles (for 4x4: its held-out solution grids), so a
+    PPO run initialised from it can be evaluated on puzzles with those solutions only.
+
+    :return: the grids, or None for a maze run (generated maze streams are endless; evaluate a
+        policy initialised from one on another maze size, or accept that a repeat of one of
+        millions of random mazes is improbable).
+    """
+    from trm_rl.data.build import make_data
+    from trm_rl.data.config import DataConfig
+    from trm_rl.supervised import state as run_state
+
+    data_cfg = DataConfig(**run_state.read_run_config(Path(run_dir))["data"])
+    data = make_data(data_cfg)
+    if data.kind != "sudoku":
+        return None
+    labels = np.concatenate([data.split("val")[1], data.split("test")[1]])
+    side = data.grid_shape[0]
+    digits = labels.astype(np.int64) - 1  # Sudoku tokens: digit d is d + 1
+    return np.unique(digits.astype(np.uint8), axis=0).reshape(-1, side, side)
+
+
 def _jsonable(value: Any) -> Any:
     if isinstance(value, dict):
         return {str(k): _jsonable(v) for k, v in value.items()}
@@ -210,6 +241,7 @@ __all__ = [
     "game_of",
     "load_supervised_trm",
     "resolved_options",
+    "supervised_heldout_solutions",
     "trm_config",
     "trm_policy_params",
 ]

@@ -6,10 +6,20 @@ is reset to ``H_init``/``L_init`` at every episode start and, as between deep-su
 it leaves each step detached.
 
 Because the carry is detached, PPO needs no back-propagation through time: the rollout buffer
-stores the state each step started from (in ``bfloat16`` by default, 2 bytes a value), and the
-update recomputes that step's log-probabilities from it in ordinary shuffled minibatches, with
-the action masks. The rollout uses the stored (rounded) state itself, so before the first
-gradient step the recomputed log-probabilities equal the rollout's.
+stores the state that each step's *last* round started from (in ``bfloat16`` by default, 2 bytes
+a value), and the update recomputes that one round, and the step's log-probabilities, from it in
+ordinary shuffled minibatches, with the action masks. Gradients only ever flow through the last
+round, so this is exact: the rollout uses the stored (rounded) state itself, and before the
+first gradient step the recomputed log-probabilities equal the rollout's. Earlier rounds of a
+step (``think_steps > 1``) cost the update nothing.
+
+**ACT thinking time** (``halt_max_steps``): each env step runs up to ``halt_max_steps`` rounds
+and stops as soon as the TRM's halting head says so (``q_halt > 0``; the initial bias of -5
+means "keep thinking" until the head learns). The head is trained after every PPO update, by
+one pass over the rollout with its own Adam optimiser, on its own (the policy's features are
+detached): the binary cross-entropy of ``q_halt`` after a round against the target "one more
+round would not change the greedy legal action". ``rollout/think_steps`` logs the mean rounds
+per action and ``train/halt_*`` the head's loss and target rate.
 
 No public library has masked recurrent PPO; this is built on SB3's extension points:
 
@@ -59,19 +69,41 @@ class TRMCarryPolicy(TRMPolicy):
 
     :param state_dtype: ``"bfloat16"`` (default), ``"float16"`` or ``"float32"``: how the state
         is kept between steps and stored for the update.
+    :param halt_max_steps: None (default): every env step runs ``think_steps`` rounds. An int:
+        ACT thinking time, up to this many rounds per env step, fewer when the halting head
+        says so (see the module docstring).
     :param kwargs: :class:`TRMPolicy` arguments (``model``, ``think_steps``, optimizer ...).
     """
 
-    def __init__(self, *args: Any, state_dtype: str = "bfloat16", **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        state_dtype: str = "bfloat16",
+        halt_max_steps: int | None = None,
+        **kwargs: Any,
+    ) -> None:
         if state_dtype not in STATE_DTYPES:
             raise ValueError(
                 f"state_dtype must be one of {list(STATE_DTYPES)}, got {state_dtype!r}"
             )
+        if halt_max_steps is not None and (
+            not isinstance(halt_max_steps, int)
+            or isinstance(halt_max_steps, bool)
+            or halt_max_steps < 1
+        ):
+            raise ValueError(f"halt_max_steps must be None or an int >= 1, got {halt_max_steps!r}")
         self.state_dtype_name = state_dtype
+        self.halt_max_steps = halt_max_steps
+        #: ``[B]`` rounds each row of the last :meth:`step_state` call thought for.
+        self.last_think_steps: torch.Tensor | None = None
         super().__init__(*args, **kwargs)
 
     def _get_constructor_parameters(self) -> dict[str, Any]:
-        return {**super()._get_constructor_parameters(), "state_dtype": self.state_dtype_name}
+        return {
+            **super()._get_constructor_parameters(),
+            "state_dtype": self.state_dtype_name,
+            "halt_max_steps": self.halt_max_steps,
+        }
 
     @property
     def state_dtype(self) -> torch.dtype:
@@ -87,6 +119,74 @@ class TRMCarryPolicy(TRMPolicy):
         with torch.no_grad():
             return self.body.initial_state(n_envs, grid_shape, dtype=self.state_dtype)
 
+    # ------------------------------------------------------------------------------ thinking
+    def halt_logits(self, z_H: torch.Tensor) -> torch.Tensor:
+        """``[B]`` halting logits (``q_halt``) of answer states ``[B, positions, hidden]``, read
+        as the TRM reads them (position 0, or the mean over cells with ``pooled_q_head``)."""
+        model = self.trm
+        if model.config.pooled_q_head:
+            features = z_H[:, model.config.prefix_len :].mean(dim=1)
+        else:
+            features = z_H[:, 0]
+        return model.q_head(features).float()[..., 0]
+
+    def think_rounds(
+        self,
+        tokens: torch.Tensor,
+        start: torch.Tensor,
+        adaptive: bool | None = None,
+        explore: bool = False,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Think from ``start`` (no gradients): ``think_steps`` rounds, or with ``halt_max_steps``
+        until the halting head stops each row.
+
+        :param tokens: ``[B, rows, cols]`` token ids.
+        :param start: ``[B, 2, positions, hidden]`` (already reset) states.
+        :param adaptive: halt by the head (default: when ``halt_max_steps`` is set); False runs
+            every row for ``halt_max_steps`` (or ``think_steps``) rounds.
+        :param explore: with ``adaptive``, each row stops by ``halt_exploration_prob`` (of the
+            TRM config) at a uniform round in ``[1, halt_max_steps]`` at the latest, so that the
+            halting head also sees early rounds in training (as TRM's ACT explores).
+        :return: ``(last_start, z_H, next_state, rounds)``: the state each row's last round
+            started from (storage dtype; the update recomputes that round from it), that
+            round's answer state, the state after it (storage dtype) and ``[B]`` rounds.
+        """
+        adaptive = self.halt_max_steps is not None if adaptive is None else adaptive
+        limit = self.halt_max_steps or self.body.think_steps
+        batch = tokens.shape[0]
+        state = start.to(self.state_dtype)
+        rounds = torch.full((batch,), limit, dtype=torch.long, device=tokens.device)
+        cap = rounds
+        if adaptive and explore:
+            prob = self.model_config.halt_exploration_prob
+            early = torch.rand(batch, device=tokens.device) < prob
+            cap = torch.where(early, torch.randint_like(rounds, 1, limit + 1), rounds)
+        last_start = state
+        z_H = next_state = None
+        with torch.no_grad():
+            for k in range(1, limit + 1):
+                z_k, after = self.body.think(tokens, state, steps=1)
+                after = after.to(self.state_dtype)
+                if z_H is None:
+                    done = torch.zeros(batch, dtype=torch.bool, device=tokens.device)
+                    last_start, z_H, next_state = state, z_k, after
+                else:  # rows still thinking take this round's results
+                    keep = done.view(-1, 1, 1)
+                    last_start = torch.where(keep.unsqueeze(1), last_start, state)
+                    z_H = torch.where(keep, z_H, z_k)
+                    next_state = torch.where(keep.unsqueeze(1), next_state, after)
+                if k == limit:
+                    break
+                if adaptive:
+                    stop = ~done & ((self.halt_logits(z_k) > 0) | (cap <= k))
+                    rounds = torch.where(stop, k, rounds)
+                    done = done | stop
+                    if bool(done.all()):
+                        break
+                state = after
+        self.last_think_steps = rounds
+        return last_start, z_H, next_state, rounds  # type: ignore[return-value]
+
     # ------------------------------------------------------------------------------ stepping
     def step_state(
         self,
@@ -95,6 +195,8 @@ class TRMCarryPolicy(TRMPolicy):
         episode_start: torch.Tensor,
         action_masks: np.ndarray | torch.Tensor | None = None,
         deterministic: bool = False,
+        explore: bool = False,
+        adaptive: bool | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """One env step from the carried state.
 
@@ -102,14 +204,20 @@ class TRMCarryPolicy(TRMPolicy):
         :param state: ``[B, 2, positions, hidden]`` carried from the previous step.
         :param episode_start: ``[B]`` bool; those rows restart from the initial state.
         :param action_masks: ``[B, n_actions]`` legal actions (None: all).
+        :param deterministic: greedy actions instead of samples.
+        :param explore: ACT exploration of the thinking time (see :meth:`think_rounds`).
+        :param adaptive: False thinks ``halt_max_steps`` rounds whatever the halting head says
+            (default: halt by the head when ``halt_max_steps`` is set).
         :return: ``(actions, values, log_probs, start_state, next_state)``; ``start_state`` is
-            what the buffer stores (the update recomputes the step from it), both states in the
-            storage dtype.
+            the state the step's last round started from, what the buffer stores (the update
+            recomputes that round from it), both states in the storage dtype. The rounds each
+            row took are in :attr:`last_think_steps`.
         """
         tokens = self.extract_features(obs)
         grid = tuple(tokens.shape[1:])
         start = self.body.reset_state(state.to(self.state_dtype), episode_start, grid)  # type: ignore[arg-type]
-        logits, latent_vf, next_state = self.latents(tokens, start)
+        start, z_H, next_state, _ = self.think_rounds(tokens, start, adaptive, explore)
+        logits, latent_vf = self.body.heads(tokens, z_H)
         distribution = self._get_action_dist_from_latent(logits)
         if action_masks is not None:
             distribution.apply_masking(action_masks)
@@ -128,8 +236,8 @@ class TRMCarryPolicy(TRMPolicy):
     ) -> torch.Tensor:
         """Values ``[B, 1]`` of observations from the given (already reset) states."""
         tokens = self.extract_features(obs)
-        _, latent_vf, _ = self.latents(tokens, state)
-        return self.value_net(latent_vf)
+        _, z_H, _, _ = self.think_rounds(tokens, state)
+        return self.value_net(self.body.heads(tokens, z_H)[1])
 
     def evaluate_actions(  # type: ignore[override]
         self,
@@ -137,8 +245,9 @@ class TRMCarryPolicy(TRMPolicy):
         actions: torch.Tensor,
         action_masks: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Values, log-probabilities and entropies of ``actions``, each step recomputed from
-        the state it started from (``obs[CARRY_KEY]``, put there by :class:`CarryRolloutBuffer`).
+        """Values, log-probabilities and entropies of ``actions``, each step's last round
+        recomputed from the state it started from (``obs[CARRY_KEY]``, put there by
+        :class:`CarryRolloutBuffer`).
         """
         if CARRY_KEY not in obs:
             raise ValueError(
@@ -148,11 +257,39 @@ class TRMCarryPolicy(TRMPolicy):
         obs = dict(obs)
         state = obs.pop(CARRY_KEY)
         tokens = self.extract_features(obs)
-        logits, latent_vf, _ = self.latents(tokens, state)
+        z_H, _ = self.body.think(tokens, state, steps=1)
+        logits, latent_vf = self.body.heads(tokens, z_H)
         distribution = self._get_action_dist_from_latent(logits)
         if action_masks is not None:
             distribution.apply_masking(action_masks)
         return self.value_net(latent_vf), distribution.log_prob(actions), distribution.entropy()
+
+    def halting_batch(
+        self, obs: dict[str, torch.Tensor], action_masks: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Halting logits and their targets for stored steps (``obs[CARRY_KEY]``).
+
+        :return: ``(q_halt [B] with gradients into the halting head only, target [B])``;
+            the target is 1 where one more round leaves the greedy legal action unchanged.
+        """
+        obs = dict(obs)
+        state = obs.pop(CARRY_KEY)
+        tokens = self.extract_features(obs)
+        with torch.no_grad():
+            z_now, after = self.body.think(tokens, state, steps=1)
+            z_more, _ = self.body.think(tokens, after.to(self.state_dtype), steps=1)
+            now = self._greedy(tokens, z_now, action_masks)
+            more = self._greedy(tokens, z_more, action_masks)
+        return self.halt_logits(z_now.detach()), (now == more).float()
+
+    def _greedy(
+        self, tokens: torch.Tensor, z_H: torch.Tensor, action_masks: torch.Tensor | None
+    ) -> torch.Tensor:
+        logits = self.body.heads(tokens, z_H)[0]
+        if action_masks is not None:
+            mask = torch.as_tensor(action_masks, device=logits.device).view(logits.shape)
+            logits = logits.masked_fill(~mask.to(torch.bool), -torch.inf)
+        return logits.argmax(dim=-1)
 
     def predict(  # type: ignore[override]
         self,
@@ -260,14 +397,43 @@ class CarryMaskablePPO(MaskablePPO):
     """``MaskablePPO`` for :class:`TRMCarryPolicy`: each env's TRM state persists across steps.
 
     Arguments are ``MaskablePPO``'s; the policy must be :class:`TRMCarryPolicy`. Its ``train``
-    is ``MaskablePPO.train``; only ``collect_rollouts`` differs (it threads the states).
+    is ``MaskablePPO.train``, followed, for a policy with ``halt_max_steps``, by one pass that
+    trains the halting head; ``collect_rollouts`` threads the states.
     """
 
     policy: TRMCarryPolicy
     policy_aliases: ClassVar[dict[str, type]] = {"TRMCarryPolicy": TRMCarryPolicy}
 
     def _excluded_save_params(self) -> list[str]:
-        return [*super()._excluded_save_params(), "_last_state"]
+        return [*super()._excluded_save_params(), "_last_state", "_halt_optimizer"]
+
+    def train(self) -> None:
+        """``MaskablePPO.train``, then (ACT thinking time) one pass of the halting head."""
+        super().train()
+        if self.policy.halt_max_steps is not None:
+            self._train_halting()
+
+    def _train_halting(self) -> None:
+        """One pass over the rollout: binary cross-entropy of ``q_halt`` after each stored
+        step's last round against "one more round keeps the greedy legal action", with its own
+        Adam on the halting head alone (the PPO loss never reaches that head)."""
+        head = self.policy.trm.q_head
+        if getattr(self, "_halt_optimizer", None) is None:
+            self._halt_optimizer = torch.optim.Adam(head.parameters(), lr=self.learning_rate)
+        self.policy.set_training_mode(True)
+        losses, targets = [], []
+        for data in self.rollout_buffer.get(self.batch_size):
+            logits, target = self.policy.halting_batch(data.observations, data.action_masks)
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, target)
+            self._halt_optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self._halt_optimizer.step()
+            losses.append(loss.item())
+            targets.append(target.mean().item())
+        for p in head.parameters():  # nothing of this pass reaches the PPO optimiser
+            p.grad = None
+        self.logger.record("train/halt_loss", float(np.mean(losses)))
+        self.logger.record("train/halt_target_rate", float(np.mean(targets)))
 
     def _setup_model(self) -> None:
         super()._setup_model()
@@ -311,6 +477,8 @@ class CarryMaskablePPO(MaskablePPO):
             self._last_state = self.policy.initial_state(env.num_envs)
         action_masks = None
         n_steps = 0
+        rounds_sum, rounds_count = 0.0, 0
+        explore = self.policy.halt_max_steps is not None
         while n_steps < n_rollout_steps:
             with torch.no_grad():
                 obs_tensor = obs_as_tensor(self._last_obs, self.device)  # type: ignore[arg-type]
@@ -322,7 +490,12 @@ class CarryMaskablePPO(MaskablePPO):
                     self._last_state,
                     starts.to(torch.bool),
                     action_masks,
+                    explore=explore,
                 )
+            rounds = self.policy.last_think_steps
+            if rounds is not None:
+                rounds_sum += float(rounds.sum())
+                rounds_count += rounds.numel()
             actions_np = actions.cpu().numpy()
             new_obs, rewards, dones, infos = env.step(actions_np)
             self.num_timesteps += env.num_envs
@@ -367,6 +540,8 @@ class CarryMaskablePPO(MaskablePPO):
             last_state = self.policy.body.reset_state(self._last_state, done_t, grid)  # type: ignore[arg-type]
             values = self.policy.predict_values_state(obs_tensor, last_state)  # type: ignore[arg-type]
         rollout_buffer.compute_returns_and_advantage(last_values=values, dones=dones)
+        if rounds_count:
+            self.logger.record("rollout/think_steps", rounds_sum / rounds_count)
         callback.on_rollout_end()
         return True
 

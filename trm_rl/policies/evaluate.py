@@ -327,7 +327,7 @@ def sb3_policy(model: Any, *, deterministic: bool = True) -> ActFn:
     return act
 
 
-def agent_act(agent: Any, deterministic: bool = True) -> ActFn:
+def agent_act(agent: Any, deterministic: bool = True, adaptive: bool | None = None) -> ActFn:
     """One of our trained agents (``trm``, ``trm-carry``, ``mlp``, ``conv`` runs) as an
     :data:`ActFn`.
 
@@ -338,6 +338,10 @@ def agent_act(agent: Any, deterministic: bool = True) -> ActFn:
 
     :param agent: an SB3 agent whose policy is a ``MaskableActorCriticPolicy`` (ours are).
     :param deterministic: take the most likely legal action (else sample).
+    :param adaptive: ``trm-carry`` with ACT thinking time: False thinks the full
+        ``halt_max_steps`` rounds at every step (default: stop when the halting head says so).
+    :return: the policy; for ``trm-carry`` its attribute ``think_steps`` is ``[rounds, actions]``
+        summed over every action it took (divide for the mean thinking rounds per action).
     """
     import torch
 
@@ -360,13 +364,17 @@ def agent_act(agent: Any, deterministic: bool = True) -> ActFn:
                     state["grid"] = grid
                 start = torch.as_tensor(np.asarray(starts, dtype=bool), device=policy.device)
                 actions, _, _, _, state["z"] = policy.step_state(
-                    tensors, current, start, masks, deterministic
+                    tensors, current, start, masks, deterministic, adaptive=adaptive
                 )
+                rounds = policy.last_think_steps
+                act.think_steps[0] += int(rounds.sum())  # type: ignore[attr-defined]
+                act.think_steps[1] += rounds.numel()  # type: ignore[attr-defined]
             else:
                 distribution = policy.get_distribution(tensors, action_masks=masks)
                 actions = distribution.get_actions(deterministic=deterministic)
         return actions.cpu().numpy().astype(np.int64).reshape(-1)
 
+    act.think_steps = [0, 0]  # type: ignore[attr-defined]
     return act
 
 

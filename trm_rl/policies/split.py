@@ -79,6 +79,7 @@ def heldout_split(
     seed: int = 0,
     train_pool_size: int | None = None,
     workdir: str | Path | None = None,
+    eval_solutions_from: np.ndarray | None = None,
 ) -> Split:
     """Split a game's puzzles into a training pool and ``eval_size`` puzzles never in it.
 
@@ -99,14 +100,19 @@ def heldout_split(
 
     Everything is deterministic in ``seed``.
 
+    ``eval_solutions_from`` (Sudoku only) restricts the evaluation puzzles to those whose solution
+    is one of these ``(K, N, N)`` grids: pass the solutions a supervised run held out
+    (:func:`trm_rl.policies.agents.supervised_heldout_solutions`) so that a policy initialised
+    from it is evaluated on puzzles its supervised training never saw.
+
     :param env_id: a registered ``trm_rl/...`` id.
     :param env_kwargs: the env's config fields (``size``, ``max_steps``, rewards...), or None.
     :param eval_size: number of evaluation puzzles.
     :param seed: seed of the split.
     :param train_pool_size: training puzzles (default: see above).
     :param workdir: folder of the Sudoku training CSV (required for Sudoku).
-    :raises ValueError: for an unknown id or field, too few puzzles for ``eval_size``, or a
-        Sudoku split without ``workdir``.
+    :raises ValueError: for an unknown id or field, too few puzzles for ``eval_size``, a
+        Sudoku split without ``workdir``, or ``eval_solutions_from`` for a maze.
     """
     game = env_game(env_id)
     kwargs = checked_env_kwargs(env_kwargs)
@@ -115,13 +121,17 @@ def heldout_split(
     train_pool_size = check_int("train_pool_size", train_pool_size, low=1, allow_none=True)
     rng = np.random.default_rng([seed, _EVAL_STREAM])
     if game == "maze":
+        if eval_solutions_from is not None:
+            raise ValueError("eval_solutions_from restricts Sudoku splits; pass None for mazes")
         return _maze_split(env_id, kwargs, eval_size, seed, train_pool_size, rng)
     if workdir is None:
         raise ValueError(
             "heldout_split writes the Sudoku training puzzles to a CSV: pass workdir=<a folder, "
             "e.g. the run directory>"
         )
-    return _sudoku_split(env_id, kwargs, eval_size, seed, train_pool_size, Path(workdir), rng)
+    return _sudoku_split(
+        env_id, kwargs, eval_size, seed, train_pool_size, Path(workdir), rng, eval_solutions_from
+    )
 
 
 def _maze_split(
@@ -189,30 +199,42 @@ def _sudoku_split(
     train_pool_size: int | None,
     workdir: Path,
     rng: np.random.Generator,
+    eval_solutions_from: np.ndarray | None = None,
 ) -> Split:
     config = SudokuConfig.from_kwargs(**{**envs.ENV_IDS[env_id], **kwargs})
     pool = build_sudoku_pool(config.replace(pool_size=None))  # every puzzle of the filters
     count = len(pool)
     flat_solutions = pool.solutions.reshape(count, -1)
+    allowed = np.ones(count, dtype=bool)  # may be an evaluation puzzle
+    if eval_solutions_from is not None:
+        given = np.asarray(eval_solutions_from, dtype=np.uint8).reshape(-1, flat_solutions.shape[1])
+        keys = {row.tobytes() for row in given}
+        allowed = np.array([row.tobytes() in keys for row in flat_solutions], dtype=bool)
     if config.size == 4:  # hold out whole solution grids
         grids, grid_of = np.unique(flat_solutions, axis=0, return_inverse=True)
+        grid_of = grid_of.ravel()
         held = np.zeros(count, dtype=bool)
         for g in rng.permutation(len(grids)).tolist():
             if held.sum() >= eval_size:
                 break
-            held |= grid_of.ravel() == g
+            if allowed[grid_of == g].all():
+                held |= grid_of == g
         eval_idx = np.sort(rng.permutation(np.flatnonzero(held))[:eval_size])
         train_idx = np.flatnonzero(~held)
     else:
         order = rng.permutation(count)
+        order = np.concatenate([order[allowed[order]], order[~allowed[order]]])
+        if allowed.sum() < eval_size:
+            order = order[:0]  # reported below: too few allowed puzzles
         eval_idx = np.sort(order[:eval_size])
         eval_keys = {p.tobytes() for p in pool.puzzles[eval_idx]}
         rest = np.sort(order[eval_size:])
         train_idx = rest[[pool.puzzles[i].tobytes() not in eval_keys for i in rest.tolist()]]
     if len(eval_idx) < eval_size or len(train_idx) == 0:
         raise ValueError(
-            f"the {config.size}x{config.size} pool has {count} puzzles: too few for "
-            f"eval_size={eval_size} and a training pool; lower eval_size"
+            f"the {config.size}x{config.size} pool has {count} puzzles ({int(allowed.sum())} "
+            f"allowed for evaluation): too few for eval_size={eval_size} and a training pool; "
+            "lower eval_size (--val-episodes/--test-episodes)"
         )
     size = train_pool_size or config.pool_size
     if size is not None:
@@ -223,7 +245,8 @@ def _sudoku_split(
             )
         train_idx = np.sort(rng.choice(train_idx, size=size, replace=False))
     name = env_id.split("/")[-1]
-    tag = hashlib.sha1(repr((config, size)).encode()).hexdigest()[:8]  # other configs, other file
+    key = repr((config, size)).encode() + np.packbits(allowed).tobytes()
+    tag = hashlib.sha1(key).hexdigest()[:8]  # other configs or restrictions, other file
     path = workdir / f"heldout_train_{name}_seed{seed}_eval{eval_size}_{tag}.csv"
     train = SudokuPool(pool.puzzles[train_idx], pool.solutions[train_idx])
     write_sudoku_csv(train, path, f"heldout_split {env_id} seed={seed} eval_size={eval_size}")

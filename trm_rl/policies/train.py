@@ -31,13 +31,14 @@ import torch
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.logger import CSVOutputFormat, Logger, TensorBoardOutputFormat
 
-from envs.utils import atomic_write, atomic_write_file
+from envs.utils import atomic_write, atomic_write_file, check_int
 from trm_rl.policies.agents import (
     ALGORITHMS,
     build_agent,
     env_kwargs_of,
     game_of,
     resolved_options,
+    supervised_heldout_solutions,
 )
 from trm_rl.policies.config import PPOConfig
 from trm_rl.policies.evaluate import agent_act, oracle_policy, random_policy, run_episodes
@@ -330,12 +331,18 @@ def train_ppo(cfg: PPOConfig) -> Path:
     env_kwargs = env_kwargs_of(cfg, recipe)
     run_dir.mkdir(parents=True, exist_ok=True)
     _threads(cfg.rollout_threads)
+    # A policy initialised from a supervised run is evaluated only on puzzles whose solution
+    # that run held out (Sudoku; maze streams are endless, see supervised_heldout_solutions).
+    allowed = None
+    if cfg.init_from is not None and game == "sudoku":
+        allowed = supervised_heldout_solutions(cfg.init_from)
     split = heldout_split(
         cfg.env,
         env_kwargs,
         cfg.val_episodes + cfg.test_episodes,
         seed=0,
         workdir=run_dir / "data",
+        eval_solutions_from=allowed,
     )
     val = (
         split.eval_puzzles[: cfg.val_episodes],
@@ -401,6 +408,9 @@ def evaluate_ppo(
     episodes: int = 1000,
     device: str = "auto",
     seed: int = 0,
+    *,
+    max_steps: int | None = None,
+    stochastic: bool = True,
 ) -> dict[str, Any]:
     """Score a PPO run on held-out puzzles, beside a uniform random legal policy and the oracle.
 
@@ -412,6 +422,11 @@ def evaluate_ppo(
         held-out split of ``env``).
     :return: JSON-ready dict: ``deterministic`` and ``stochastic`` (the policy), ``random``,
         ``oracle`` (each: episodes, success, success_2x, length_ratio, ...), and the setup.
+        ``trm-carry`` results add ``think_steps`` (mean TRM rounds per action); with ACT
+        thinking time, ``deterministic_full_thinking`` is the same policy thinking
+        ``halt_max_steps`` rounds at every step (the compute the halting head saves).
+    :param max_steps: cap on episode length for every policy (default: the env's).
+    :param stochastic: also play the policy with sampled actions.
     """
     run_dir = Path(run_dir)
     config = read_ppo_config(run_dir)
@@ -444,6 +459,8 @@ def evaluate_ppo(
         source = f"{episodes} fresh puzzles of {env_id}"
     if episodes < 1:
         raise ValueError(f"--episodes must be >= 1, got {episodes}")
+    if max_steps is not None:
+        eval_kwargs["max_steps"] = check_int("--max-steps", max_steps, low=1)
     board = board[:episodes]
     solutions = None if solutions is None else solutions[:episodes]
     common = {"solutions": solutions, "env_kwargs": eval_kwargs, "num_envs": 64, "seed": seed}
@@ -455,11 +472,20 @@ def evaluate_ppo(
         "puzzles": source,
         "train_timesteps": int(agent.num_timesteps),
         "train_minutes": float(getattr(agent, "trm_train_seconds", 0.0)) / 60.0,
+        "max_steps": max_steps,
     }
-    report["deterministic"] = run_episodes(
-        env_id, agent_act(agent, True), board, **common
-    ).to_dict()
-    report["stochastic"] = run_episodes(env_id, agent_act(agent, False), board, **common).to_dict()
+    variants = {"deterministic": (True, None)}
+    if stochastic:
+        variants["stochastic"] = (False, None)
+    if getattr(agent.policy, "halt_max_steps", None) is not None:
+        # ACT thinking time: the same policy thinking every step to halt_max_steps, beside it
+        variants["deterministic_full_thinking"] = (True, False)
+    for name, (greedy, adaptive) in variants.items():
+        act = agent_act(agent, greedy, adaptive=adaptive)
+        report[name] = run_episodes(env_id, act, board, **common).to_dict()
+        rounds, actions = getattr(act, "think_steps", (0, 0))
+        if actions:
+            report[name]["think_steps"] = rounds / actions
     report["random"] = run_episodes(env_id, random_policy(seed), board, **common).to_dict()
     oracle = oracle_policy(
         env_id, puzzles=None if solutions is None else board, solutions=solutions
