@@ -246,6 +246,24 @@ def test_sudoku_split_is_seeded_and_splits_6x6_by_puzzle(tmp_path) -> None:
     assert not _grid_keys(a.eval_puzzles) & _grid_keys(train.puzzles)
 
 
+@pytest.mark.parametrize("env_id", [SUDOKU, "trm_rl/Sudoku-6x6-v0"])
+def test_eval_solutions_from_keeps_evaluation_on_the_given_solutions(env_id, tmp_path) -> None:
+    base = heldout_split(env_id, None, 40, seed=0, workdir=tmp_path / "base")
+    allowed = base.eval_solutions[:20]  # e.g. the solutions a supervised run held out
+    split = heldout_split(
+        env_id, None, 10, seed=0, workdir=tmp_path / "restricted", eval_solutions_from=allowed
+    )
+    assert _grid_keys(split.eval_solutions) <= _grid_keys(allowed)
+    train = gym.make(env_id, **split.train_env_kwargs).unwrapped.generator
+    assert not _grid_keys(split.eval_puzzles) & _grid_keys(train.puzzles)
+    with pytest.raises(ValueError, match="allowed for evaluation"):
+        heldout_split(
+            env_id, None, 500, seed=0, workdir=tmp_path / "x", eval_solutions_from=allowed[:1]
+        )
+    with pytest.raises(ValueError, match="Sudoku"):
+        heldout_split(MAZE, None, 4, seed=0, eval_solutions_from=allowed)
+
+
 # ---------------------------------------------------------------------------------- bad input
 def _puzzles(split: Split) -> np.ndarray:
     return split.eval_puzzles[:3]

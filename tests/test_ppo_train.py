@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 from pathlib import Path
 
@@ -141,6 +142,24 @@ def test_carry_run_and_maze_size_transfer(tmp_path: Path) -> None:
     assert report["oracle"]["success_2x"] == 1.0
 
 
+def test_act_thinking_run_reports_thinking_steps_beside_full_thinking(tmp_path: Path) -> None:
+    out = tmp_path / "act"
+    short = (*POOL, "max_steps=24")
+    train_ppo(
+        tiny_run(out, env="trm_rl/Maze-5x5-v0", policy="trm-carry", env_set=short, halt_max_steps=3)
+    )
+    with (out / "metrics.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert any(r.get("rollout/think_steps") for r in rows)
+    report = evaluate_ppo(out, episodes=8, device="cpu", max_steps=12, stochastic=False)
+    assert "stochastic" not in report and report["max_steps"] == 12
+    assert report["deterministic_full_thinking"]["think_steps"] == 3.0
+    assert 1.0 <= report["deterministic"]["think_steps"] <= 3.0
+    assert max(report[k]["mean_length"] for k in ("deterministic", "random", "oracle")) <= 12
+    with pytest.raises(ValueError, match="trm-carry"):
+        tiny_run(out, halt_max_steps=3)
+
+
 def test_init_from_copies_the_supervised_trm(tmp_path: Path) -> None:
     from trm_rl.supervised.commands import load_run
     from trm_rl.supervised.config import TrainConfig
@@ -167,6 +186,10 @@ def test_init_from_copies_the_supervised_trm(tmp_path: Path) -> None:
     for key, value in model.state_dict().items():
         torch.testing.assert_close(agent.policy.trm.state_dict()[key], value)
     assert info["model"]["hidden_size"] == 16 and info["model"]["H_cycles"] == 2
+    # a pretrained maze policy fine-tunes at the recipe's lower learning rate
+    assert ppo["learning_rate"] == 3e-5 == resolved_options(cfg, "maze")[0].init_learning_rate
+    scratch = dataclasses.replace(cfg, init_from=None)
+    assert resolved_options(scratch, "maze")[1]["learning_rate"] == 3e-4
     with pytest.raises(ValueError, match="train-supervised run"):
         train_ppo(tiny_run(tmp_path / "q", init_from=tmp_path / "missing"))
 
