@@ -190,6 +190,22 @@ def test_act_thinking_learns_and_logs_thinking_steps(tmp_path: Path) -> None:
     assert float(values["train/halt_loss"]) > 0.0
 
 
+@pytest.mark.parametrize("carry", [False, True])
+def test_freeze_trm_trains_only_the_heads_and_survives_save_load(carry: bool, tmp_path) -> None:
+    agent = agent_for(MAZE, carry=carry, policy_extra={"freeze_trm": True})
+    before = {k: v.clone() for k, v in agent.policy.state_dict().items()}
+    agent.learn(64)
+    changed = {k for k, v in agent.policy.state_dict().items() if not torch.equal(before[k], v)}
+    heads = ("value_net.", "mlp_extractor.move_head.", "mlp_extractor.path_scale",
+             "mlp_extractor.model.lm_head.")  # fmt: skip
+    assert changed and all(k.startswith(heads) for k in changed)
+    assert any(k.startswith("mlp_extractor.model.lm_head.") for k in changed)
+    agent.save(tmp_path / "frozen")
+    loaded = type(agent).load(tmp_path / "frozen", device="cpu")
+    assert loaded.policy.freeze_trm
+    assert not any(p.requires_grad for p in loaded.policy.trm.net.parameters())
+
+
 def test_carry_buffer_stores_bf16_start_states_that_reset_at_episode_starts() -> None:
     agent = agent_for(SUDOKU, carry=True)
     fill_buffer(agent)

@@ -144,12 +144,17 @@ def build_agent(
     model_cfg = trm_config(cfg, recipe, game, grid)  # type: ignore[arg-type]
     common = dict(ppo_kwargs, seed=cfg.seed, device=device, verbose=0)
     if cfg.policy in ("trm", "trm-h1l1"):
-        kwargs = {"model": model_cfg.to_dict(), "think_steps": cfg.think_steps}
+        kwargs = {
+            "model": model_cfg.to_dict(),
+            "think_steps": cfg.think_steps,
+            "freeze_trm": cfg.freeze_trm,
+        }
         agent = MaskablePPO(TRMPolicy, venv, policy_kwargs=kwargs, **common)
     elif cfg.policy == "trm-carry":
         kwargs = {
             "model": model_cfg.to_dict(),
             "think_steps": cfg.think_steps,
+            "freeze_trm": cfg.freeze_trm,
             "state_dtype": cfg.state_dtype,
             "halt_max_steps": cfg.halt_max_steps,
         }

@@ -74,6 +74,11 @@ class PPOConfig:
     think_steps: int = 1
     """TRM supervision steps per env step ('trm' and 'trm-carry'; the earlier ones without
     gradients)."""
+    freeze_trm: bool = False
+    """Train only the TRM's heads (lm_head, the maze move head) and the value head; the
+    embeddings and the reasoning network keep their initial (e.g. --init-from) weights. PPO then
+    cannot disturb a pretrained reasoning network, and the update skips back-propagation
+    through the recursion."""
     halt_max_steps: int | None = None
     """'trm-carry' only: ACT thinking time. Each env step thinks up to this many rounds and stops
     when the TRM's halting head says so; the head learns the target 'one more round would not
@@ -132,6 +137,8 @@ class PPOConfig:
             check_float("target_kl", self.target_kl, low=1e-9)
         check_int("think_steps", self.think_steps, low=1)
         check_int("halt_max_steps", self.halt_max_steps, low=1, allow_none=True)
+        if self.freeze_trm and not self.policy.startswith("trm"):
+            raise ValueError(f"--freeze-trm freezes a TRM policy; --policy {self.policy} has none")
         if self.halt_max_steps is not None and self.policy != "trm-carry":
             raise ValueError(
                 "--halt-max-steps (ACT thinking time) needs --policy trm-carry, whose buffer "

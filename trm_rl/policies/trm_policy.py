@@ -38,6 +38,9 @@ from torch import nn
 from trm_rl.model.config import TRMConfig
 from trm_rl.policies.networks import Game, TRMActorCritic
 
+#: TRM parameters that ``freeze_trm`` leaves trainable (the output heads).
+TRAINABLE_WHEN_FROZEN = ("lm_head", "q_head")
+
 
 class GridTokens(BaseFeaturesExtractor):
     """Pass the observation's ``grid`` on as int64 token ids ``[B, rows, cols]``.
@@ -111,6 +114,10 @@ class TRMPolicy(MaskableActorCriticPolicy):
     :param model: the TRM config (``TRMConfig`` or ``TRMConfig.to_dict()``); its ``vocab_size``
         must cover the tokens and, for global mixers, ``seq_len`` must equal the cells.
     :param think_steps: supervision steps per env step (the earlier ones without gradients).
+    :param freeze_trm: train only the TRM's heads (``lm_head``, ``q_head``, the maze move head
+        and path scale) and the value head; the embeddings and the reasoning network stay as
+        initialised (e.g. by a supervised run), and the update back-propagates through no
+        recursion at all.
     :param kwargs: other :class:`MaskableActorCriticPolicy` arguments (optimizer, ...);
         ``net_arch`` and ``features_extractor_class`` are fixed by this policy.
     """
@@ -122,6 +129,7 @@ class TRMPolicy(MaskableActorCriticPolicy):
         lr_schedule: Any,
         model: TRMConfig | dict[str, Any] | None = None,
         think_steps: int = 1,
+        freeze_trm: bool = False,
         **kwargs: Any,
     ) -> None:
         for fixed in ("net_arch", "features_extractor_class", "features_extractor_kwargs"):
@@ -134,6 +142,7 @@ class TRMPolicy(MaskableActorCriticPolicy):
         self.model_config = policy_model_config(model)
         self.game = infer_game(observation_space, action_space)
         self.think_steps = think_steps
+        self.freeze_trm = bool(freeze_trm)
         super().__init__(
             observation_space,
             action_space,
@@ -155,6 +164,9 @@ class TRMPolicy(MaskableActorCriticPolicy):
 
     def _build(self, lr_schedule: Any) -> None:
         self._build_mlp_extractor()
+        if self.freeze_trm:
+            for name, param in self.body.model.named_parameters():
+                param.requires_grad_(name.split(".")[0] in TRAINABLE_WHEN_FROZEN)
         self.action_net = nn.Identity()
         self.value_net = nn.Linear(self.mlp_extractor.latent_dim_vf, 1)
         if self.ortho_init:
@@ -169,7 +181,11 @@ class TRMPolicy(MaskableActorCriticPolicy):
         data = super()._get_constructor_parameters()
         for key in ("net_arch", "features_extractor_class", "features_extractor_kwargs"):
             data.pop(key, None)
-        data.update(model=self.model_config.to_dict(), think_steps=self.think_steps)
+        data.update(
+            model=self.model_config.to_dict(),
+            think_steps=self.think_steps,
+            freeze_trm=self.freeze_trm,
+        )
         return data
 
     # ---------------------------------------------------------------------------- accessors

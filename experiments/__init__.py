@@ -1,0 +1,1 @@
+"""Studies, sweeps and plots built on the trainers (see experiments/README.md)."""

@@ -1,0 +1,192 @@
+"""Collect PPO runs into ``results/ppo/``: tidy CSVs in the study format, then plots and a report.
+
+Each run directory (``trm-rl train-ppo --out``) is read with the ``trm-rl evaluate-ppo`` JSON
+files written beside it: ``<run>.json`` (its own test split) and ``<run>.<label>.json`` (other
+envs, e.g. ``<run>.15x15.json`` from ``--env trm_rl/Maze-15x15-v0``). It writes, in the format
+``experiments/plot.py`` reads:
+
+- ``runs.csv``: one row per (run, evaluation): the policy's success within 2x optimal
+  (deterministic actions) as ``score``, with sampled actions, random and oracle beside it,
+  thinking steps, parameters, env steps and the CPU minutes of training; for ``--init-from``
+  runs the supervised pre-training minutes are added (``minutes`` is the whole budget);
+- ``curves.csv``: the validation curve (``val/score`` = validation success within 2x optimal)
+  against minutes, shifted by the pre-training minutes;
+- ``<run>.json`` / ``<run>.<label>.json`` / ``<run>.metrics.csv``: copies of the raw files;
+
+then ``plots/`` and ``report.md`` (``experiments/plot.py``). Rows of runs collected earlier are
+kept; the runs given are replaced::
+
+    python experiments/ppo_results.py runs/ppo/m9-* runs/ppo/s4-*
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import tyro
+
+from envs.utils import atomic_write
+
+RUN_FIELDS = [
+    "study", "run", "regime", "task", "variant", "group", "K", "seed", "params", "minutes",
+    "pretrain_minutes", "steps", "flops", "score", "score_name", "success", "length_ratio",
+    "stochastic_score", "think_steps", "full_thinking_score", "full_thinking_steps",
+    "random_score", "oracle_score", "episodes", "status",
+]  # fmt: skip
+CURVE_FIELDS = ["run", "variant", "group", "seed", "regime", "task", "minutes", "step", "metric",
+                "value"]  # fmt: skip
+LABELS = {
+    "trm": "TRM",
+    "trm-carry": "TRM carry",
+    "trm-h1l1": "TRM H1/L1",
+    "mlp": "MLP",
+    "conv": "conv net",
+}
+
+
+@dataclass
+class Args:
+    """Options of the PPO results collector."""
+
+    runs: tuple[Path, ...]
+    """PPO run directories (the --out of train-ppo); evaluate-ppo JSON files lie beside them."""
+    out_dir: Path = Path("results/ppo")
+    """Where runs.csv, curves.csv, the copies, plots/ and report.md go."""
+    study: str = "ppo"
+    """Name of the study in the CSVs and the report."""
+
+
+def task_of(env_id: str) -> str:
+    """``trm_rl/Maze-9x9-v0`` -> ``maze-9x9``; ``trm_rl/MazeHard-v0`` -> ``maze-hard``."""
+    name = env_id.split("/")[-1].removesuffix("-v0").lower()
+    return "maze-hard" if name == "mazehard" else name
+
+
+def variant_of(config: dict) -> str:
+    """A display label: the policy, ``+ ACT`` and ``(supervised init)`` where they apply."""
+    options = config["options"]
+    label = LABELS.get(options["policy"], options["policy"])
+    if options.get("halt_max_steps"):
+        label += f" + ACT (<= {options['halt_max_steps']} rounds)"
+    if options.get("init_from"):
+        label += " (supervised init)"
+    return label
+
+
+def pretrain_minutes(config: dict) -> float:
+    """Training minutes of the supervised run a policy was initialised from (0 without one)."""
+    init = config["options"].get("init_from")
+    if not init:
+        return 0.0
+    with (Path(init) / "metrics.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    return float(rows[-1]["time_s"]) / 60.0 if rows else 0.0
+
+
+def _value(result: dict | None, key: str) -> float | str:
+    if not result or result.get(key) is None:
+        return ""
+    return round(float(result[key]), 4)
+
+
+def run_rows(run: Path, study: str) -> tuple[list[dict], list[dict]]:
+    """The ``runs.csv`` rows (one per evaluate-ppo JSON) and ``curves.csv`` rows of one run."""
+    config = json.loads((run / "config.json").read_text())
+    options, model = config["options"], config.get("model") or {}
+    variant, pre = variant_of(config), pretrain_minutes(config)
+    k = model.get("H_cycles", "") if options["policy"].startswith("trm") else ""
+    common = {"study": study, "regime": "ppo", "variant": variant, "group": options["policy"],
+              "K": k, "seed": options["seed"], "params": config["parameters"],
+              "pretrain_minutes": round(pre, 2)}  # fmt: skip
+    maze = config["game"] == "maze"
+    score_name = "success within 2x optimal" if maze else "puzzles solved"
+    rows = []
+    for path in sorted(run.parent.glob(f"{run.name}.*json")):
+        label = path.name[len(run.name) + 1 : -len(".json")]
+        if path.name != f"{run.name}.json" and not label:
+            continue
+        report = json.loads(path.read_text())
+        det, full = report["deterministic"], report.get("deterministic_full_thinking")
+        task = task_of(report["env"])
+        if report["env"] != options["env"]:
+            task += f" (trained {task_of(options['env'])})"
+        rows.append({
+            **common, "run": run.name if path.name == f"{run.name}.json" else f"{run.name}.{label}",
+            "task": task, "minutes": round(report["train_minutes"] + pre, 2),
+            "steps": report["train_timesteps"], "flops": "",
+            "score": _value(det, "success_2x"), "score_name": score_name,
+            "success": _value(det, "success"), "length_ratio": _value(det, "length_ratio"),
+            "stochastic_score": _value(report.get("stochastic"), "success_2x"),
+            "think_steps": _value(det, "think_steps"),
+            "full_thinking_score": _value(full, "success_2x"),
+            "full_thinking_steps": _value(full, "think_steps"),
+            "random_score": _value(report["random"], "success_2x"),
+            "oracle_score": _value(report["oracle"], "success_2x"),
+            "episodes": det["episodes"], "status": "done",
+        })  # fmt: skip
+    curves = []
+    with (run / "metrics.csv").open() as f:
+        for row in csv.DictReader(f):
+            if row.get("val/success_2x"):
+                curves.append({
+                    "run": run.name, "variant": variant, "group": options["policy"],
+                    "seed": options["seed"], "regime": "ppo", "task": task_of(options["env"]),
+                    "minutes": round(float(row["time/train_minutes"]) + pre, 3),
+                    "step": int(float(row["time/total_timesteps"])), "metric": "val/score",
+                    "value": float(row["val/success_2x"]),
+                })  # fmt: skip
+    return rows, curves
+
+
+def _merge(path: Path, fields: list[str], new: list[dict], replaced: set[str]) -> list[dict]:
+    """Earlier rows of ``path`` whose run is not being replaced, then ``new``."""
+    kept = []
+    if path.exists():
+        with path.open(newline="") as f:
+            kept = [r for r in csv.DictReader(f) if r["run"].split(".")[0] not in replaced]
+    rows = kept + new
+    atomic_write(path, lambda f: _write_csv(f, fields, rows))
+    return rows
+
+
+def _write_csv(f, fields: list[str], rows: list[dict]) -> None:
+    writer = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+
+
+def main(args: Args) -> None:
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    rows, curves = [], []
+    for run in args.runs:
+        if not (run / "config.json").exists():
+            raise SystemExit(
+                f"{run} is not a PPO run directory (no config.json); pass train-ppo --out folders"
+            )
+        run_r, run_c = run_rows(run, args.study)
+        if not run_r:
+            print(f"skipped {run.name}: no evaluate-ppo JSON beside it ({run}.json)")
+            continue
+        rows += run_r
+        curves += run_c
+        for path in [*run.parent.glob(f"{run.name}.*json"), run / "metrics.csv"]:
+            name = path.name if path.parent == run.parent else f"{run.name}.metrics.csv"
+            shutil.copyfile(path, args.out_dir / name)
+    replaced = {r["run"].split(".")[0] for r in rows}
+    all_rows = _merge(args.out_dir / "runs.csv", RUN_FIELDS, rows, replaced)
+    _merge(args.out_dir / "curves.csv", CURVE_FIELDS, curves, replaced)
+    print(f"{len(all_rows)} rows in {args.out_dir / 'runs.csv'}")
+    from experiments.plot import plot_study
+
+    written = plot_study(args.out_dir)
+    for kind, paths in written.items():
+        for path in paths:
+            print(f"{kind}: {path}")
+
+
+if __name__ == "__main__":
+    main(tyro.cli(Args))
