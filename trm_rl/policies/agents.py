@@ -170,6 +170,8 @@ def build_agent(
         if cfg.policy not in ("trm", "trm-carry"):
             raise ValueError("--init-from initialises TRM policies; use --policy trm or trm-carry")
         load_supervised_trm(agent.policy.trm, Path(cfg.init_from))
+    if cfg.halt_max_steps is not None:  # the halting head learns its own target from zero
+        agent.policy.reset_halting_head()
     info = {
         "algorithm": type(agent).__name__,
         "game": game,

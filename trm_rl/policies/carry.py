@@ -19,7 +19,9 @@ means "keep thinking" until the head learns). The head is trained after every PP
 one pass over the rollout with its own Adam optimiser, on its own (the policy's features are
 detached): the binary cross-entropy of ``q_halt`` after a round against the target "one more
 round would not change the greedy legal action". ``rollout/think_steps`` logs the mean rounds
-per action and ``train/halt_*`` the head's loss and target rate.
+per action and ``train/halt_*`` the head's loss and target rate. The head starts undecided
+(``reset_halting_head``: zero weights and bias, so ``q_halt = 0``: think to the cap until it
+learns), whatever a supervised run left in it (there it meant "the answer is right").
 
 No public library has masked recurrent PPO; this is built on SB3's extension points:
 
@@ -56,6 +58,10 @@ from trm_rl.policies.trm_policy import TRMPolicy, grid_space
 
 #: Observation-dict key under which minibatches carry the stored state to ``evaluate_actions``.
 CARRY_KEY = "trm_carry"
+#: Adam learning rate of the halting head (ACT thinking time). It is its own small problem (a
+#: linear probe on detached features), independent of the PPO learning rate, which is 3e-5 when
+#: fine-tuning a pretrained policy: far too slow to move a logit.
+HALT_LEARNING_RATE = 1e-3
 #: Storage dtypes of the carried state.
 STATE_DTYPES: dict[str, torch.dtype] = {
     "bfloat16": torch.bfloat16,
@@ -97,6 +103,13 @@ class TRMCarryPolicy(TRMPolicy):
         #: ``[B]`` rounds each row of the last :meth:`step_state` call thought for.
         self.last_think_steps: torch.Tensor | None = None
         super().__init__(*args, **kwargs)
+
+    def reset_halting_head(self) -> None:
+        """Zero the halting head (``q_halt = 0`` everywhere: think to ``halt_max_steps`` until it
+        learns); :func:`~trm_rl.policies.agents.build_agent` calls it for ACT runs."""
+        with torch.no_grad():
+            self.trm.q_head.weight.zero_()
+            self.trm.q_head.bias.zero_()
 
     def _get_constructor_parameters(self) -> dict[str, Any]:
         return {
@@ -419,7 +432,7 @@ class CarryMaskablePPO(MaskablePPO):
         Adam on the halting head alone (the PPO loss never reaches that head)."""
         head = self.policy.trm.q_head
         if getattr(self, "_halt_optimizer", None) is None:
-            self._halt_optimizer = torch.optim.Adam(head.parameters(), lr=self.learning_rate)
+            self._halt_optimizer = torch.optim.Adam(head.parameters(), lr=HALT_LEARNING_RATE)
         self.policy.set_training_mode(True)
         losses, targets = [], []
         for data in self.rollout_buffer.get(self.batch_size):
@@ -548,6 +561,7 @@ class CarryMaskablePPO(MaskablePPO):
 
 __all__ = [
     "CARRY_KEY",
+    "HALT_LEARNING_RATE",
     "STATE_DTYPES",
     "CarryMaskablePPO",
     "CarryRolloutBuffer",
