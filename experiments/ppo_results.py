@@ -52,7 +52,7 @@ LABELS = {
 class Args:
     """Options of the PPO results collector."""
 
-    runs: tuple[Path, ...]
+    runs: tyro.conf.Positional[tuple[Path, ...]]
     """PPO run directories (the --out of train-ppo); evaluate-ppo JSON files lie beside them."""
     out_dir: Path = Path("results/ppo")
     """Where runs.csv, curves.csv, the copies, plots/ and report.md go."""
@@ -149,7 +149,8 @@ def _merge(path: Path, fields: list[str], new: list[dict], replaced: set[str]) -
         with path.open(newline="") as f:
             kept = [r for r in csv.DictReader(f) if r["run"].split(".")[0] not in replaced]
     rows = kept + new
-    atomic_write(path, lambda f: _write_csv(f, fields, rows))
+    with atomic_write(path) as f:
+        _write_csv(f, fields, rows)
     return rows
 
 
