@@ -8,11 +8,13 @@ Commands:
   solve             answer a file of puzzles with a supervised run (JSONL)
   train-ppo         train a TRM policy (or a matched baseline) with PPO in an env
   evaluate-ppo      score a PPO run on held-out puzzles beside random and oracle (JSON)
+  sweep             run a study (k_cycles, think_longer, ablations): runs, CSVs, plots, report
+  plot              draw the plots and report.md of a study directory from its CSVs
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -119,6 +121,47 @@ class EvaluatePPO:
     """Also play the policy with sampled actions (--no-stochastic halves the policy's time)."""
 
 
+@dataclass
+class SweepOptions:
+    """Options of a sweep (the study scripts experiments/<study>.py take these)."""
+
+    preset: str
+    """cpu-quick (k_cycles only: about 10 minutes on 2 cores), cpu-full (3 seeds, a few hours on
+    2 cores) or gpu-paper (the paper's models, device auto, bf16); see experiments/studies.py."""
+    out: Path | None = None
+    """Study directory (default: results/<study>): a folder per run, runs.csv, curves.csv,
+    plots/, report.md. Running again resumes: finished runs are skipped."""
+    dry_run: bool = False
+    """Print the runs, their budgets, the total CPU-minutes and the estimated wall time, check
+    that every config builds, and run nothing."""
+    workers: int = 2
+    """Runs at once on this machine, one thread each (1: in this process)."""
+    ray_address: str | None = None
+    """Run on Ray instead: 'local' (a Ray instance on this machine), 'auto' or HOST:PORT (a
+    cluster whose nodes have this package; needs pip install -e '.[ray]')."""
+
+
+@dataclass
+class SweepArgs(SweepOptions):
+    """Run a study (a base config x a grid x seeds) on local workers or a Ray cluster; write
+    runs.csv, curves.csv, plots/ and report.md into its directory."""
+
+    study: tyro.conf.Positional[Annotated[str, tyro.conf.arg(metavar="STUDY")]] = field(
+        kw_only=True
+    )
+    """k_cycles, think_longer or ablations (experiments/studies.py)."""
+
+
+@dataclass
+class Plot:
+    """Draw the plots and report.md of a study directory from its runs.csv and curves.csv."""
+
+    study_dir: tyro.conf.Positional[Annotated[Path, tyro.conf.arg(metavar="STUDY_DIR")]]
+    """The study directory (the --out of trm-rl sweep); plots/ and report.md go there."""
+    metric: str = "val/score"
+    """The curves.csv metric drawn in the learning-curve plots."""
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``trm-rl`` console script."""
     try:
@@ -131,6 +174,8 @@ def main(argv: list[str] | None = None) -> None:
         _ppo(cmd)
     elif isinstance(cmd, Demo):
         _demo(cmd)
+    elif isinstance(cmd, SweepArgs | Plot):
+        _experiments(cmd)
     else:
         import envs
 
@@ -138,7 +183,7 @@ def main(argv: list[str] | None = None) -> None:
             print(f"{env_id:28s} {kwargs}")
 
 
-Command = Demo | Envs | TrainConfig | Evaluate | Solve | PPOConfig | EvaluatePPO
+Command = Demo | Envs | TrainConfig | Evaluate | Solve | PPOConfig | EvaluatePPO | SweepArgs | Plot
 
 
 def _parse(argv: list[str] | None) -> Command:
@@ -149,7 +194,9 @@ def _parse(argv: list[str] | None) -> Command:
         | Annotated[Evaluate, tyro.conf.subcommand("evaluate")]
         | Annotated[Solve, tyro.conf.subcommand("solve")]
         | Annotated[PPOConfig, tyro.conf.subcommand("train-ppo")]
-        | Annotated[EvaluatePPO, tyro.conf.subcommand("evaluate-ppo")],
+        | Annotated[EvaluatePPO, tyro.conf.subcommand("evaluate-ppo")]
+        | Annotated[SweepArgs, tyro.conf.subcommand("sweep")]
+        | Annotated[Plot, tyro.conf.subcommand("plot")],
         args=argv,
         description=__doc__,
     )
@@ -222,6 +269,24 @@ def _ppo(cmd: PPOConfig | EvaluatePPO) -> None:
             )
             print(json.dumps(result, indent=2))
     except (ValueError, FileNotFoundError) as err:
+        raise SystemExit(f"trm-rl {name}: {err}") from None
+
+
+def _experiments(cmd: SweepArgs | Plot) -> None:
+    """Run a sweep or draw a study's plots; a usage error prints its message (no traceback)."""
+    name = "sweep" if isinstance(cmd, SweepArgs) else "plot"
+    try:
+        if isinstance(cmd, SweepArgs):
+            from experiments.sweep import main as sweep_main
+
+            sweep_main(cmd)
+        else:
+            from experiments.plot import plot_study
+
+            written = plot_study(cmd.study_dir, cmd.metric)
+            for path in written["plots"] + written["report"]:
+                print(path)
+    except (ValueError, ImportError, FileNotFoundError) as err:
         raise SystemExit(f"trm-rl {name}: {err}") from None
 
 

@@ -1,0 +1,624 @@
+"""Run a study (``experiments/studies.py``) on local worker processes or a Ray cluster.
+
+``trm-rl sweep k_cycles --preset cpu-quick [--out DIR] [--dry-run] [--workers N]
+[--ray-address auto|HOST:PORT|local]`` (``DIR`` defaults to ``results/<study>``):
+
+1. The study's preset expands into runs (:class:`~experiments.studies.RunSpec`). ``--dry-run``
+   prints them with their budgets, the total CPU-minutes and the estimated wall time, checks
+   that every config builds (data, model, env), and stops.
+2. Every run trains in a worker (one torch thread, no progress bar) through the library's own
+   entry points (``train`` / ``train_ppo``) into ``DIR/<run>/``, then is evaluated
+   (``evaluate_run`` on the test split and the study's other data; ``evaluate_ppo`` on the test
+   puzzles, its JSON beside the run as ``DIR/<run>.json``), and writes ``DIR/<run>/result.json``
+   (atomically): its ``runs.csv`` and ``curves.csv`` rows and its status.
+3. After every run the parent rewrites ``DIR/runs.csv`` and ``DIR/curves.csv`` (atomically,
+   sorted by run) from the ``result.json`` files, and at the end draws ``DIR/plots/`` and
+   ``DIR/report.md`` with :func:`experiments.plot.plot_study`.
+
+Resuming: a run whose ``result.json`` says ``done`` is skipped, so running the same command
+again after an interruption runs only what is missing; a run directory without it is continued
+by its trainer (``resume=True``). A failing run is reported (a ``failed: <Error>: <message>``
+row, printed too) and the others go on; failed runs are tried again on the next invocation.
+``DIR/sweep.json`` records the study and preset: another preset needs another ``--out``.
+
+Workers: ``--workers 1`` runs in this process; more use a ``spawn`` process pool. With
+``--ray-address`` the runs are Ray tasks (one CPU each; one GPU each for GPU presets on a
+cluster with GPUs): ``local`` starts a Ray instance on this machine, ``auto`` or ``HOST:PORT``
+joins a cluster whose nodes have this package installed. Results come back to the driver, which
+writes ``result.json`` and the CSVs; run directories stay where the task ran (use a shared
+filesystem for ``DIR`` to keep checkpoints, TensorBoard events and resumption across nodes).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import multiprocessing
+import os
+import time
+import traceback
+from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import tyro
+
+from envs.utils import atomic_write, check_int
+from experiments.studies import RunSpec, get_study
+from trm_rl.cli import SweepArgs, SweepOptions
+
+#: ``runs.csv``: the columns ``experiments/plot.py`` reads, then extra ones.
+RUN_FIELDS = [
+    "study", "run", "regime", "task", "variant", "group", "K", "seed", "params", "minutes",
+    "steps", "flops", "score", "score_name", "success", "length_ratio", "think_steps",
+    "random_score", "oracle_score", "status",
+]  # fmt: skip
+EXTRA_FIELDS = [
+    "valid", "score_halt", "steps_halt", "puzzles", "stochastic_score", "full_thinking_score",
+    "full_thinking_steps", "episodes", "pretrain_minutes", "wall_minutes",
+]  # fmt: skip
+CURVE_FIELDS = ["run", "variant", "group", "seed", "regime", "task", "minutes", "step", "metric",
+                "value"]  # fmt: skip
+RESULT = "result.json"
+MANIFEST = "sweep.json"
+RAY_EXTRA = "the Ray path needs the ray extra: pip install -e '.[ray]'"
+Result = dict[str, Any]
+
+
+# ----------------------------------------------------------------------------- expansion
+def expand(study: str, preset: str) -> list[RunSpec]:
+    """The runs of a study's preset.
+
+    :raises ValueError: for an unknown study or preset, listing the known ones.
+    """
+    return get_study(study).expand(preset)
+
+
+def build_config(spec: RunSpec, run_dir: str | Path | None = None, resume: bool = False) -> Any:
+    """The :class:`TrainConfig` (supervised) or :class:`PPOConfig` (ppo) of a run, as the
+    worker trains it: one thread, no progress bar.
+
+    :param run_dir: its ``--out`` (default ``runs/<name>``; only the runner writes there).
+    :raises ValueError: for an unknown or invalid field, naming the run.
+    """
+    fields = dict(spec.config)
+    fields["out"] = Path(run_dir or Path("runs") / spec.name)
+    fields["resume"] = resume
+    fields["progress"] = False
+    for key in ("model_set", "data_set", "env_set"):
+        if key in fields:
+            fields[key] = tuple(fields[key])
+    if spec.regime == "supervised":
+        from trm_rl.supervised.config import TrainConfig as cls
+
+        fields["threads"] = 1
+    else:
+        from trm_rl.policies.config import PPOConfig as cls  # type: ignore[assignment]
+
+        fields["rollout_threads"] = fields["update_threads"] = 1
+    try:
+        return cls(**fields)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"run {spec.name}: {err}; fix it in experiments/studies.py") from None
+
+
+def check_spec(spec: RunSpec, cache: dict[Any, Any] | None = None) -> None:
+    """Build everything a run builds before training (config, data, model or policy config,
+    env), without training: a bad override fails here instead of hours into a sweep.
+
+    :param cache: reused across calls (data sets and models already checked).
+    :raises ValueError: naming the run and the problem.
+    """
+    cache = {} if cache is None else cache
+    cfg = build_config(spec)
+    try:
+        if spec.regime == "supervised":
+            from trm_rl.supervised.models import build_data, build_model_and_config
+
+            key = (cfg.data, cfg.data_set)
+            if key not in cache:
+                cache[key] = build_data(cfg)[0]
+            model_key = (key, cfg.preset, cfg.model_set, cfg.bf16)
+            if model_key not in cache:
+                build_model_and_config(cfg, cache[key])
+                cache[model_key] = True
+        else:
+            from trm_rl.policies.agents import env_kwargs_of, env_spaces, resolved_options
+            from trm_rl.policies.agents import trm_config as policy_trm_config
+
+            game = "maze" if "Maze" in cfg.env else "sudoku"
+            recipe, _ = resolved_options(cfg, game)
+            kwargs = env_kwargs_of(cfg, recipe)
+            grid = tuple(env_spaces(cfg.env, kwargs)[0]["grid"].shape)
+            policy_trm_config(cfg, recipe, game, grid)  # type: ignore[arg-type]
+    except ValueError as err:
+        raise ValueError(f"run {spec.name}: {err}") from None
+
+
+# --------------------------------------------------------------------------------- worker
+def run_one(spec: RunSpec | dict[str, Any], out_dir: str | Path) -> Result:
+    """Train and evaluate one run in ``out_dir/<name>`` and write its ``result.json``.
+
+    Never raises for a failing run: the error becomes a ``failed: <Error>: <message>`` row
+    (the traceback is kept in ``result.json``).
+
+    :param spec: the run (or its :meth:`RunSpec.to_dict`, as sent to a worker).
+    :param out_dir: the study directory.
+    :return: ``{"spec", "status", "rows", "curves", "wall_minutes", "traceback"}``.
+    """
+    import torch
+
+    spec = spec if isinstance(spec, RunSpec) else RunSpec.from_dict(spec)
+    run_dir = Path(out_dir) / spec.name
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    start = time.perf_counter()
+    try:
+        train_and_score = _supervised if spec.regime == "supervised" else _ppo
+        rows, curves = train_and_score(spec, run_dir)
+        result = {"spec": spec.to_dict(), "status": "done", "rows": rows, "curves": curves}
+    except Exception as err:  # a failing run is reported and the sweep goes on
+        result = failed_result(spec, err)
+    finally:
+        torch.set_num_threads(threads)
+    result["wall_minutes"] = round((time.perf_counter() - start) / 60, 3)
+    for row in result["rows"]:
+        row["wall_minutes"] = result["wall_minutes"]
+    write_result(Path(out_dir), result)
+    return result
+
+
+def failed_result(spec: RunSpec, err: BaseException) -> Result:
+    """The result of a run that raised ``err``: one ``failed: <Error>: <message>`` row."""
+    message = " ".join(str(err).split())
+    status = f"failed: {type(err).__name__}: {message}"[:500]
+    row = _common(spec) | {"run": spec.name, "task": spec.task, "status": status}
+    return {
+        "spec": spec.to_dict(),
+        "status": status,
+        "rows": [row],
+        "curves": [],
+        "wall_minutes": 0.0,
+        "traceback": "".join(traceback.format_exception(err)),
+    }
+
+
+def write_result(out_dir: Path, result: Result) -> Path:
+    """Write ``out_dir/<run>/result.json`` atomically."""
+    path = Path(out_dir) / result["spec"]["name"] / RESULT
+    with atomic_write(path) as f:
+        json.dump(result, f, indent=1)
+    return path
+
+
+def _common(spec: RunSpec) -> dict[str, Any]:
+    return {"study": spec.study, "regime": spec.regime, "variant": spec.variant,
+            "group": spec.group, "K": "" if spec.K is None else spec.K, "seed": spec.seed}  # fmt: skip
+
+
+def _round(value: Any) -> Any:
+    return "" if value is None else round(float(value), 4)
+
+
+def _supervised(spec: RunSpec, run_dir: Path) -> tuple[list[dict], list[dict]]:
+    """Train (or continue) a supervised run, score it on its test split and on ``also``."""
+    from trm_rl.supervised import state as run_state
+    from trm_rl.supervised.commands import evaluate_run
+    from trm_rl.supervised.trainer import train
+
+    cfg = build_config(spec, run_dir, resume=(run_dir / run_state.RUN_CONFIG).exists())
+    train(cfg)
+    reports = [(None, evaluate_run(run_dir, device=cfg.device, env_episodes=spec.eval_episodes,
+                                   limit=spec.eval_limit))]  # fmt: skip
+    for data, limit in spec.also:
+        reports.append((data, evaluate_run(run_dir, data, device=cfg.device, limit=limit)))
+    with atomic_write(run_dir / "evaluate.json") as f:
+        json.dump({r["data"]: r for _, r in reports}, f, indent=1)
+    config = run_state.read_run_config(run_dir)
+    with (run_dir / "metrics.csv").open(newline="") as f:
+        metrics = list(csv.DictReader(f))
+    last = metrics[-1] if metrics else {"time_s": "0", "step": "0"}
+    rows = []
+    for target, report in reports:
+        env = report.get("env", {})
+        rows.append(_common(spec) | {
+            "run": spec.name if target is None else f"{spec.name}.{target}",
+            "task": spec.task if target is None else f"{target} (trained {spec.task})",
+            "params": config["resolved"]["parameters"],
+            "minutes": round(float(last["time_s"]) / 60, 2), "steps": int(last["step"]),
+            "flops": "", "score": _round(report["exact_accuracy"]),
+            "score_name": "exact accuracy (test)", "success": _round(env.get("success")),
+            "length_ratio": _round(env.get("length_over_optimal")),
+            "think_steps": report["steps_no_halt"], "random_score": "", "oracle_score": "",
+            "status": "done", "valid": _round(report.get("valid")),
+            "score_halt": _round(report["exact_accuracy_halt"]),
+            "steps_halt": _round(report["steps_halt"]), "puzzles": report["count"],
+        })  # fmt: skip
+    curves = [
+        _common(spec) | {
+            "run": spec.name, "task": spec.task, "minutes": round(float(r["time_s"]) / 60, 3),
+            "step": int(r["step"]), "metric": "val/score",
+            "value": float(r["val/exact_accuracy"]),
+        }
+        for r in metrics
+        if r.get("val/exact_accuracy")
+    ]  # fmt: skip
+    return rows, curves
+
+
+def _ppo(spec: RunSpec, run_dir: Path) -> tuple[list[dict], list[dict]]:
+    """Train (or continue) a PPO run, play its test puzzles (and ``also`` envs), and read its
+    rows with :func:`experiments.ppo_results.run_rows` (which reads the JSON beside the run)."""
+    from experiments.ppo_results import run_rows, task_of
+    from trm_rl.policies.agents import env_spaces
+    from trm_rl.policies.train import RUN_CONFIG, evaluate_ppo, read_ppo_config, train_ppo
+
+    cfg = build_config(spec, run_dir, resume=(run_dir / RUN_CONFIG).exists())
+    train_ppo(cfg)
+    config = read_ppo_config(run_dir)
+    own = [(None, spec.eval_episodes, f"{spec.name}.json")]
+    others = [(env, n or spec.eval_episodes, f"{spec.name}.{task_of(env)}.json")
+              for env, n in spec.also]  # fmt: skip
+    for env, episodes, filename in own + others:
+        cap = None
+        if spec.eval_steps_per_cell is not None and config["game"] == "maze":
+            kwargs = config["eval_env_kwargs"] if env is None else {}
+            grid = env_spaces(env or cfg.env, kwargs)[0]["grid"].shape
+            cap = math.ceil(spec.eval_steps_per_cell * grid[0] * grid[1])
+        report = evaluate_ppo(run_dir, env, episodes=episodes, device=cfg.device, seed=0,
+                              max_steps=cap, stochastic=spec.eval_stochastic)  # fmt: skip
+        with atomic_write(run_dir.parent / filename) as f:
+            json.dump(report, f, indent=1)
+    rows, curves = run_rows(run_dir, spec.study)
+    labels = _common(spec)
+    for row in rows:
+        target = row["run"].partition(".")[2]
+        row.update(labels, task=f"{target} (trained {spec.task})" if target else spec.task)
+    for row in curves:
+        row.update(labels, task=spec.task)
+    return rows, curves
+
+
+# ----------------------------------------------------------------------------------- tables
+def read_result(out_dir: Path, name: str) -> Result | None:
+    """The ``result.json`` of a run (None when missing or unreadable)."""
+    try:
+        return json.loads((Path(out_dir) / name / RESULT).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _same_spec(stored: dict[str, Any], spec: RunSpec) -> bool:
+    mine = spec.to_dict()
+    return all(stored.get(k) == v for k, v in mine.items() if k != "est_minutes")
+
+
+def write_tables(out_dir: Path, specs: Iterable[RunSpec]) -> tuple[list[dict], list[dict]]:
+    """Rewrite ``runs.csv`` and ``curves.csv`` (atomically, sorted by run) from the
+    ``result.json`` files of ``specs``.
+
+    :return: the rows and curve rows written.
+    """
+    rows, curves = [], []
+    for spec in sorted(specs, key=lambda s: s.name):
+        result = read_result(out_dir, spec.name)
+        if result is not None:
+            rows += sorted(result["rows"], key=lambda r: r["run"])
+            curves += result["curves"]
+    extra = sorted({k for r in rows for k in r} - set(RUN_FIELDS) - set(EXTRA_FIELDS))
+    for name, fields, data in (("runs.csv", RUN_FIELDS + EXTRA_FIELDS + extra, rows),
+                               ("curves.csv", CURVE_FIELDS, curves)):  # fmt: skip
+        with atomic_write(Path(out_dir) / name) as f:
+            writer = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
+            writer.writeheader()
+            writer.writerows(data)
+    return rows, curves
+
+
+# ------------------------------------------------------------------------------------- plan
+def wall_estimate(minutes: Iterable[float], workers: int) -> float:
+    """Wall minutes of jobs of these lengths on ``workers`` workers, longest first."""
+    loads = [0.0] * max(1, workers)
+    for m in sorted(minutes, reverse=True):
+        loads[loads.index(min(loads))] += m
+    return max(loads)
+
+
+def plan_lines(specs: list[RunSpec], workers: int, finished: set[str]) -> list[str]:
+    """The dry-run table: one line per run, then the totals."""
+    width = max([len(s.name) for s in specs] + [3])
+    vwidth = max([len(s.variant) for s in specs] + [7])
+    lines = [f"{'run':<{width}}  {'regime':<10}  {'task':<15}  {'variant':<{vwidth}}  seed  "
+             "budget       est. min"]  # fmt: skip
+    for s in specs:
+        mark = "  (done)" if s.name in finished else ""
+        lines.append(
+            f"{s.name:<{width}}  {s.regime:<10}  {s.task:<15}  {s.variant:<{vwidth}}  "
+            f"{s.seed:>4}  {s.budget:<11}  {s.est_minutes:>8.2f}{mark}"
+        )
+    todo = [s for s in specs if s.name not in finished]
+    budget = sum(float(s.config.get("minutes") or 0.0) for s in todo)
+    cpu = sum(s.est_minutes for s in todo)
+    wall = wall_estimate((s.est_minutes for s in todo), workers)
+    lines.append(
+        f"total: {len(specs)} runs ({len(todo)} to run): {budget:.1f} training minutes, about "
+        f"{cpu:.1f} CPU-minutes with validation and evaluation; estimated wall time "
+        f"{_duration(wall)} with {workers} worker{'s' if workers > 1 else ''}"
+    )
+    return lines
+
+
+def _duration(minutes: float) -> str:
+    return f"{minutes:.1f} min" if minutes < 90 else f"{minutes / 60:.1f} h"
+
+
+# ---------------------------------------------------------------------------------- running
+def run_specs(
+    specs: list[RunSpec],
+    out: str | Path,
+    workers: int = 2,
+    ray_address: str | None = None,
+    dry_run: bool = False,
+    preset: str | None = None,
+    runner: Callable[[RunSpec | dict[str, Any], str | Path], Result] | None = None,
+) -> Path:
+    """Run ``specs`` into ``out`` (see the module docstring), skipping finished runs.
+
+    :param workers: local worker processes (1: in this process); Ray runs as many runs at once
+        as the cluster has CPUs.
+    :param ray_address: run on Ray: ``local``, ``auto`` or ``HOST:PORT`` (None: locally).
+    :param dry_run: print the plan, check every config, run nothing.
+    :param preset: the preset's name, recorded in ``sweep.json``.
+    :param runner: the function that runs one spec (default :func:`run_one`; tests swap it).
+    :return: ``out``.
+    :raises ValueError: for bad arguments, invalid configs (dry run), or an ``out`` that holds
+        another sweep.
+    """
+    workers = check_int("workers", workers, low=1)
+    if not specs:
+        raise ValueError("no runs to sweep")
+    out = Path(out)
+    study = specs[0].study
+    finished = _check_out(out, specs, study, preset)
+    if dry_run:
+        print(f"{study} --preset {preset or 'custom'}: {len(specs)} runs -> {out}")
+        print("\n".join(plan_lines(specs, workers, finished)))
+        cache: dict[Any, Any] = {}
+        problems = []
+        for spec in specs:
+            try:
+                check_spec(spec, cache)
+            except ValueError as err:
+                problems.append(str(err))
+        if problems:
+            raise ValueError(f"{len(problems)} invalid configs:\n" + "\n".join(problems))
+        print(f"all {len(specs)} configs build (data, model, env)")
+        return out
+    out.mkdir(parents=True, exist_ok=True)
+    with atomic_write(out / MANIFEST) as f:
+        json.dump({"study": study, "preset": preset, "runs": [s.to_dict() for s in specs]}, f,
+                  indent=1)  # fmt: skip
+    pending = sorted((s for s in specs if s.name not in finished),
+                     key=lambda s: -s.est_minutes)  # fmt: skip
+    print(f"{study}: {len(specs)} runs, {len(finished)} already done, {len(pending)} to run -> "
+          f"{out}" + (f" on Ray ({ray_address})" if ray_address else f" ({workers} workers)"))  # fmt: skip
+    progress = _Progress(pending, workers)
+
+    def on_result(result: Result) -> None:
+        write_result(out, result)
+        write_tables(out, specs)
+        progress.report(result)
+
+    run = runner or run_one
+    try:
+        if ray_address is not None:
+            _run_ray(pending, out, ray_address, on_result, run, progress)
+        elif workers == 1:
+            for spec in pending:
+                try:
+                    result = run(spec, out)
+                except Exception as err:  # run_one reports its failures; another runner may not
+                    result = failed_result(spec, err)
+                on_result(result)
+        else:
+            _run_pool(pending, out, workers, on_result, run)
+    except KeyboardInterrupt:
+        print(f"interrupted: run the same command again to resume ({out})", flush=True)
+        raise
+    rows, _ = write_tables(out, specs)
+    done = sum(r["status"] == "done" for r in rows)
+    print(f"{len(rows)} rows in {out / 'runs.csv'}: {done} done, {len(rows) - done} failed")
+    from experiments.plot import plot_study
+
+    written = plot_study(out)
+    print(f"report: {written['report'][0]}")
+    for path in written["plots"]:
+        print(f"plot: {path}")
+    return out
+
+
+def _check_out(out: Path, specs: list[RunSpec], study: str, preset: str | None) -> set[str]:
+    """The names of the finished runs in ``out``; refuses an ``out`` of another sweep."""
+    manifest = out / MANIFEST
+    if manifest.exists():
+        stored = json.loads(manifest.read_text())
+        if (stored.get("study"), stored.get("preset")) != (study, preset):
+            raise ValueError(
+                f"{out} holds the sweep {stored.get('study')} --preset {stored.get('preset')}, "
+                f"not {study} --preset {preset}; pass another --out (e.g. {out}-{preset}) or "
+                "delete that folder"
+            )
+    finished, changed = set(), []
+    for spec in specs:
+        result = read_result(out, spec.name)
+        if result is None or result["status"] != "done":
+            continue  # failed runs are tried again, with the config they have now
+        if _same_spec(result["spec"], spec):
+            finished.add(spec.name)
+        else:
+            changed.append(spec.name)
+    if changed:
+        raise ValueError(
+            f"{out} holds results of runs whose config has changed since ({changed[:3]}"
+            f"{' ...' if len(changed) > 3 else ''}); delete those run folders to run them again "
+            "or pass another --out"
+        )
+    return finished
+
+
+def _init_worker() -> None:
+    """Pool workers: one thread each (the runs share the cores)."""
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    os.environ.setdefault("MKL_NUM_THREADS", "1")
+
+
+def _run_pool(
+    pending: list[RunSpec], out: Path, workers: int, on_result: Callable, run: Callable
+) -> None:
+    context = multiprocessing.get_context("spawn")
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker)
+    try:
+        futures = {pool.submit(run, spec.to_dict(), str(out)): spec for spec in pending}
+        for future in as_completed(futures):
+            try:
+                result = future.result()
+            except Exception as err:  # the worker died (killed, out of memory)
+                result = failed_result(futures[future], err)
+            on_result(result)
+    except KeyboardInterrupt:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
+
+
+def _run_ray(
+    pending: list[RunSpec],
+    out: Path,
+    address: str,
+    on_result: Callable,
+    run: Callable,
+    progress: _Progress,
+) -> None:
+    try:
+        import ray
+    except ImportError:
+        raise ImportError(RAY_EXTRA) from None
+    started = not ray.is_initialized()
+    if started:
+        try:
+            ray.init(address=address)
+        except ConnectionError as err:
+            raise ValueError(
+                f"cannot reach a Ray cluster at {address!r} ({err}); start one with `ray start "
+                "--head` (then --ray-address auto), or use --ray-address local"
+            ) from None
+    try:
+        resources = ray.cluster_resources()
+        gpus = resources.get("GPU", 0) > 0
+        progress.workers = max(1, int(resources.get("CPU", 1)))
+        task = ray.remote(num_cpus=1)(run)
+        refs = {}
+        for spec in pending:
+            on_gpu = gpus and spec.config.get("device", "auto") != "cpu"
+            options = {"num_gpus": 1} if on_gpu else {}
+            refs[task.options(**options).remote(spec.to_dict(), str(out))] = spec
+        while refs:
+            ready, _ = ray.wait(list(refs), num_returns=1)
+            spec = refs.pop(ready[0])
+            try:
+                result = ray.get(ready[0])
+            except Exception as err:  # the task died (node lost, out of memory)
+                result = failed_result(spec, err)
+            on_result(result)
+    finally:
+        if started:
+            ray.shutdown()
+
+
+class _Progress:
+    """One line per finished run: its score and wall time, the sweep's elapsed time and ETA."""
+
+    def __init__(self, pending: list[RunSpec], workers: int) -> None:
+        self.estimate = {s.name: s.est_minutes for s in pending}
+        self.total, self.count, self.workers = len(pending), 0, workers
+        self.start = time.perf_counter()
+        self.actual = self.expected = 0.0
+
+    def report(self, result: Result) -> None:
+        name = result["spec"]["name"]
+        self.count += 1
+        self.actual += result.get("wall_minutes", 0.0)
+        self.expected += self.estimate.pop(name, 0.0)
+        elapsed = (time.perf_counter() - self.start) / 60
+        ratio = self.actual / self.expected if self.actual and self.expected else 1.0
+        eta = ratio * wall_estimate(self.estimate.values(), self.workers)
+        width = len(str(self.total))
+        head = f"[{self.count:>{width}}/{self.total}]"
+        if result["status"] == "done":
+            main = result["rows"][0]
+            text = f"{head} done   {name}  score {main['score']}"
+        else:
+            text = f"{head} FAILED {name}: {result['status']}"
+        print(f"{text}  ({result.get('wall_minutes', 0.0):.1f} min) | elapsed "
+              f"{_duration(elapsed)}, ETA {_duration(eta)}", flush=True)  # fmt: skip
+
+
+def run_sweep(
+    study: str,
+    preset: str,
+    out: str | Path | None = None,
+    workers: int = 2,
+    ray_address: str | None = None,
+    dry_run: bool = False,
+) -> Path:
+    """Expand ``study`` at ``preset`` and run it (see :func:`run_specs`).
+
+    :param out: the study directory (default ``results/<study>``).
+    :return: the study directory.
+    """
+    specs = expand(study, preset)
+    out = Path(out) if out is not None else Path("results") / study
+    return run_specs(specs, out, workers, ray_address, dry_run, preset=preset)
+
+
+def main(args: SweepArgs) -> Path:
+    """``trm-rl sweep``: run the study the arguments name."""
+    return run_sweep(
+        args.study, args.preset, args.out, args.workers, args.ray_address, args.dry_run
+    )
+
+
+def script_main(study: str, argv: list[str] | None = None) -> Path:
+    """``python experiments/<study>.py --preset P ...``: ``trm-rl sweep <study> --preset P``.
+
+    :param study: the study the script runs.
+    :param argv: the arguments (``sys.argv[1:]`` when None).
+    """
+    description = f"{get_study(study).description}. Same as `trm-rl sweep {study} ...`."
+    options = tyro.cli(SweepOptions, args=argv, description=description)
+    try:
+        return main(SweepArgs(study=study, **asdict(options)))
+    except (ValueError, ImportError) as err:
+        raise SystemExit(f"{study}: {err}") from None
+
+
+__all__ = [
+    "CURVE_FIELDS",
+    "RUN_FIELDS",
+    "build_config",
+    "check_spec",
+    "expand",
+    "failed_result",
+    "main",
+    "plan_lines",
+    "run_one",
+    "run_specs",
+    "run_sweep",
+    "script_main",
+    "wall_estimate",
+    "write_result",
+    "write_tables",
+]

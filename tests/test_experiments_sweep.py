@@ -1,0 +1,256 @@
+"""The sweep runner: study expansion, dry run, local pool, resumption, failures, Ray, CLI."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from experiments import sweep
+from experiments.studies import STUDIES, RunSpec, get_study
+from experiments.sweep import RUN_FIELDS, check_spec, expand, run_one, run_specs
+
+ALL_PRESETS = [(s.name, p) for s in STUDIES.values() for p in s.presets]
+TINY_MODEL = ["hidden_size=16", "H_cycles=1", "L_cycles=1", "halt_max_steps=2"]
+
+
+def tiny_specs(study: str = "tiny") -> list[RunSpec]:
+    """A supervised and a PPO run of a hidden-16 TRM on 4x4 Sudoku, a few steps each."""
+    common: dict[str, Any] = {"device": "cpu", "tensorboard": False, "model_set": TINY_MODEL}
+    sup = RunSpec(
+        study=study, name="sup-sudoku-4x4-trm-K1-s0", regime="supervised", task="sudoku-4x4",
+        variant="TRM H1/L1", group="K=1", K=1, seed=0,
+        config={"data": "sudoku-4x4", "steps": 4, "batch_size": 8, "eval_size": 16,
+                "data_set": ["val_size=16", "test_size=32"], **common},
+        eval_episodes=8, eval_limit=32,
+    )  # fmt: skip
+    ppo = RunSpec(
+        study=study, name="ppo-sudoku-4x4-trm-K1-s0", regime="ppo", task="sudoku-4x4",
+        variant="TRM H1/L1", group="K=1", K=1, seed=0,
+        config={"env": "trm_rl/Sudoku-4x4-v0", "policy": "trm", "timesteps": 64, "n_envs": 8,
+                "n_steps": 8, "batch_size": 32, "n_epochs": 1, "val_episodes": 8,
+                "test_episodes": 16, **common},
+        eval_episodes=16,
+    )  # fmt: skip
+    return [sup, ppo]
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="") as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.fixture(scope="module")
+def check_cache() -> dict:
+    return {}
+
+
+@pytest.fixture(scope="module")
+def pool_sweep(tmp_path_factory) -> Path:
+    """The tiny sweep run once on a 2-process pool."""
+    out = tmp_path_factory.mktemp("sweep") / "tiny"
+    run_specs(tiny_specs(), out, workers=2, preset="tiny")
+    return out
+
+
+# ------------------------------------------------------------------------------ expansion
+@pytest.mark.parametrize(("study", "preset"), ALL_PRESETS)
+def test_every_study_preset_expands_into_valid_configs(study, preset, check_cache) -> None:
+    specs = expand(study, preset)
+    names = [s.name for s in specs]
+    assert specs and len(names) == len(set(names))
+    assert {s.study for s in specs} == {study}
+    for spec in specs:
+        assert RunSpec.from_dict(json.loads(json.dumps(spec.to_dict()))) == spec
+        assert spec.config.get("minutes") and spec.est_minutes > spec.config["minutes"]
+        check_spec(spec, check_cache)  # config, data, model (or policy TRM config), env
+
+
+def test_k_cycles_grids() -> None:
+    quick = expand("k_cycles", "cpu-quick")
+    assert len(quick) == 2 * 2 * 3 * 2  # regimes x tasks x (K=1, K=3, MLP) x seeds
+    assert {s.K for s in quick} == {1, 3, None}
+    assert {s.seed for s in quick} == {0, 1}
+    assert {s.group for s in quick} == {"K=1", "K=3", "MLP"}
+    assert sweep.wall_estimate([s.est_minutes for s in quick], 2) <= 10.0
+    assert all(s.config["minutes"] <= 40 / 60 for s in quick)
+    full = expand("k_cycles", "cpu-full")
+    assert {s.K for s in full} == {1, 2, 3, 5, None}
+    assert {s.seed for s in full} == {0, 1, 2}
+    assert {"MLP", "conv net"} <= {s.variant for s in full}
+    assert 180 <= sweep.wall_estimate([s.est_minutes for s in full], 2) <= 240
+    paper = expand("k_cycles", "gpu-paper")
+    assert {s.config["preset"] for s in paper if s.K} == {"paper-maze-att", "paper-sudoku-mlp"}
+    assert all(s.config["device"] == "auto" for s in paper)
+
+
+def test_ablation_and_think_longer_grids() -> None:
+    groups = {(s.regime, s.task, s.group) for s in expand("ablations", "cpu-full")}
+    for group in ("base", "act=off", "ema=off", "mlp=relu", "mixer=attention", "mixer=conv",
+                  "single_z=on", "separate_networks=on", "full_backprop=on"):  # fmt: skip
+        assert ("supervised", "sudoku-6x6", group) in groups
+    assert ("supervised", "maze-9x9", "act=on") in groups  # the maze recipe trains without ACT
+    assert ("supervised", "maze-9x9", "mixer=mlp") in groups
+    for group in ("base", "carry=on", "carry+act", "shaping=off"):
+        assert ("ppo", "maze-9x9", group) in groups
+    assert ("ppo", "sudoku-4x4", "shaping=off") not in groups
+    think = expand("think_longer", "cpu-full")
+    assert {s.variant for s in think} == {"TRM H2/L3 (conv mixer)", "conv net"}
+    assert all(s.config["data"] == "maze-11x11" for s in think)
+    assert {t for s in think for t, _ in s.also} == {"maze-15x15", "maze-31x31", "maze-hard"}
+
+
+def test_unknown_study_or_preset_names_the_known_ones() -> None:
+    with pytest.raises(ValueError, match=r"k_cycles .*cpu-quick"):
+        get_study("k-cycles")
+    with pytest.raises(ValueError, match="cpu-full"):
+        expand("ablations", "cpu-quick")
+    with pytest.raises(ValueError, match="letters, digits and dashes"):
+        RunSpec("s", "bad name", "ppo", "t", "v", "g", None, 0, {})
+
+
+def test_a_bad_override_fails_the_check() -> None:
+    spec = tiny_specs()[0]
+    bad = RunSpec.from_dict({**spec.to_dict(), "config": {**spec.config, "model_set": ["x=1"]}})
+    with pytest.raises(ValueError, match=f"run {spec.name}: .*unknown fields"):
+        check_spec(bad)
+
+
+# ----------------------------------------------------------------------------------- runs
+def test_pool_sweep_writes_csvs_report_and_plots(pool_sweep: Path) -> None:
+    rows = read_csv(pool_sweep / "runs.csv")
+    assert list(rows[0])[: len(RUN_FIELDS)] == RUN_FIELDS
+    assert [r["run"] for r in rows] == ["ppo-sudoku-4x4-trm-K1-s0", "sup-sudoku-4x4-trm-K1-s0"]
+    assert all(r["status"] == "done" for r in rows)
+    for r in rows:
+        assert 0 <= float(r["score"]) <= 1 and int(r["params"]) > 0 and r["K"] == "1"
+        assert (r["study"], r["task"], r["group"]) == ("tiny", "sudoku-4x4", "K=1")
+    ppo = rows[0]
+    assert ppo["regime"] == "ppo" and ppo["random_score"] and ppo["oracle_score"] == "1.0"
+    assert ppo["score_name"] == "puzzles solved" and int(ppo["steps"]) >= 64
+    assert rows[1]["score_name"] == "exact accuracy (test)" and rows[1]["steps"] == "4"
+    curves = read_csv(pool_sweep / "curves.csv")
+    assert {c["run"] for c in curves} == {r["run"] for r in rows}
+    assert {c["metric"] for c in curves} == {"val/score"}
+    report = (pool_sweep / "report.md").read_text()
+    assert "2 runs: 2 done, 0 failed" in report
+    assert list((pool_sweep / "plots").glob("*.png"))
+    for r in rows:
+        result = json.loads((pool_sweep / r["run"] / "result.json").read_text())
+        assert result["status"] == "done" and result["rows"][0]["run"] == r["run"]
+    assert (pool_sweep / "ppo-sudoku-4x4-trm-K1-s0.json").is_file()  # evaluate-ppo, beside
+
+
+def test_rerun_resumes_only_missing_runs_and_reports_failures(tmp_path) -> None:
+    out = tmp_path / "tiny"
+    sup, ppo = tiny_specs()
+    bad = RunSpec.from_dict(
+        {**sup.to_dict(), "name": "sup-sudoku-4x4-bad-s0", "group": "bad",
+         "config": {**sup.config, "model_set": ["not_a_field=1"]}}
+    )  # fmt: skip
+    calls: list[str] = []
+
+    def interrupted(spec, out_dir):
+        calls.append(spec.name)
+        if spec.name == ppo.name:
+            raise KeyboardInterrupt  # Ctrl-C while the PPO run starts
+        return run_one(spec, out_dir)
+
+    with pytest.raises(KeyboardInterrupt):
+        run_specs([sup, ppo, bad], out, workers=1, preset="tiny", runner=interrupted)
+    assert calls == [sup.name, ppo.name]
+    assert [r["run"] for r in read_csv(out / "runs.csv")] == [sup.name]
+
+    def counting(spec, out_dir):
+        calls.append(spec.name)
+        return run_one(spec, out_dir)
+
+    calls.clear()
+    run_specs([sup, ppo, bad], out, workers=1, preset="tiny", runner=counting)
+    assert calls == [ppo.name, bad.name]  # the finished run is skipped
+    rows = {r["run"]: r for r in read_csv(out / "runs.csv")}
+    assert sorted(rows) == sorted([sup.name, ppo.name, bad.name])
+    assert rows[sup.name]["status"] == rows[ppo.name]["status"] == "done"
+    status = rows[bad.name]["status"]
+    assert status.startswith("failed: ValueError: ") and "not_a_field" in status
+    assert "3 runs: 2 done, 1 failed" in (out / "report.md").read_text()
+
+    # A run killed after training, before its result: its trainer continues the run (here
+    # finished already), then it is evaluated. Failed runs are tried again.
+    (out / ppo.name / "result.json").unlink()
+    calls.clear()
+    run_specs([sup, ppo, bad], out, workers=1, preset="tiny", runner=counting)
+    assert calls == [ppo.name, bad.name]
+    rows = {r["run"]: r for r in read_csv(out / "runs.csv")}
+    assert rows[ppo.name]["status"] == "done" and rows[ppo.name]["steps"] == "64"
+
+
+def test_an_exception_in_the_runner_is_a_failed_row(tmp_path) -> None:
+    def crash(spec, out_dir):
+        raise RuntimeError("worker\nlost")
+
+    run_specs(tiny_specs()[:1], tmp_path, workers=1, preset="tiny", runner=crash)
+    [row] = read_csv(tmp_path / "runs.csv")
+    assert row["status"] == "failed: RuntimeError: worker lost"
+    assert "Failed runs" in (tmp_path / "report.md").read_text()
+
+
+def test_another_preset_in_the_same_directory_is_refused(pool_sweep: Path) -> None:
+    with pytest.raises(ValueError, match="another --out"):
+        run_specs(tiny_specs(), pool_sweep, preset="cpu-quick", dry_run=True)
+    changed = tiny_specs()
+    changed[0] = RunSpec.from_dict({**changed[0].to_dict(), "seed": 5})
+    with pytest.raises(ValueError, match="config has changed"):
+        run_specs(changed, pool_sweep, preset="tiny", dry_run=True)
+
+
+def test_ray_path_on_a_local_instance(tmp_path) -> None:
+    ray = pytest.importorskip("ray")
+    ray.init(num_cpus=2, include_dashboard=False)
+    try:
+        run_specs(tiny_specs()[:1], tmp_path / "ray", ray_address="local", preset="tiny")
+    finally:
+        ray.shutdown()
+    rows = read_csv(tmp_path / "ray" / "runs.csv")
+    assert [r["status"] for r in rows] == ["done"]
+    assert (tmp_path / "ray" / "report.md").is_file()
+
+
+def test_ray_path_without_ray_names_the_extra(tmp_path, monkeypatch) -> None:
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_ray(name, *args, **kwargs):
+        if name == "ray":
+            raise ImportError("No module named 'ray'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_ray)
+    with pytest.raises(ImportError, match=r"pip install -e '\.\[ray\]'"):
+        run_specs(tiny_specs()[:1], tmp_path, ray_address="auto", preset="tiny")
+
+
+# ------------------------------------------------------------------------------------ CLI
+def test_cli_dry_run_prints_the_plan(capsys, tmp_path) -> None:
+    from trm_rl.cli import main
+
+    main(["sweep", "k_cycles", "--preset", "cpu-quick", "--dry-run", "--out", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert out.count(" min ") >= 24 and "ppo-maze-5x5-trm-K3-s1" in out
+    assert "24 runs" in out and "CPU-minutes" in out and "with 2 workers" in out
+    assert not any(tmp_path.iterdir())  # a dry run writes nothing
+    with pytest.raises(SystemExit, match="has no preset"):
+        main(["sweep", "think_longer", "--preset", "cpu-quick", "--dry-run"])
+
+
+def test_cli_plot_and_study_script(pool_sweep: Path, capsys) -> None:
+    from trm_rl.cli import main
+
+    main(["plot", str(pool_sweep)])
+    assert "report.md" in capsys.readouterr().out
+    sweep.script_main("ablations", ["--preset", "cpu-full", "--dry-run", "--out", "/nonexistent"])
+    assert "75 runs" in capsys.readouterr().out
