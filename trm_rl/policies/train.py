@@ -53,6 +53,7 @@ METRICS = "metrics.csv"
 #: Options that may change on --resume (a budget may be extended).
 RESUME_FREE = (
     "resume",
+    "out",  # a run directory may be moved or copied and resumed there
     "minutes",
     "timesteps",
     "progress",
