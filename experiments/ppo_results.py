@@ -70,6 +70,8 @@ def variant_of(config: dict) -> str:
     """A display label: the policy, ``+ ACT`` and ``(supervised init)`` where they apply."""
     options = config["options"]
     label = LABELS.get(options["policy"], options["policy"])
+    if options.get("freeze_trm"):
+        label += ", frozen reasoning"
     if options.get("halt_max_steps"):
         label += f" + ACT (<= {options['halt_max_steps']} rounds)"
     if options.get("init_from"):
@@ -109,7 +111,12 @@ def run_rows(run: Path, study: str) -> tuple[list[dict], list[dict]]:
         label = path.name[len(run.name) + 1 : -len(".json")]
         if path.name != f"{run.name}.json" and not label:
             continue
-        report = json.loads(path.read_text())
+        try:
+            report = json.loads(path.read_text())
+            report["deterministic"]
+        except (json.JSONDecodeError, KeyError, TypeError):
+            print(f"skipped {path}: not a complete evaluate-ppo JSON (still being written?)")
+            continue
         det, full = report["deterministic"], report.get("deterministic_full_thinking")
         task = task_of(report["env"])
         if report["env"] != options["env"]:
