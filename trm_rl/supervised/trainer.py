@@ -34,7 +34,15 @@ from trm_rl.supervised.optim import EMA, AdamAtan2, cosine_lr, lr_at
 from trm_rl.utils import resolve_device
 
 #: Options that may differ between a run and its ``--resume`` (they do not change the result).
-RESUME_FREE = ("resume", "out", "progress", "device", "threads", "tensorboard", "checkpoint_seconds")
+RESUME_FREE = (
+    "resume",
+    "out",
+    "progress",
+    "device",
+    "threads",
+    "tensorboard",
+    "checkpoint_seconds",
+)
 
 
 def _dist_info() -> tuple[int, int]:
