@@ -21,9 +21,9 @@ Policies:
 Columns:
 
 - env-steps/s: ``n_envs x n_steps x iterations`` over the seconds of ``learn``;
-- FLOPs per env step: :class:`torch.utils.flop_counter.FlopCounterMode` (matrix products and
-  convolutions, 2 FLOPs a multiply-add, with the weight gradient of grouped convolutions
-  counted per group; element-wise work is not counted) of one rollout forward
+- FLOPs per env step (:func:`trm_rl.flops.agent_env_step_flops`): :class:`FlopCounterMode`
+  (matrix products and convolutions, 2 FLOPs a multiply-add, with the weight gradient of grouped
+  convolutions counted per group; element-wise work is not counted) of one rollout forward
   on ``n_envs`` observations divided by ``n_envs``, plus ``n_epochs`` times one update
   (``evaluate_actions``, the PPO loss, its backward) on a real minibatch divided by its rows;
 - achieved GFLOP/s: FLOPs per env step x env-steps/s;
@@ -41,7 +41,6 @@ Columns:
 from __future__ import annotations
 
 import json
-import math
 import os
 import platform
 import statistics
@@ -52,15 +51,14 @@ from typing import Any, Literal
 
 import sb3_contrib
 import torch
-import torch.nn.functional as F
 import tyro
 from gymnasium import spaces
 from sb3_contrib import MaskablePPO
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
-from torch.utils.flop_counter import FlopCounterMode
 
 from envs.utils import atomic_write
+from trm_rl.flops import agent_env_step_flops, ppo_loss
 from trm_rl.model.config import TRMConfig
 from trm_rl.model.trm import TRM, InnerCarry
 from trm_rl.policies.agents import (
@@ -70,7 +68,6 @@ from trm_rl.policies.agents import (
     resolved_options,
     trm_config,
 )
-from trm_rl.policies.carry import CARRY_KEY, TRMCarryPolicy
 from trm_rl.policies.config import PPOConfig
 from trm_rl.policies.trm_policy import grid_space
 from trm_rl.policies.vec_env import make_sb3_vec_env
@@ -204,74 +201,6 @@ def build(args: Args, name: str, device: torch.device) -> Any:
     )  # fmt: skip
 
 
-def ppo_loss(agent: Any, batch: Any) -> torch.Tensor:
-    """MaskablePPO's loss on one minibatch: clipped surrogate, value error, entropy bonus."""
-    values, log_prob, entropy = agent.policy.evaluate_actions(
-        batch.observations, batch.actions.long().flatten(), action_masks=batch.action_masks
-    )
-    adv = batch.advantages
-    adv = (adv - adv.mean()) / (adv.std() + 1e-8)
-    ratio = torch.exp(log_prob - batch.old_log_prob)
-    clip = agent.clip_range(1.0)
-    surrogate = -torch.min(adv * ratio, adv * ratio.clamp(1 - clip, 1 + clip)).mean()
-    value = F.mse_loss(batch.returns, values.flatten())
-    return surrogate + agent.vf_coef * value - agent.ent_coef * entropy.mean()
-
-
-def conv_backward_flops(
-    grad_out_shape: list[int],
-    x_shape: list[int],
-    w_shape: list[int],
-    _bias: Any,
-    _stride: Any,
-    _padding: Any,
-    _dilation: Any,
-    transposed: bool,
-    _output_padding: Any,
-    _groups: int,
-    output_mask: list[bool],
-    **_kwargs: Any,
-) -> int:
-    """FLOPs of a convolution's backward: each gradient asked for (input, weight) costs what the
-    forward does. torch's own formula counts the weight gradient of a grouped convolution as if
-    it were ungrouped, ``groups`` times too many (64x for the TRM's depthwise 3x3 conv)."""
-    positions = math.prod((x_shape if transposed else grad_out_shape)[2:])
-    forward = 2 * x_shape[0] * positions * math.prod(w_shape)  # w: [out, in / groups, *k]
-    return forward * (int(output_mask[0]) + int(output_mask[1]))
-
-
-def count_flops(fn: Any) -> int:
-    """FLOPs of the matrix products and convolutions ``fn()`` runs (its backward included)."""
-    mapping = {torch.ops.aten.convolution_backward: conv_backward_flops}
-    with FlopCounterMode(display=False, custom_mapping=mapping) as counter:
-        fn()
-    return counter.get_total_flops()
-
-
-def flops_per_env_step(agent: Any, batch: Any, n_epochs: int) -> dict[str, float]:
-    """Rollout FLOPs per env step, update FLOPs per sample and their per-env-step total."""
-    policy = agent.policy
-    sample = next(agent.rollout_buffer.get(agent.n_envs))
-    obs, masks = dict(sample.observations), sample.action_masks
-    policy.set_training_mode(False)
-    with torch.no_grad():
-        if isinstance(policy, TRMCarryPolicy):  # its rollout steps the stored state
-            state = obs.pop(CARRY_KEY)
-            starts = torch.zeros(len(state), dtype=torch.bool, device=state.device)
-            rollout = count_flops(lambda: policy.step_state(obs, state, starts, masks))
-        else:
-            rollout = count_flops(lambda: policy(obs, action_masks=masks))
-    policy.set_training_mode(True)
-    update = count_flops(lambda: ppo_loss(agent, batch).backward())
-    policy.optimizer.zero_grad(set_to_none=True)
-    per_rollout, per_sample = rollout / len(sample.actions), update / len(batch.actions)
-    return {
-        "rollout_per_step": per_rollout,
-        "update_per_sample": per_sample,
-        "per_env_step": per_rollout + n_epochs * per_sample,
-    }
-
-
 def bare_seconds(agent: Any, batch: Any, steps: int) -> float:
     """Seconds of ``steps`` update steps (loss, backward, clipping, Adam) on one minibatch."""
     policy = agent.policy
@@ -294,7 +223,7 @@ def prepare(args: Args, name: str, device: torch.device) -> Entry:
     steps = args.n_envs * args.n_steps
     agent.learn(steps)  # warm-up; resets the env
     batch = next(agent.rollout_buffer.get(agent.batch_size))
-    flops = flops_per_env_step(agent, batch, args.n_epochs)
+    flops = agent_env_step_flops(agent, batch, args.n_epochs)
     if args.compile and name in TRM_POLICIES:
         agent.policy.trm.compile_network()
         agent.learn(steps, reset_num_timesteps=False)

@@ -396,6 +396,29 @@ def plot_study(study_dir: str | Path, metric: str = "val/score") -> dict[str, li
     return {"plots": plots, "report": [report]}
 
 
+def summary_tables(study_dir: str | Path) -> str:
+    """The tables of ``report.md`` as text for a terminal: one per (task, regime), with the
+    mean over seeds, its 95% bootstrap CI and the IQM of every variant (and, for RL, the random
+    policy and the oracle).
+
+    :raises ValueError: when ``runs.csv`` or a required column is missing.
+    """
+    study_dir = Path(study_dir)
+    if not (study_dir / "runs.csv").is_file():
+        raise ValueError(
+            f"no runs.csv in {study_dir}: run `trm-rl sweep` first or pass the study directory"
+        )
+    rows = [r for r in read_rows(study_dir / "runs.csv", REQUIRED) if r["status"] == "done"]
+    lines: list[str] = []
+    for task, regime in _unique((r["task"], r["regime"]) for r in rows):
+        sub = [r for r in rows if r["task"] == task and r["regime"] == regime]
+        name = next((r["score_name"] for r in sub if r.get("score_name")), "score")
+        if lines:
+            lines.append("")
+        lines += [f"{task} — {regime} (score: {name})", *_table(sub)]
+    return "\n".join(lines)
+
+
 @dataclass
 class PlotArgs:
     """Plots and report.md of a study directory (runs.csv, curves.csv)."""
@@ -414,6 +437,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, list[Path]]:
     """
     args = tyro.cli(PlotArgs, args=argv)
     written = plot_study(args.study_dir, args.metric)
+    print(summary_tables(args.study_dir))
     for path in written["plots"] + written["report"]:
         print(path)
     return written

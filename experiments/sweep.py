@@ -11,7 +11,9 @@
    (``evaluate_run`` on the test split and the study's other data; ``evaluate_ppo`` on the test
    puzzles, its JSON beside the run as ``DIR/<run>.json``), and writes ``DIR/<run>/result.json``
    (atomically): its ``runs.csv`` and ``curves.csv`` rows and its status.
-3. After every run the parent rewrites ``DIR/runs.csv`` and ``DIR/curves.csv`` (atomically,
+3. The parent adds estimated training FLOPs (``flops``: per-step FLOPs of the run's config,
+   counted by :mod:`trm_rl.flops`, x its steps) and, for supervised runs, ``eval_flops`` (one
+   test puzzle) to the rows, and after every run rewrites ``DIR/runs.csv`` and ``DIR/curves.csv`` (atomically,
    sorted by run) from the ``result.json`` files, and at the end draws ``DIR/plots/`` and
    ``DIR/report.md`` with :func:`experiments.plot.plot_study`.
 
@@ -57,7 +59,7 @@ RUN_FIELDS = [
     "random_score", "oracle_score", "status",
 ]  # fmt: skip
 EXTRA_FIELDS = [
-    "valid", "score_halt", "steps_halt", "puzzles", "stochastic_score", "full_thinking_score",
+    "eval_flops", "valid", "score_halt", "steps_halt", "puzzles", "stochastic_score", "full_thinking_score",
     "full_thinking_steps", "episodes", "pretrain_minutes", "wall_minutes",
 ]  # fmt: skip
 CURVE_FIELDS = ["run", "variant", "group", "seed", "regime", "task", "minutes", "step", "metric",
@@ -184,6 +186,40 @@ def failed_result(spec: RunSpec, err: BaseException) -> Result:
         "wall_minutes": 0.0,
         "traceback": "".join(traceback.format_exception(err)),
     }
+
+
+_EVAL_FLOPS: dict[tuple[str, int], float] = {}
+
+
+def add_flops(result: Result) -> bool:
+    """Fill the ``flops`` column (estimated training FLOPs: per-step FLOPs of the run's config
+    x its steps, :func:`trm_rl.flops.run_flops`) of a done result's rows and, for a supervised
+    run's own row, ``eval_flops`` (forward FLOPs of one test puzzle at its supervision steps).
+
+    An estimate that fails leaves the columns empty with a warning: FLOPs never fail a run.
+
+    :return: whether a row changed (the caller rewrites ``result.json``).
+    """
+    rows = [r for r in result["rows"] if r.get("flops") in ("", None)]
+    if result["status"] != "done" or not rows:
+        return False
+    from trm_rl.flops import CACHE_FREE, run_flops, supervised_inference_flops
+
+    spec = RunSpec.from_dict(result["spec"])
+    try:
+        cfg = build_config(spec)
+        for row in rows:
+            row["flops"] = float(f"{run_flops(spec.regime, cfg, int(row['steps'])):.4g}")
+            if spec.regime == "supervised" and row["run"] == spec.name and row["think_steps"]:
+                fields = {k: v for k, v in cfg.to_dict().items() if k not in CACHE_FREE}
+                key = (json.dumps(fields, sort_keys=True, default=str), int(row["think_steps"]))
+                if key not in _EVAL_FLOPS:
+                    _EVAL_FLOPS[key] = supervised_inference_flops(cfg, key[1])
+                row["eval_flops"] = float(f"{_EVAL_FLOPS[key]:.4g}")
+    except Exception as err:  # an estimate, not a result: report it and go on
+        print(f"warning: no FLOP estimate for {spec.name}: {type(err).__name__}: {err}")
+        return any(row.get("flops") not in ("", None) for row in rows)
+    return True
 
 
 def write_result(out_dir: Path, result: Result) -> Path:
@@ -405,9 +441,14 @@ def run_specs(
                      key=lambda s: -s.est_minutes)  # fmt: skip
     print(f"{study}: {len(specs)} runs, {len(finished)} already done, {len(pending)} to run -> "
           f"{out}" + (f" on Ray ({ray_address})" if ray_address else f" ({workers} workers)"))  # fmt: skip
+    for name in sorted(finished):  # runs of an earlier version get their FLOP estimates
+        result = read_result(out, name)
+        if result is not None and add_flops(result):
+            write_result(out, result)
     progress = _Progress(pending, workers)
 
     def on_result(result: Result) -> None:
+        add_flops(result)
         write_result(out, result)
         write_tables(out, specs)
         progress.report(result)
@@ -431,9 +472,11 @@ def run_specs(
     rows, _ = write_tables(out, specs)
     done = sum(r["status"] == "done" for r in rows)
     print(f"{len(rows)} rows in {out / 'runs.csv'}: {done} done, {len(rows) - done} failed")
-    from experiments.plot import plot_study
+    from experiments.plot import plot_study, summary_tables
 
     written = plot_study(out)
+    if done:
+        print(f"\n{summary_tables(out)}\n")
     print(f"report: {written['report'][0]}")
     for path in written["plots"]:
         print(f"plot: {path}")
@@ -443,6 +486,11 @@ def run_specs(
 def _check_out(out: Path, specs: list[RunSpec], study: str, preset: str | None) -> set[str]:
     """The names of the finished runs in ``out``; refuses an ``out`` of another sweep."""
     manifest = out / MANIFEST
+    if not manifest.exists() and (out / "runs.csv").exists():
+        raise ValueError(
+            f"{out} holds a runs.csv but no {MANIFEST}: results of another sweep or copied "
+            f"there; pass another --out (e.g. {out}-{preset}) so that they are not overwritten"
+        )
     if manifest.exists():
         stored = json.loads(manifest.read_text())
         if (stored.get("study"), stored.get("preset")) != (study, preset):
@@ -608,6 +656,7 @@ def script_main(study: str, argv: list[str] | None = None) -> Path:
 __all__ = [
     "CURVE_FIELDS",
     "RUN_FIELDS",
+    "add_flops",
     "build_config",
     "check_spec",
     "expand",

@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from experiments.plot import bootstrap_ci, iqm, main, plot_study  # noqa: E402
+from experiments.plot import bootstrap_ci, iqm, main, plot_study, summary_tables  # noqa: E402
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 RUN_COLUMNS = ["study", "run", "regime", "task", "variant", "group", "K", "seed", "params",
@@ -96,6 +96,19 @@ def test_plot_study_writes_every_plot_and_the_report(study) -> None:
     # The failed run is left out of the table: 3 seeds per row.
     assert "| MLP | — | 3 |" in report and "| 4 |" not in report
     assert not list(root.glob("**/*.tmp"))
+
+
+def test_summary_tables_are_the_report_tables(study) -> None:
+    root, _ = study
+    text = summary_tables(root)
+    report = (root / "report.md").read_text()
+    assert "maze-9x9 — ppo (score: " in text
+    tables = [line for line in text.splitlines() if line.startswith("|")]
+    assert tables and all(line in report.splitlines() for line in tables)
+    assert len(tables) == sum(line.startswith("|") for line in report.splitlines())
+    assert "crashed" not in text  # failed runs are left out, as in the report
+    with pytest.raises(ValueError, match=r"no runs\.csv"):
+        summary_tables(root / "plots")
 
 
 def test_plot_study_is_deterministic(study) -> None:

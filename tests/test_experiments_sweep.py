@@ -81,7 +81,10 @@ def test_k_cycles_grids() -> None:
     assert {s.K for s in full} == {1, 2, 3, 5, None}
     assert {s.seed for s in full} == {0, 1, 2}
     assert {"MLP", "conv net"} <= {s.variant for s in full}
-    assert 180 <= sweep.wall_estimate([s.est_minutes for s in full], 2) <= 240
+    assert 60 <= sweep.wall_estimate([s.est_minutes for s in full], 2) <= 180  # "a few hours"
+    ppo_maze = [s for s in full if s.regime == "ppo" and s.task == "maze-7x7"]
+    assert ppo_maze and all(s.config["env_set"] == ["size=7"] for s in ppo_maze)
+    assert {len(s.config.get("model_set", [])) for s in full if s.K} == {1, 2}  # H; H and L
     paper = expand("k_cycles", "gpu-paper")
     assert {s.config["preset"] for s in paper if s.K} == {"paper-maze-att", "paper-sudoku-mlp"}
     assert all(s.config["device"] == "auto" for s in paper)
@@ -142,9 +145,32 @@ def test_pool_sweep_writes_csvs_report_and_plots(pool_sweep: Path) -> None:
         result = json.loads((pool_sweep / r["run"] / "result.json").read_text())
         assert result["status"] == "done" and result["rows"][0]["run"] == r["run"]
     assert (pool_sweep / "ppo-sudoku-4x4-trm-K1-s0.json").is_file()  # evaluate-ppo, beside
+    # Estimated FLOPs: training (per-step count x steps) on every row, one test puzzle on the
+    # supervised row.
+    assert all(float(r["flops"]) > 0 for r in rows)
+    assert float(rows[1]["eval_flops"]) > 0 and rows[0]["eval_flops"] == ""
 
 
-def test_rerun_resumes_only_missing_runs_and_reports_failures(tmp_path) -> None:
+def test_flops_per_step_times_steps_and_backfill(pool_sweep: Path, tmp_path) -> None:
+    from trm_rl.flops import run_flops
+
+    sup, _ = tiny_specs()
+    result = json.loads((pool_sweep / sup.name / "result.json").read_text())
+    row = result["rows"][0]
+    expected = run_flops("supervised", sweep.build_config(sup), int(row["steps"]))
+    assert row["flops"] == pytest.approx(expected, rel=1e-3)
+    # A finished run written without the estimate gets it when the sweep runs again.
+    out = tmp_path / "tiny"
+    run_specs([sup], out, workers=1, preset="tiny")
+    stored = json.loads((out / sup.name / "result.json").read_text())
+    stored["rows"][0]["flops"] = stored["rows"][0]["eval_flops"] = ""
+    (out / sup.name / "result.json").write_text(json.dumps(stored))
+    run_specs([sup], out, workers=1, preset="tiny", runner=lambda *a: pytest.fail("re-ran"))
+    [again] = read_csv(out / "runs.csv")
+    assert float(again["flops"]) == pytest.approx(expected, rel=1e-3)
+
+
+def test_rerun_resumes_only_missing_runs_and_reports_failures(tmp_path, capsys) -> None:
     out = tmp_path / "tiny"
     sup, ppo = tiny_specs()
     bad = RunSpec.from_dict(
@@ -186,6 +212,12 @@ def test_rerun_resumes_only_missing_runs_and_reports_failures(tmp_path) -> None:
     assert calls == [ppo.name, bad.name]
     rows = {r["run"]: r for r in read_csv(out / "runs.csv")}
     assert rows[ppo.name]["status"] == "done" and rows[ppo.name]["steps"] == "64"
+    # The sweep ends with the table of the done runs and the paths of the report and plots.
+    printed = capsys.readouterr().out
+    assert "3 runs, 1 already done, 2 to run" in printed
+    assert "sudoku-4x4 — ppo (score: puzzles solved)" in printed
+    assert "| TRM H1/L1 | K=1 | 1 |" in printed and "FAILED sup-sudoku-4x4-bad-s0" in printed
+    assert f"report: {out / 'report.md'}" in printed and "plot: " in printed
 
 
 def test_an_exception_in_the_runner_is_a_failed_row(tmp_path) -> None:
@@ -196,6 +228,13 @@ def test_an_exception_in_the_runner_is_a_failed_row(tmp_path) -> None:
     [row] = read_csv(tmp_path / "runs.csv")
     assert row["status"] == "failed: RuntimeError: worker lost"
     assert "Failed runs" in (tmp_path / "report.md").read_text()
+
+
+def test_results_without_a_manifest_are_not_overwritten(tmp_path) -> None:
+    (tmp_path / "runs.csv").write_text("run,score\nmine,0.5\n")
+    with pytest.raises(ValueError, match=r"no sweep\.json.*another --out"):
+        run_specs(tiny_specs()[:1], tmp_path, workers=1, preset="tiny")
+    assert (tmp_path / "runs.csv").read_text() == "run,score\nmine,0.5\n"
 
 
 def test_another_preset_in_the_same_directory_is_refused(pool_sweep: Path) -> None:

@@ -126,8 +126,9 @@ class SweepOptions:
     """Options of a sweep (the study scripts experiments/<study>.py take these)."""
 
     preset: str
-    """cpu-quick (k_cycles only: about 10 minutes on 2 cores), cpu-full (3 seeds, a few hours on
-    2 cores) or gpu-paper (the paper's models, device auto, bf16); see experiments/studies.py."""
+    """cpu-quick (k_cycles only: about 7 minutes on 2 cores), cpu-full (3 seeds, 1.5 to 4 hours
+    on 2 cores; --dry-run prints the estimate) or gpu-paper (the paper's models, device auto,
+    bf16); see experiments/studies.py."""
     out: Path | None = None
     """Study directory (default: results/<study>): a folder per run, runs.csv, curves.csv,
     plots/, report.md. Running again resumes: finished runs are skipped."""
@@ -281,9 +282,10 @@ def _experiments(cmd: SweepArgs | Plot) -> None:
 
             sweep_main(cmd)
         else:
-            from experiments.plot import plot_study
+            from experiments.plot import plot_study, summary_tables
 
             written = plot_study(cmd.study_dir, cmd.metric)
+            print(summary_tables(cmd.study_dir))
             for path in written["plots"] + written["report"]:
                 print(path)
     except (ValueError, ImportError, FileNotFoundError) as err:
