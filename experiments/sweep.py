@@ -10,7 +10,8 @@
    entry points (``train`` / ``train_ppo``) into ``DIR/<run>/``, then is evaluated
    (``evaluate_run`` on the test split and the study's other data; ``evaluate_ppo`` on the test
    puzzles, its JSON beside the run as ``DIR/<run>.json``), and writes ``DIR/<run>/result.json``
-   (atomically): its ``runs.csv`` and ``curves.csv`` rows and its status.
+   (atomically): its ``runs.csv`` and ``curves.csv`` rows and its status; its tidy rows also go
+   to ``DIR/<run>/rows.csv``.
 3. The parent adds estimated training FLOPs (``flops``: per-step FLOPs of the run's config,
    counted by :mod:`trm_rl.flops`, x its steps) and, for supervised runs, ``eval_flops`` (one
    test puzzle) to the rows, and after every run rewrites ``DIR/runs.csv`` and ``DIR/curves.csv`` (atomically,
@@ -65,6 +66,7 @@ EXTRA_FIELDS = [
 CURVE_FIELDS = ["run", "variant", "group", "seed", "regime", "task", "minutes", "step", "metric",
                 "value"]  # fmt: skip
 RESULT = "result.json"
+ROWS = "rows.csv"
 MANIFEST = "sweep.json"
 RAY_EXTRA = "the Ray path needs the ray extra: pip install -e '.[ray]'"
 Result = dict[str, Any]
@@ -223,11 +225,26 @@ def add_flops(result: Result) -> bool:
 
 
 def write_result(out_dir: Path, result: Result) -> Path:
-    """Write ``out_dir/<run>/result.json`` atomically."""
+    """Write ``out_dir/<run>/result.json`` and the run's tidy rows, ``out_dir/<run>/rows.csv``
+    (the columns of ``runs.csv``), atomically.
+
+    :return: the path of ``result.json``.
+    """
     path = Path(out_dir) / result["spec"]["name"] / RESULT
+    _write_csv(path.with_name(ROWS), result["rows"], RUN_FIELDS + EXTRA_FIELDS)
     with atomic_write(path) as f:
         json.dump(result, f, indent=1)
     return path
+
+
+def _write_csv(path: Path, rows: list[dict], fields: list[str], extra: bool = True) -> None:
+    """Write ``rows`` (dicts) as CSV atomically: ``fields``, then (``extra``) any other keys,
+    sorted."""
+    extra_fields = sorted({k for r in rows for k in r} - set(fields)) if extra else []
+    with atomic_write(path) as f:
+        writer = csv.DictWriter(f, fieldnames=fields + extra_fields, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
 
 
 def _common(spec: RunSpec) -> dict[str, Any]:
@@ -344,13 +361,8 @@ def write_tables(out_dir: Path, specs: Iterable[RunSpec]) -> tuple[list[dict], l
         if result is not None:
             rows += sorted(result["rows"], key=lambda r: r["run"])
             curves += result["curves"]
-    extra = sorted({k for r in rows for k in r} - set(RUN_FIELDS) - set(EXTRA_FIELDS))
-    for name, fields, data in (("runs.csv", RUN_FIELDS + EXTRA_FIELDS + extra, rows),
-                               ("curves.csv", CURVE_FIELDS, curves)):  # fmt: skip
-        with atomic_write(Path(out_dir) / name) as f:
-            writer = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
-            writer.writeheader()
-            writer.writerows(data)
+    _write_csv(Path(out_dir) / "runs.csv", rows, RUN_FIELDS + EXTRA_FIELDS)
+    _write_csv(Path(out_dir) / "curves.csv", curves, CURVE_FIELDS, extra=False)
     return rows, curves
 
 

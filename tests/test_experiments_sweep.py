@@ -144,6 +144,7 @@ def test_pool_sweep_writes_csvs_report_and_plots(pool_sweep: Path) -> None:
     for r in rows:
         result = json.loads((pool_sweep / r["run"] / "result.json").read_text())
         assert result["status"] == "done" and result["rows"][0]["run"] == r["run"]
+        assert read_csv(pool_sweep / r["run"] / "rows.csv") == [r]  # the run's tidy rows
     assert (pool_sweep / "ppo-sudoku-4x4-trm-K1-s0.json").is_file()  # evaluate-ppo, beside
     # Estimated FLOPs: training (per-step count x steps) on every row, one test puzzle on the
     # supervised row.
