@@ -23,6 +23,9 @@ no data is not written:
   scale; against minutes when a row lacks FLOPs), one marker per run and the variant means
   (the geometric mean of the FLOPs);
 - ``plots/ablations_<task>_<regime>.png``: mean score per non-empty ``group`` (>= 2 groups);
+- ``plots/test_steps_<task>_<regime>.png``: score against the supervision steps allowed at test
+  time (``curves.csv`` metric ``test/exact_by_steps``, ``step`` = steps), per variant the mean
+  over seeds with a 95% bootstrap band (supervised runs; the think_longer study);
 - ``report.md``: run counts, the failed runs, and per (task, regime) a table and its plots.
 
 PPO plots show the mean random-policy (dashed grey) and oracle (dotted black) scores. Every
@@ -47,7 +50,7 @@ import tyro
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.ticker import PercentFormatter
+from matplotlib.ticker import PercentFormatter, ScalarFormatter
 
 from envs.utils import atomic_write
 
@@ -55,6 +58,8 @@ REQUIRED = ("run", "regime", "task", "variant", "score", "status")
 CURVE_REQUIRED = ("run", "minutes", "metric", "value")
 COLORS = tuple(f"C{i}" for i in range(10))  # the tab10 cycle
 GRID_POINTS = 200
+#: The ``curves.csv`` metric of scores against supervision steps at test time (``step``).
+TEST_STEPS_METRIC = "test/exact_by_steps"
 Row = dict[str, str]
 Curve = tuple[np.ndarray, np.ndarray]
 
@@ -224,6 +229,40 @@ def _plot_curves(p: _Panel, curves: dict[str, Curve], path: Path, percent: bool)
     return _save(fig, ax, path, loc="lower right")
 
 
+def _plot_score_vs_test_steps(
+    p: _Panel, by_steps: dict[str, dict[int, float]], path: Path
+) -> Path | None:
+    """Score against the supervision steps allowed at test time (log2 axis), per variant: the
+    mean over seeds with its 95% bootstrap band, seeds faint. Drawn when a variant was scored
+    at two or more step counts (one-shot baselines are flat lines)."""
+    seeds: dict[str, list[dict[int, float]]] = {}
+    for r in p.rows:
+        if len(by_steps.get(r["run"], {})) >= 2:
+            seeds.setdefault(r["variant"], []).append(by_steps[r["run"]])
+    if not seeds:
+        return None
+    fig, ax = _axes(f"{p.title}: thinking longer at test time", "supervision steps at test time",
+                    p.ylabel)  # fmt: skip
+    for variant, runs in seeds.items():
+        color = p.colors[variant]
+        for run in runs:
+            xs = sorted(run)
+            ax.plot(xs, [run[x] for x in xs], color=color, alpha=0.25, lw=0.7)
+        xs = sorted(set().union(*runs))
+        mean, low, high = [], [], []
+        for x in xs:
+            column = _finite(run[x] for run in runs if x in run)
+            mean.append(column.mean())
+            low_x, high_x = bootstrap_ci(column)
+            low.append(low_x)
+            high.append(high_x)
+        ax.plot(xs, mean, color=color, lw=2, label=f"{variant} (n={len(runs)})")
+        ax.fill_between(xs, low, high, color=color, alpha=0.2, lw=0)
+    ax.set_xscale("log", base=2)
+    ax.xaxis.set_major_formatter(ScalarFormatter())  # 1, 2, 4, ... rather than 2^0, 2^1, ...
+    return _save(fig, ax, path, loc="lower right")
+
+
 def _k_series(row: Row) -> str:
     group = row.get("group", "")
     return group if group and not group.startswith("K=") else "TRM"
@@ -347,11 +386,14 @@ def plot_study(study_dir: str | Path, metric: str = "val/score") -> dict[str, li
         )
     rows = read_rows(study_dir / "runs.csv", REQUIRED)
     raw: dict[str, list[tuple[float, float]]] = {}
+    by_steps: dict[str, dict[int, float]] = {}
     if (study_dir / "curves.csv").is_file():
         for c in read_rows(study_dir / "curves.csv", CURVE_REQUIRED):
             point = (num(c["minutes"]), num(c["value"]))
             if c["metric"] == metric and all(map(math.isfinite, point)):
                 raw.setdefault(c["run"], []).append(point)
+            elif c["metric"] == TEST_STEPS_METRIC and math.isfinite(num(c.get("step"))):
+                by_steps.setdefault(c["run"], {})[int(num(c["step"]))] = point[1]
     curves = {run: tuple(np.array(sorted(p)).T) for run, p in raw.items()}
     done = [r for r in rows if r["status"] == "done"]
     failed = [r for r in rows if r["status"] != "done"]
@@ -382,6 +424,7 @@ def plot_study(study_dir: str | Path, metric: str = "val/score") -> dict[str, li
             _plot_score_vs_k(panel, out / f"score_vs_K_{stem}.png"),
             _plot_score_vs_compute(panel, out / f"score_vs_compute_{stem}.png"),
             _plot_ablations(panel, out / f"ablations_{stem}.png"),
+            _plot_score_vs_test_steps(panel, by_steps, out / f"test_steps_{stem}.png"),
         ]
         lines += [
             f"Score: {name} (mean over seeds; 95% percentile bootstrap CI over seeds, "

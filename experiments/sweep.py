@@ -50,6 +50,7 @@ from typing import Any
 import tyro
 
 from envs.utils import atomic_write, check_int
+from experiments.plot import TEST_STEPS_METRIC
 from experiments.studies import RunSpec, get_study
 from trm_rl.cli import SweepArgs, SweepOptions
 
@@ -299,6 +300,12 @@ def _supervised(spec: RunSpec, run_dir: Path) -> tuple[list[dict], list[dict]]:
         for r in metrics
         if r.get("val/exact_accuracy")
     ]  # fmt: skip
+    for row, (_, report) in zip(rows, reports, strict=True):  # thinking longer at test time
+        curves += [
+            _common(spec) | {"run": row["run"], "task": row["task"], "minutes": "", "step": i,
+                             "metric": TEST_STEPS_METRIC, "value": value}
+            for i, value in enumerate(report.get("exact_by_step", []), start=1)
+        ]  # fmt: skip
     return rows, curves
 
 

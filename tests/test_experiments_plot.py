@@ -61,6 +61,10 @@ def make_study(root: Path) -> Path:
                     value = score * (1 - math.exp(-t / 2))
                     curves.append({**common, "metric": "val/score", "value": value})
                     curves.append({**common, "metric": "train/loss", "value": 5 - value})
+                if regime == "supervised":  # scored after 1, 2, 4, 8 supervision steps
+                    for steps in (1, 2, 4, 8) if k else (1,):
+                        curves.append({**common, "minutes": "", "step": steps, "value": score
+                                       * steps / 8, "metric": "test/exact_by_steps"})  # fmt: skip
     runs.append({**runs[-1], "run": "sudoku-ppo-crashed", "seed": 7, "score": "",
                  "status": "failed: RuntimeError: CUDA out of memory"})  # fmt: skip
     write_csv(root / "runs.csv", RUN_COLUMNS, runs)
@@ -78,6 +82,7 @@ def test_plot_study_writes_every_plot_and_the_report(study) -> None:
     root, written = study
     expected = {f"{kind}_{task}_{regime}.png" for task, regime in COMBOS
                 for kind in ("curves", "score_vs_K", "score_vs_compute", "ablations")}  # fmt: skip
+    expected.add("test_steps_maze-9x9_supervised.png")  # only the TRMs ran several step counts
     assert {p.name for p in written["plots"]} == expected
     for path in written["plots"]:
         assert path.parent == root / "plots"

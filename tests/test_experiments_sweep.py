@@ -82,8 +82,9 @@ def test_k_cycles_grids() -> None:
     assert {s.seed for s in full} == {0, 1, 2}
     assert {"MLP", "conv net"} <= {s.variant for s in full}
     assert 60 <= sweep.wall_estimate([s.est_minutes for s in full], 2) <= 180  # "a few hours"
-    ppo_maze = [s for s in full if s.regime == "ppo" and s.task == "maze-7x7"]
-    assert ppo_maze and all(s.config["env_set"] == ["size=7"] for s in ppo_maze)
+    assert {(s.regime, s.task) for s in full} == {
+        ("supervised", "maze-7x7"), ("supervised", "sudoku-6x6"), ("ppo", "maze-5x5"),
+        ("ppo", "sudoku-4x4")}  # fmt: skip
     assert {len(s.config.get("model_set", [])) for s in full if s.K} == {1, 2}  # H; H and L
     paper = expand("k_cycles", "gpu-paper")
     assert {s.config["preset"] for s in paper if s.K} == {"paper-maze-att", "paper-sudoku-mlp"}
@@ -137,7 +138,11 @@ def test_pool_sweep_writes_csvs_report_and_plots(pool_sweep: Path) -> None:
     assert rows[1]["score_name"] == "exact accuracy (test)" and rows[1]["steps"] == "4"
     curves = read_csv(pool_sweep / "curves.csv")
     assert {c["run"] for c in curves} == {r["run"] for r in rows}
-    assert {c["metric"] for c in curves} == {"val/score"}
+    assert {c["metric"] for c in curves} == {"val/score", "test/exact_by_steps"}
+    by_steps = [c for c in curves if c["metric"] == "test/exact_by_steps"]
+    assert {c["run"] for c in by_steps} == {rows[1]["run"]}  # supervised runs only
+    assert [int(c["step"]) for c in by_steps] == list(range(1, int(rows[1]["think_steps"]) + 1))
+    assert float(by_steps[-1]["value"]) == float(rows[1]["score"])
     report = (pool_sweep / "report.md").read_text()
     assert "2 runs: 2 done, 0 failed" in report
     assert list((pool_sweep / "plots").glob("*.png"))

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
@@ -210,6 +211,17 @@ def test_evaluate_reports_both_regimes_and_env_success(sudoku_run: Path) -> None
     assert 1.0 <= result["steps_halt"] <= result["steps_no_halt"] == 3
     assert result["count"] == 16 and result["env"]["episodes"] == 4
     assert 0.0 <= result["env"]["success"] <= 1.0
+    by_step = result["exact_by_step"]
+    assert len(by_step) == 3 and by_step[-1] == result["exact_accuracy"]
+
+
+def test_exact_by_step_scores_the_answer_after_each_step() -> None:
+    from trm_rl.supervised.evaluate import score
+
+    labels = np.array([[1, 2], [3, 4]])
+    predictions = np.array([[[1, 0], [3, 0]], [[1, 2], [3, 0]], [[1, 2], [3, 4]]])  # [S, N, L]
+    out = score(labels * 0, labels, predictions, np.zeros((3, 2)), "sudoku", (1, 2))
+    assert out["exact_by_step"] == [0.0, 0.5, 1.0] and out["exact_accuracy"] == 1.0
 
 
 def test_solve_answers_in_input_order_and_names_bad_lines(sudoku_run, tmp_path) -> None:

@@ -10,6 +10,8 @@ Metrics (fractions in [0, 1] unless said otherwise):
 - ``exact_accuracy_halt``, ``token_accuracy_halt``, ``steps_halt`` (mean steps used): with early
   halting;
 - ``halt_accuracy``: at the last step, ``q_halt > 0`` agrees with "the answer is exactly right";
+- ``exact_by_step``: exact accuracy after each step 1..``max_steps`` (a list): what thinking
+  longer at test time buys;
 - mazes: ``valid`` and ``valid_halt``: the answer marks some shortest S->G path through open
   cells (any of them), beside ``exact`` (equal to the BFS label).
 """
@@ -95,6 +97,7 @@ def score(
         "exact_accuracy_halt": float(exact_halt.mean()),
         "steps_halt": float((first + 1).mean()),
         "halt_accuracy": float((halts[-1] == exact).mean()),
+        "exact_by_step": [float(v) for v in (predictions == labels[None]).all(2).mean(1)],
     }
     if kind == "maze":
         out["valid"] = float(np.mean(maze_valid(inputs, final, grid_shape)))
