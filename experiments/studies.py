@@ -227,8 +227,6 @@ class Task:
     """Supervised: the data name; PPO: the env id."""
     preset: str | None = None
     """The TRM preset (None: the recipe's)."""
-    env_set: tuple[str, ...] = ()
-    """PPO: ``--env-set`` overrides of the env (e.g. ``("size=7",)`` for 7x7 mazes)."""
 
 
 def _kv(key: str, value: Any) -> str:
@@ -251,9 +249,6 @@ def _trm_base(task: Task) -> Any:
 
 def _grid_width(task: Task) -> int:
     """Columns of the task's grid (square grids; Maze-Hard 30)."""
-    sizes = [int(kv.partition("=")[2]) for kv in task.env_set if kv.startswith("size=")]
-    if sizes:
-        return sizes[-1]
     numbers = re.findall(r"(\d+)x\d+", task.source)
     if numbers:
         return int(numbers[0])
@@ -282,8 +277,6 @@ def _spec(
         **(scale.sup_options if sup else scale.ppo_options),
         **options,
     }
-    if task.env_set:
-        config["env_set"] = [*task.env_set, *config.get("env_set", ())]
     if model:
         config["model_set"] = [_kv(k_, v) for k_, v in model.items()]
     minutes = float(config["minutes"])
