@@ -14,9 +14,9 @@
    to ``DIR/<run>/rows.csv``.
 3. The parent adds estimated training FLOPs (``flops``: per-step FLOPs of the run's config,
    counted by :mod:`trm_rl.flops`, x its steps) and, for supervised runs, ``eval_flops`` (one
-   test puzzle) to the rows, and after every run rewrites ``DIR/runs.csv`` and ``DIR/curves.csv`` (atomically,
-   sorted by run) from the ``result.json`` files, and at the end draws ``DIR/plots/`` and
-   ``DIR/report.md`` with :func:`experiments.plot.plot_study`.
+   test puzzle) to the rows; after every run it rewrites ``DIR/runs.csv`` and
+   ``DIR/curves.csv`` (atomically, sorted by run) from the ``result.json`` files, and at the
+   end draws ``DIR/plots/`` and ``DIR/report.md`` with :func:`experiments.plot.plot_study`.
 
 Resuming: a run whose ``result.json`` says ``done`` is skipped, so running the same command
 again after an interruption runs only what is missing; a run directory without it is continued
@@ -50,7 +50,6 @@ from typing import Any
 import tyro
 
 from envs.utils import atomic_write, check_int
-from experiments.plot import TEST_STEPS_METRIC
 from experiments.studies import RunSpec, get_study
 from trm_rl.cli import SweepArgs, SweepOptions
 
@@ -61,8 +60,8 @@ RUN_FIELDS = [
     "random_score", "oracle_score", "status",
 ]  # fmt: skip
 EXTRA_FIELDS = [
-    "eval_flops", "valid", "score_halt", "steps_halt", "puzzles", "stochastic_score", "full_thinking_score",
-    "full_thinking_steps", "episodes", "pretrain_minutes", "wall_minutes",
+    "eval_flops", "valid", "score_halt", "steps_halt", "puzzles", "stochastic_score",
+    "full_thinking_score", "full_thinking_steps", "episodes", "pretrain_minutes", "wall_minutes",
 ]  # fmt: skip
 CURVE_FIELDS = ["run", "variant", "group", "seed", "regime", "task", "minutes", "step", "metric",
                 "value"]  # fmt: skip
@@ -191,9 +190,6 @@ def failed_result(spec: RunSpec, err: BaseException) -> Result:
     }
 
 
-_EVAL_FLOPS: dict[tuple[str, int], float] = {}
-
-
 def add_flops(result: Result) -> bool:
     """Fill the ``flops`` column (estimated training FLOPs: per-step FLOPs of the run's config
     x its steps, :func:`trm_rl.flops.run_flops`) of a done result's rows and, for a supervised
@@ -206,7 +202,7 @@ def add_flops(result: Result) -> bool:
     rows = [r for r in result["rows"] if r.get("flops") in ("", None)]
     if result["status"] != "done" or not rows:
         return False
-    from trm_rl.flops import CACHE_FREE, run_flops, supervised_inference_flops
+    from trm_rl.flops import puzzle_flops, run_flops
 
     spec = RunSpec.from_dict(result["spec"])
     try:
@@ -214,11 +210,7 @@ def add_flops(result: Result) -> bool:
         for row in rows:
             row["flops"] = float(f"{run_flops(spec.regime, cfg, int(row['steps'])):.4g}")
             if spec.regime == "supervised" and row["run"] == spec.name and row["think_steps"]:
-                fields = {k: v for k, v in cfg.to_dict().items() if k not in CACHE_FREE}
-                key = (json.dumps(fields, sort_keys=True, default=str), int(row["think_steps"]))
-                if key not in _EVAL_FLOPS:
-                    _EVAL_FLOPS[key] = supervised_inference_flops(cfg, key[1])
-                row["eval_flops"] = float(f"{_EVAL_FLOPS[key]:.4g}")
+                row["eval_flops"] = float(f"{puzzle_flops(cfg, int(row['think_steps'])):.4g}")
     except Exception as err:  # an estimate, not a result: report it and go on
         print(f"warning: no FLOP estimate for {spec.name}: {type(err).__name__}: {err}")
         return any(row.get("flops") not in ("", None) for row in rows)
@@ -300,6 +292,8 @@ def _supervised(spec: RunSpec, run_dir: Path) -> tuple[list[dict], list[dict]]:
         for r in metrics
         if r.get("val/exact_accuracy")
     ]  # fmt: skip
+    from experiments.plot import TEST_STEPS_METRIC  # here: workers need no matplotlib
+
     for row, (_, report) in zip(rows, reports, strict=True):  # thinking longer at test time
         curves += [
             _common(spec) | {"run": row["run"], "task": row["task"], "minutes": "", "step": i,

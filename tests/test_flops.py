@@ -139,6 +139,21 @@ def test_run_flops_is_per_step_times_steps_and_cached(monkeypatch: pytest.Monkey
     assert run_flops("ppo", ppo("mlp", seed=2), 100) == 500.0
 
 
+def test_puzzle_flops_is_inference_flops_cached_per_steps(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(flops, "_CACHE", {})
+    calls: list[int] = []
+
+    def counted(cfg: TrainConfig, steps: int) -> float:
+        calls.append(steps)
+        return supervised_inference_flops(cfg, steps)
+
+    monkeypatch.setattr(flops, "supervised_inference_flops", counted)
+    two = flops.puzzle_flops(sup(), 2)
+    assert two == supervised_inference_flops(sup(), 2) > 0
+    assert flops.puzzle_flops(sup(seed=3), 2) == two and calls == [2]  # cached
+    assert flops.puzzle_flops(sup(), 4) == pytest.approx(2 * two) and calls == [2, 4]
+
+
 def test_run_flops_rejects_a_mismatched_regime() -> None:
     with pytest.raises(ValueError, match="regime"):
         run_flops("rl", sup(), 1)

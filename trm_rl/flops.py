@@ -13,7 +13,8 @@ and random states are restored afterwards. Nothing is written to disk.
 - :func:`supervised_inference_flops`: forward of one puzzle over ``steps`` supervision steps;
 - :func:`ppo_env_step_flops`: one env step of ``trm-rl train-ppo`` (rollout forward plus
   ``n_epochs`` x forward and backward of the PPO loss on its sample);
-- :func:`run_flops`: per-step FLOPs x steps of a run, cached per model and training setup.
+- :func:`run_flops`: per-step FLOPs x steps of a run, cached per model and training setup;
+  :func:`puzzle_flops`: :func:`supervised_inference_flops`, cached the same way.
 
     run_flops("supervised", TrainConfig(data="sudoku-4x4", steps=2000), 2000)
 """
@@ -248,6 +249,19 @@ def _cache_key(regime: str, config: TrainConfig | PPOConfig) -> tuple[str, str]:
     return regime, json.dumps(fields, sort_keys=True, default=str)
 
 
+def puzzle_flops(config: TrainConfig, steps: int) -> float:
+    """:func:`supervised_inference_flops`, cached in this process like :func:`run_flops` (per
+    config without :data:`CACHE_FREE` fields, and per ``steps``).
+
+    :raises ValueError: for ``steps`` that is not an int >= 1.
+    """
+    check_int("steps", steps, low=1)
+    key = _cache_key(f"inference-{steps}", config)
+    if key not in _CACHE:
+        _CACHE[key] = supervised_inference_flops(config, steps)
+    return _CACHE[key]
+
+
 def run_flops(regime: str, config: TrainConfig | PPOConfig, steps: int) -> float:
     """Estimated training FLOPs of a run: per-step FLOPs x ``steps``.
 
@@ -284,6 +298,7 @@ __all__ = [
     "count_flops",
     "ppo_env_step_flops",
     "ppo_loss",
+    "puzzle_flops",
     "run_flops",
     "supervised_inference_flops",
     "supervised_step_flops",
