@@ -25,8 +25,8 @@ _MAZE_VEC = "envs.maze.vector:MazeVectorEnv"
 _SUDOKU = "envs.sudoku.env:SudokuEnv"
 _SUDOKU_VEC = "envs.sudoku.vector:SudokuVectorEnv"
 
-#: Every registered id with the constructor kwargs it fixes.
-ENV_IDS: dict[str, dict] = {
+#: Maze ids with the constructor kwargs they fix.
+MAZE_IDS: dict[str, dict] = {
     # Maze: navigation from S to G on generated perfect (optionally braided) mazes.
     "trm_rl/Maze-v0": {},
     "trm_rl/Maze-5x5-v0": {"size": 5},
@@ -35,6 +35,9 @@ ENV_IDS: dict[str, dict] = {
     "trm_rl/Maze-31x31-v0": {"size": 31},
     # Maze-Hard: the 1000 benchmark mazes (30x30, shortest path > 110) shipped with the package.
     "trm_rl/MazeHard-v0": {"dataset": "maze-hard"},
+}
+#: Sudoku ids with the constructor kwargs they fix.
+SUDOKU_IDS: dict[str, dict] = {
     # Sudoku: fill the board; pools of unique-solution puzzles shipped with the package.
     "trm_rl/Sudoku-v0": {},
     "trm_rl/Sudoku-4x4-v0": {"size": 4},
@@ -43,14 +46,16 @@ ENV_IDS: dict[str, dict] = {
     # Sudoku-Extreme: the 1k training subsample of the benchmark (17-35 givens).
     "trm_rl/SudokuExtreme-v0": {"dataset": "sudoku-extreme"},
 }
+#: Every registered id with the constructor kwargs it fixes.
+ENV_IDS: dict[str, dict] = {**MAZE_IDS, **SUDOKU_IDS}
+#: The game of every registered id.
+GAMES: dict[str, str] = {
+    **dict.fromkeys(MAZE_IDS, "maze"),
+    **dict.fromkeys(SUDOKU_IDS, "sudoku"),
+}
 
-for _id, _kwargs in ENV_IDS.items():
-    _is_maze = "Maze" in _id
-    register(
-        id=_id,
-        entry_point=_MAZE if _is_maze else _SUDOKU,
-        vector_entry_point=_MAZE_VEC if _is_maze else _SUDOKU_VEC,
-        kwargs=dict(_kwargs),
-    )
+for _ids, _entry, _vector in ((MAZE_IDS, _MAZE, _MAZE_VEC), (SUDOKU_IDS, _SUDOKU, _SUDOKU_VEC)):
+    for _id, _kwargs in _ids.items():
+        register(id=_id, entry_point=_entry, vector_entry_point=_vector, kwargs=dict(_kwargs))
 
-__all__ = ["ENV_IDS"]
+__all__ = ["ENV_IDS", "GAMES", "MAZE_IDS", "SUDOKU_IDS"]

@@ -6,6 +6,8 @@ They live in ``envs`` because it is the bottom layer (numpy and the standard lib
 - :func:`atomic_write`: every writer (datasets, pools, checkpoints, CSVs, benchmark results)
   writes a temporary file beside the target and renames it into place, so a reader never sees a
   half-written file and an interrupted write leaves the old file intact.
+- :func:`read_utf8`: the text of a data file, or one error naming the file and the line of the
+  first byte that is not UTF-8.
 - :func:`check_int`, :func:`check_float`, :func:`check_bool`, :func:`check_choice`: strict
   validation of user-facing scalars. ``2.7`` is not silently truncated to ``2``, ``"9"`` is not
   an int, ``NaN`` is not a cost; each error names the argument, the value and what to pass.
@@ -13,6 +15,7 @@ They live in ``envs`` because it is the bottom layer (numpy and the standard lib
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import numbers
 import os
@@ -38,6 +41,7 @@ __all__ = [
     "file_signature",
     "per_env_options",
     "per_row",
+    "read_utf8",
     "reset_rows",
 ]
 
@@ -113,6 +117,30 @@ def file_signature(path: str | os.PathLike) -> tuple[str, int, int]:
     return str(resolved), stat.st_mtime_ns, stat.st_size
 
 
+def read_utf8(path: str | os.PathLike, what: str) -> str:
+    """The whole text of a UTF-8 file; a leading byte-order mark is dropped.
+
+    :param path: the file.
+    :param what: how messages name the file, e.g. ``"maze dataset"``.
+    :raises ValueError: naming the file when it cannot be read, and the line (1-based) of the
+        first byte that is not UTF-8.
+    """
+    try:
+        data = Path(path).read_bytes()
+    except OSError as e:
+        raise ValueError(
+            f"cannot read {what} {str(path)!r}: {e.strerror or e}; pass the path of a readable file"
+        ) from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        raise ValueError(
+            f"cannot read {what} {str(path)!r}: line {line} is not valid utf-8 ({e.reason}); "
+            "save the file as UTF-8 text"
+        ) from None
+
+
 def _describe(value: Any) -> str:
     return f"{value!r} ({type(value).__name__})"
 
@@ -168,6 +196,23 @@ def check_float(
             f">= {low}" if high is None else f"<= {high}" if low is None else f"in [{low}, {high}]"
         )
         raise ValueError(f"{name} must be {bounds}, got {value}")
+    return value
+
+
+def check_step_limit(value: Any, dtype: Any, unset: str) -> int | None:
+    """A ``max_steps`` value: None or an int >= 1 that fits the integer ``dtype`` the step
+    counters are kept in.
+
+    :param unset: what None means, for the message (e.g. ``"4 * H * W"``).
+    :raises ValueError: naming the value, the largest accepted one and the fix.
+    """
+    value = check_int("max_steps", value, low=1, allow_none=True)
+    limit = int(np.iinfo(dtype).max)
+    if value is not None and value > limit:
+        raise ValueError(
+            f"max_steps={value} does not fit the {np.dtype(dtype).name} step counters; the "
+            f"largest accepted value is {limit} (or pass None for {unset})"
+        )
     return value
 
 
@@ -328,8 +373,6 @@ def config_from_kwargs(cls: type, config: Any, kwargs: dict[str, Any], example_i
     :raises ValueError: for an unknown keyword (listing the fields), a config of another type,
         or a keyword that contradicts ``config``.
     """
-    import dataclasses
-
     fields = [f.name for f in dataclasses.fields(cls)]
     unknown = sorted(set(kwargs) - set(fields))
     if unknown:

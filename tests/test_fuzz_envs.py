@@ -882,6 +882,33 @@ def test_step_after_termination_or_truncation_needs_reset():
         wrapped.step(0)
 
 
+STEP_LIMITS = {"Maze": 2**63 - 1, "Sudoku": 2**31 - 1}  # int64 and int32 step counters
+
+
+@pytest.mark.parametrize("env_id", ["trm_rl/Maze-5x5-v0", "trm_rl/Sudoku-4x4-v0"])
+@pytest.mark.parametrize("batched", [False, True], ids=["single", "batched"])
+def test_step_limits_must_fit_the_step_counters(env_id, batched):
+    """The largest step limit the counters hold plays; one more (2**31 for Sudoku, whose
+    counters are int32) is refused up front, not an OverflowError from deep inside."""
+    limit = STEP_LIMITS[env_id.split("/")[1].split("-")[0]]
+
+    def make(max_steps: int):
+        if batched:
+            kind = "vector_entry_point"
+            return gym.make_vec(env_id, num_envs=2, vectorization_mode=kind, max_steps=max_steps)
+        return gym.make(env_id, max_steps=max_steps)
+
+    env = make(limit)
+    env.reset(seed=0)
+    _, _, _, truncated, _ = env.step(env.action_space.sample())
+    assert not np.any(truncated)
+    for too_big in (limit + 1, 2**64, 10**30):
+        with pytest.raises(ValueError, match=rf"max_steps={too_big} .*largest accepted .*{limit}"):
+            make(too_big)
+    with pytest.raises(ValueError, match="largest accepted value is 2147483647"):
+        gym.make("trm_rl/Sudoku-9x9-v0", max_steps=2**31)
+
+
 # --------------------------------------------------------------------------------------------
 # Batched reset options
 # --------------------------------------------------------------------------------------------

@@ -6,8 +6,9 @@ Registered ids (``envs/__init__.py``): ``trm_rl/Maze-v0``, ``trm_rl/Maze-{5x5,9x
 and ``trm_rl/MazeHard-v0``.
 
 Layout (the same file roles as ``envs.sudoku``): ``types`` (tokens, ``MazePuzzle``,
-``MazeState``, ``MazePool``), ``config`` (``MazeConfig``), ``rules`` (parsing, moves, shaping),
-``solver`` (BFS, Maze-Hard labels), ``generator`` (random, dataset, fixed; the dataset-writing
+``MazeState``, ``MazePool``; reading puzzle text), ``config`` (``MazeConfig``), ``rules``
+(validation, moves, shaping), ``solver`` (BFS, Maze-Hard labels, the batched oracle),
+``generator`` (random, dataset, fixed; the dataset-writing
 command), ``pool`` (``make_pool``, ``generate_pool``, ``build_pool``), ``io`` (CSV), ``render``,
 ``batch`` (the batched transition both envs step through), ``env`` and ``vector``.
 """
@@ -21,9 +22,11 @@ from envs.maze.rules import neighbour_table, parse_puzzle, sample_legal_actions
 from envs.maze.solver import (
     bfs,
     distance_maps,
+    goal_distances,
     is_valid_shortest_path,
     label_answer,
     label_path,
+    oracle_actions,
     shortest_path_length,
 )
 from envs.maze.types import (
@@ -42,6 +45,7 @@ from envs.maze.types import (
     MazePool,
     MazePuzzle,
     MazeState,
+    as_puzzle,
     to_string,
 )
 from envs.maze.vector import MazeVectorEnv
@@ -68,15 +72,18 @@ __all__ = [
     "MazeState",
     "MazeVectorEnv",
     "RandomMazeGenerator",
+    "as_puzzle",
     "bfs",
     "build_pool",
     "distance_maps",
     "generate_pool",
+    "goal_distances",
     "is_valid_shortest_path",
     "label_answer",
     "label_path",
     "make_pool",
     "neighbour_table",
+    "oracle_actions",
     "parse_puzzle",
     "read_maze_csv",
     "sample_legal_actions",

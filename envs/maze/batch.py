@@ -13,11 +13,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from envs.maze import rules
 from envs.maze.config import MazeConfig
 from envs.maze.pool import make_pool
-from envs.maze.rules import parse_puzzle
-from envs.maze.types import GOAL, OPEN, PATH, START, WALL, MazePool, MazePuzzle
+from envs.maze.rules import neighbour_table, parse_puzzle, potential
+from envs.maze.types import GOAL, OPEN, PATH, START, STEP_DTYPE, WALL, MazePool, MazePuzzle
 from envs.utils import check_int, per_row
 
 #: Keys of ``info`` (single env) and of the batched ``infos`` (vector env).
@@ -42,7 +41,7 @@ class MazeBatch:
         self.shaping_scale = 1.0 / (h + w)
         self.max_steps = 4 * h * w if config.max_steps is None else config.max_steps
         self.trail_token = PATH if config.mark_trail else OPEN
-        self.neighbours = rules.neighbour_table(h, w)  # (H*W, 4) int64
+        self.neighbours = neighbour_table(h, w)  # (H*W, 4) int64
         self.grid = np.zeros((num_envs, n), dtype=np.uint8)  # (B, H*W) current tokens
         self.free = np.zeros((num_envs, n + 1), dtype=bool)  # (B, H*W+1) with sentinel
         self.dist = np.zeros((num_envs, n), dtype=np.int32)  # (B, H*W) steps to goal
@@ -50,7 +49,7 @@ class MazeBatch:
         self.goal = np.zeros(num_envs, dtype=np.int64)  # (B,) goal cell
         self.start = np.zeros(num_envs, dtype=np.int64)  # (B,) start cell of the maze
         self.shortest = np.zeros(num_envs, dtype=np.int64)  # (B,) S->G length at reset
-        self.steps = np.zeros(num_envs, dtype=np.int64)  # (B,) steps taken this episode
+        self.steps = np.zeros(num_envs, dtype=STEP_DTYPE)  # (B,) steps taken this episode
         self.success = np.zeros(num_envs, dtype=bool)  # (B,) reached the goal on last step
         # Flat offsets make every per-row lookup one np.take on a raveled table.
         self._row_grid = np.arange(num_envs, dtype=np.int64) * n
@@ -86,8 +85,8 @@ class MazeBatch:
         reward = np.where(terminated, 1.0, -self.step_cost)
         if self.shaping:
             dist = self.dist.reshape(-1)
-            phi_old = rules.potential(dist.take(self._row_grid + pos), self.shaping_scale)
-            phi_new = rules.potential(dist.take(self._row_grid + new), self.shaping_scale)
+            phi_old = potential(dist.take(self._row_grid + pos), self.shaping_scale)
+            phi_new = potential(dist.take(self._row_grid + new), self.shaping_scale)
             reward += self.shaping_gamma * phi_new - phi_old  # phi(goal) = 0
         self.pos = new
         self.success = terminated.copy()  # the caller owns `terminated`

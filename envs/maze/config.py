@@ -17,12 +17,24 @@ import os
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import numpy as np
+
 from envs.maze.rules import longest_shortest_path
-from envs.utils import check_bool, check_choice, check_float, check_int, config_from_kwargs
+from envs.maze.types import STEP_DTYPE
+from envs.utils import (
+    check_bool,
+    check_choice,
+    check_float,
+    check_int,
+    check_step_limit,
+    config_from_kwargs,
+)
 
 ALGORITHMS = ("dfs", "prim")
 #: Smallest side of a generated maze.
 MIN_SIZE = 5
+#: Largest ``max_steps``: the step counters of the batched transition are ``STEP_DTYPE``.
+MAX_STEPS_LIMIT = int(np.iinfo(STEP_DTYPE).max)
 
 
 @dataclass(frozen=True)
@@ -55,7 +67,7 @@ class MazeConfig:
     shaping_gamma: float = 0.99
     """Discount in [0, 1] of the shaping term (use the agent's discount)."""
     max_steps: int | None = None
-    """Truncation limit in steps; None: ``4 * H * W``."""
+    """Truncation limit in steps, at most ``MAX_STEPS_LIMIT`` (2**63 - 1); None: ``4 * H * W``."""
     mark_trail: bool = False
     """Leave the path token ``o`` on cells the agent left (else they become open again)."""
     cell_px: int = 16
@@ -90,7 +102,8 @@ class MazeConfig:
         set_(self, "shaping", check_bool("shaping", self.shaping))
         gamma = check_float("shaping_gamma", self.shaping_gamma, low=0.0, high=1.0)
         set_(self, "shaping_gamma", gamma)
-        set_(self, "max_steps", check_int("max_steps", self.max_steps, low=1, allow_none=True))
+        max_steps = check_step_limit(self.max_steps, STEP_DTYPE, "4 * H * W")
+        set_(self, "max_steps", max_steps)
         set_(self, "mark_trail", check_bool("mark_trail", self.mark_trail))
         set_(self, "cell_px", check_int("cell_px", self.cell_px, low=1))
         if self.dataset is None:
@@ -124,21 +137,9 @@ class MazeConfig:
         return config_from_kwargs(
             cls, config, kwargs, "trm_rl/Maze-9x9-v0 fixes size: use trm_rl/Maze-v0"
         )
-        other = dataclasses.replace(config, **kwargs)
-        clash = [k for k in kwargs if getattr(other, k) != getattr(config, k)]
-        if clash:
-            detail = ", ".join(
-                f"{k}: config {getattr(config, k)!r} vs {kwargs[k]!r}" for k in clash
-            )
-            raise ValueError(
-                f"config= and keyword arguments disagree ({detail}); pass one or the other "
-                "(a registered id such as trm_rl/Maze-9x9-v0 fixes size: use trm_rl/Maze-v0 to "
-                "choose it freely)"
-            )
-        return config
 
 
 #: Names of the fields of :class:`MazeConfig`.
 FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(MazeConfig))
 
-__all__ = ["ALGORITHMS", "FIELDS", "MazeConfig"]
+__all__ = ["ALGORITHMS", "FIELDS", "MAX_STEPS_LIMIT", "MazeConfig"]

@@ -22,7 +22,7 @@ prefix is the same whatever ``--count``.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -273,10 +273,22 @@ class FixedGenerator:
         return self.puzzle  # type: ignore[return-value]
 
 
+def generate_mazes(
+    generator: Callable[[np.random.Generator], MazePuzzle], count: int, seed: int
+) -> list[MazePuzzle]:
+    """``count`` mazes of a generator; maze ``i`` from ``np.random.default_rng([seed, i])``, so
+    any prefix is the same whatever ``count`` (:func:`envs.maze.pool.generate_pool` packs them
+    into a pool).
+
+    :param generator: a ``(np.random.Generator) -> MazePuzzle`` callable.
+    :param count: number of mazes.
+    :param seed: the dataset seed (>= 0).
+    """
+    return [generator(np.random.default_rng([seed, i])) for i in range(count)]
+
+
 def main(argv: list[str] | None = None) -> None:
     """Command line: generate mazes and write them as a Maze-Hard-format CSV."""
-    from envs.maze.pool import generate_pool
-
     parser = argparse.ArgumentParser(
         prog="python -m envs.maze.generator",
         description="Generate random mazes and write them as a Maze-Hard-format CSV "
@@ -313,14 +325,14 @@ def main(argv: list[str] | None = None) -> None:
             braid=args.braid,
             min_path_length=args.min_path_length,
         )
-        pool = generate_pool(generator, args.count, args.seed)
+        mazes = generate_mazes(generator, args.count, args.seed)
     except ValueError as e:
         parser.error(str(e))
     source = (
         f"trm-rl {args.size}x{args.size} {args.algorithm} braid={args.braid} "
         f"min_path={args.min_path_length} seed={args.seed}"
     )
-    n = write_maze_csv(pool, args.out, source)
+    n = write_maze_csv(mazes, args.out, source)
     print(f"wrote {n} mazes to {args.out}")
 
 

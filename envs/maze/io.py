@@ -12,13 +12,15 @@ from __future__ import annotations
 import csv
 import functools
 import importlib.resources
+import io
 from collections.abc import Iterable
 from pathlib import Path
 
-from envs.maze.rules import parse_puzzle
-from envs.maze.solver import label_answer, shortest_path_length
-from envs.maze.types import MazePuzzle
-from envs.utils import atomic_write, file_signature
+import numpy as np
+
+from envs.maze.solver import distance_maps, free_cells, label_answer, shortest_path_length
+from envs.maze.types import MazePuzzle, as_puzzle
+from envs.utils import atomic_write, file_signature, read_utf8
 
 MAZE_HARD = "maze-hard"
 MAZE_HARD_FILE = "maze_hard_30x30_train.csv"
@@ -46,12 +48,15 @@ def read_maze_csv(path: str | Path) -> tuple[MazePuzzle, ...]:
     """Read and validate every maze of a Maze-Hard-format CSV.
 
     Parsed files are cached per (path, modification time, size): reading a file again is free,
-    and a file rewritten on disk is parsed again. Solvability is checked in batch when a pool is
-    built (:func:`envs.maze.pool.make_pool`).
+    and a file rewritten on disk is parsed again. Every maze is checked (characters, one ``S``
+    and one ``G``, one grid shape per file) and, except in the bundled file, solvable (a
+    batched BFS).
 
     :param path: CSV with header ``index,question,answer,source,path_len`` (at least
         ``question``); ``question`` is a row-major square grid string.
-    :raises ValueError: naming the file and the line when the file is missing or malformed.
+    :raises ValueError: naming the file, the line (1-based) and the fix when the file is
+        missing, empty, not UTF-8, without a ``question`` column, or has a malformed,
+        differently shaped or unsolvable maze.
     """
     return _read_maze_csv(_signature(path))[0]
 
@@ -65,7 +70,10 @@ def _signature(path: str | Path) -> tuple[str, int, int]:
     try:
         return file_signature(path)
     except OSError as e:
-        raise ValueError(f"cannot read maze dataset {str(path)!r}: {e.strerror or e}") from None
+        raise ValueError(
+            f"cannot read maze dataset {str(path)!r}: {e.strerror or e}; pass 'maze-hard' or "
+            "the path of an existing CSV"
+        ) from None
 
 
 @functools.lru_cache(maxsize=8)
@@ -73,34 +81,65 @@ def _read_maze_csv(
     signature: tuple[str, int, int],
 ) -> tuple[tuple[MazePuzzle, ...], tuple[int, ...]]:
     path = Path(signature[0])
+    name = str(path)
+    reader = csv.DictReader(io.StringIO(read_utf8(path, "maze dataset"), newline=""))
+    puzzles, lines = [], []
     try:
-        with path.open(newline="", encoding="utf-8") as f:
-            reader = csv.DictReader(f)
-            if reader.fieldnames is None or "question" not in reader.fieldnames:
+        fields = reader.fieldnames
+        if fields is None or "question" not in fields:
+            empty = " (the file is empty)" if fields is None else ""
+            raise ValueError(
+                f"maze dataset {name!r} has header {fields}{empty}; expected "
+                f"{','.join(FIELDS)} (at least a 'question' column): make the first line "
+                "that header, then one maze per row"
+            )
+        for row in reader:
+            line = reader.line_num  # the row's last line (a quoted field may span lines)
+            try:
+                puzzles.append(as_puzzle(row["question"] or ""))
+            except ValueError as e:
                 raise ValueError(
-                    f"maze dataset {str(path)!r} has header {reader.fieldnames}; expected "
-                    f"{','.join(FIELDS)} (at least a 'question' column)"
-                )
-            puzzles, lines = [], []
-            for row in reader:
-                line = reader.line_num  # the row's last line (a quoted field may span lines)
-                try:
-                    puzzles.append(parse_puzzle(row["question"] or "", check_solvable=False))
-                except ValueError as e:
-                    raise ValueError(f"maze dataset {str(path)!r}, line {line}: {e}") from None
-                lines.append(line)
-    except (OSError, UnicodeDecodeError, csv.Error) as e:
-        raise ValueError(f"cannot read maze dataset {str(path)!r}: {e}") from e
+                    f"maze dataset {name!r}, line {line}: {e}; fix or remove that row"
+                ) from None
+            lines.append(line)
+    except csv.Error as e:
+        line = reader.line_num + 1  # counts the lines read whole: the error is on the next one
+        raise ValueError(
+            f"cannot read maze dataset {name!r}, line {line}: {e}; fix the CSV quoting of that row"
+        ) from None
     if not puzzles:
-        raise ValueError(f"maze dataset {str(path)!r} has no mazes")
+        raise ValueError(
+            f"maze dataset {name!r} has no mazes; add one row per maze under the header "
+            f"{','.join(FIELDS)}"
+        )
     for puzzle, line in zip(puzzles, lines, strict=True):
         if puzzle.shape != puzzles[0].shape:
             (h, w), (h0, w0) = puzzle.shape, puzzles[0].shape
             raise ValueError(
-                f"maze dataset {str(path)!r}, line {line}: a {h}x{w} maze, but the first maze "
-                f"(line {lines[0]}) is {h0}x{w0}; a dataset never mixes grid shapes"
+                f"maze dataset {name!r}, line {line}: a {h}x{w} maze, but the first maze "
+                f"(line {lines[0]}) is {h0}x{w0}; a dataset never mixes grid shapes: keep one "
+                "grid size per file"
             )
+    if path != resolve_dataset(MAZE_HARD).resolve():  # the bundled file is solvable
+        _check_solvable(puzzles, lines, name)
     return tuple(puzzles), tuple(lines)
+
+
+def _check_solvable(puzzles: list[MazePuzzle], lines: list[int], name: str) -> None:
+    """Raise naming the line(s) of the mazes without an S->G path (one batched BFS)."""
+    h, w = puzzles[0].shape
+    grids = np.stack([p.grid for p in puzzles])
+    start = np.array([r * w + c for r, c in (p.start for p in puzzles)], dtype=np.int64)
+    goal = np.array([r * w + c for r, c in (p.goal for p in puzzles)], dtype=np.int64)
+    dist = distance_maps(free_cells(grids), goal).reshape(len(puzzles), h * w)
+    bad = np.flatnonzero(dist[np.arange(len(puzzles)), start] < 0).tolist()
+    if bad:
+        where = (
+            f"line {lines[bad[0]]}" if len(bad) == 1 else f"lines {[lines[i] for i in bad[:10]]}"
+        )
+        raise ValueError(
+            f"maze dataset {name!r}, {where}: no path from S to G; fix or remove the row(s)"
+        )
 
 
 def write_maze_csv(puzzles: Iterable[MazePuzzle], path: str | Path, source: str) -> int:

@@ -21,9 +21,13 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from envs.maze.config import MazeConfig
-from envs.maze.generator import DatasetGenerator, FixedGenerator, RandomMazeGenerator
-from envs.maze.io import maze_csv_lines
-from envs.maze.solver import distance_maps, free_cells, shortest_path_length
+from envs.maze.generator import (
+    DatasetGenerator,
+    FixedGenerator,
+    RandomMazeGenerator,
+    generate_mazes,
+)
+from envs.maze.solver import distance_maps, free_cells
 from envs.maze.types import MazePool, MazePuzzle
 
 #: A maze generator: a callable ``(np.random.Generator) -> MazePuzzle``.
@@ -79,7 +83,7 @@ def make_generator(config: MazeConfig) -> Generator:
 def generate_pool(generator: Generator, count: int, seed: int) -> MazePool:
     """A pool of ``count`` mazes; maze ``i`` from ``np.random.default_rng([seed, i])`` (so any
     prefix is the same whatever ``count``). ``python -m envs.maze.generator`` writes one."""
-    return make_pool([generator(np.random.default_rng([seed, i])) for i in range(count)])
+    return make_pool(generate_mazes(generator, count, seed))
 
 
 def build_pool(config: MazeConfig, generator: Generator | None = None) -> MazePool:
@@ -112,24 +116,10 @@ def _build_pool(generator: Generator, pool_size: int | None, pool_seed: int) -> 
     rng = np.random.default_rng(pool_seed)
     if isinstance(generator, DatasetGenerator):
         mazes = generator.puzzles
-        keep = np.arange(len(mazes))
         if pool_size is not None and pool_size < len(mazes):
             keep = np.sort(rng.choice(len(mazes), size=pool_size, replace=False))
             mazes = tuple(mazes[i] for i in keep.tolist())
-        try:
-            return make_pool(mazes)
-        except ValueError:
-            lines = maze_csv_lines(generator.dataset)
-            bad = [
-                lines[k]
-                for k, maze in zip(keep.tolist(), mazes, strict=True)
-                if shortest_path_length(maze) < 0
-            ]
-            where = f"line {bad[0]}" if len(bad) == 1 else f"lines {bad[:10]}"
-            raise ValueError(
-                f"maze dataset {generator.dataset!r}, {where}: no path from S to G; fix or "
-                "remove the row(s)"
-            ) from None
+        return make_pool(mazes)  # read_maze_csv has checked every maze
     if isinstance(generator, FixedGenerator) and pool_size is None:
         return make_pool([generator.puzzle])  # type: ignore[list-item]
     if pool_size is None:

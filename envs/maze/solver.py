@@ -5,6 +5,8 @@
   (:func:`bfs`, :func:`label_path`, :func:`label_answer`, the generator's S/G placement) uses it.
 - :func:`distance_maps` is the batched BFS (numpy frontier sweeps over P mazes at once); pools
   and the env's distance tables use it.
+- :func:`oracle_actions` is the optimal policy for a batch of observation grids: a move that
+  lowers the BFS distance to the goal by one (:func:`goal_distances` from each grid's ``G``).
 
 Maze-Hard labels (``answer`` in the CSV) are the path a BFS from ``S`` finds when it expands
 neighbours in the order down, left, right, up (:data:`LABEL_ORDER`) and keeps the first parent
@@ -23,12 +25,14 @@ import numpy as np
 from envs.maze.types import (
     CHAR_TO_TOKEN,
     GOAL,
+    MOVES,
     OPEN,
     PAD,
     PATH,
     START,
     WALL,
     MazePuzzle,
+    as_puzzle,
     to_string,
 )
 
@@ -123,14 +127,6 @@ def free_cells(grids: np.ndarray) -> np.ndarray:
     return (grids != WALL) & (grids != PAD)
 
 
-def _as_puzzle(maze: str | np.ndarray | MazePuzzle) -> MazePuzzle:
-    if isinstance(maze, MazePuzzle):
-        return maze
-    from envs.maze.rules import parse_puzzle  # rules imports this module at load time
-
-    return parse_puzzle(maze, check_solvable=False)
-
-
 def bfs(
     maze: str | np.ndarray | MazePuzzle,
     source: tuple[int, int] | None = None,
@@ -144,7 +140,7 @@ def bfs(
     :return: ``dist`` (H, W) int32 steps from the source (-1 unreachable) and ``parent``
         (H, W) int64 flat index of each cell's BFS parent (-1 for the source and unreached).
     """
-    puzzle = _as_puzzle(maze)
+    puzzle = as_puzzle(maze)
     h, w = puzzle.shape
     r0, c0 = source if source is not None else puzzle.start
     dist, parent = bfs_flat(
@@ -163,7 +159,7 @@ def distance_map(maze: str | np.ndarray | MazePuzzle, source: tuple[int, int]) -
 
 def label_path(maze: str | np.ndarray | MazePuzzle) -> list[tuple[int, int]]:
     """The Maze-Hard label path: cells from ``S`` to ``G`` inclusive (empty if unsolvable)."""
-    puzzle = _as_puzzle(maze)
+    puzzle = as_puzzle(maze)
     w = puzzle.shape[1]
     dist, parent = bfs(puzzle)
     if dist[puzzle.goal] < 0:
@@ -176,7 +172,7 @@ def label_path(maze: str | np.ndarray | MazePuzzle) -> list[tuple[int, int]]:
 
 def shortest_path_length(maze: str | np.ndarray | MazePuzzle) -> int:
     """Steps of a shortest ``S`` -> ``G`` path, -1 if there is none."""
-    puzzle = _as_puzzle(maze)
+    puzzle = as_puzzle(maze)
     return int(bfs(puzzle)[0][puzzle.goal])
 
 
@@ -185,7 +181,7 @@ def label_answer(maze: str | np.ndarray | MazePuzzle) -> str:
 
     :raises ValueError: when the maze has no path from ``S`` to ``G``.
     """
-    puzzle = _as_puzzle(maze)
+    puzzle = as_puzzle(maze)
     path = label_path(puzzle)
     if not path:
         raise ValueError(
@@ -202,7 +198,7 @@ def is_valid_shortest_path(
 ) -> bool:
     """True when ``answer`` is ``question`` with ``o`` marking exactly the inner cells of some
     shortest ``S`` -> ``G`` path through open cells (any of them, not only the label's)."""
-    puzzle = _as_puzzle(question)
+    puzzle = as_puzzle(question)
     h, w = puzzle.shape
     if isinstance(answer, str):
         if len(answer) != h * w or set(answer) - set(CHAR_TO_TOKEN):
@@ -226,3 +222,87 @@ def is_valid_shortest_path(
     return (
         shortest_path_length(MazePuzzle(grid=inner, start=puzzle.start, goal=puzzle.goal)) == best
     )
+
+
+def _one_cell_per_grid(flat: np.ndarray, token: int, name: str) -> np.ndarray:
+    """(B,) flat index of the one ``token`` cell of each row of (B, H*W) grids.
+
+    :raises ValueError: naming the grids of the batch that have none or several.
+    """
+    count = np.count_nonzero(flat == token, axis=1)
+    bad = np.flatnonzero(count != 1)
+    if len(bad):
+        raise ValueError(
+            f"maze observation grid(s) {bad[:10].tolist()} of the batch do not have exactly one "
+            f"{name} cell (grid {bad[0]} has {count[bad[0]]}); pass observations of running "
+            "episodes (the agent shows as 'S'; a grid without 'G' belongs to an ended episode)"
+        )
+    return (flat == token).argmax(axis=1)
+
+
+def _check_grids(grids: np.ndarray) -> np.ndarray:
+    grids = np.asarray(grids)
+    if grids.ndim != 3 or grids.dtype.kind not in "iu" or grids.size == 0:
+        raise ValueError(
+            f"maze observation grids must be a non-empty (B, H, W) integer token array, got "
+            f"shape {grids.shape} dtype {grids.dtype}; add a batch axis to a single grid "
+            "(grid[None])"
+        )
+    return grids
+
+
+def goal_distances(grids: np.ndarray) -> np.ndarray:
+    """Batched BFS from the goal of each observation grid (:func:`distance_maps`).
+
+    :param grids: (B, H, W) token grids with exactly one ``G`` each (e.g. ``obs["grid"]`` of a
+        ``MazeVectorEnv``).
+    :return: (B, H, W) int32 steps from each cell to the goal, -1 where unreachable or a wall.
+    :raises ValueError: for a wrong shape or dtype, or a grid without exactly one ``G``.
+    """
+    grids = _check_grids(grids)
+    b, h, w = grids.shape
+    goal = _one_cell_per_grid(grids.reshape(b, h * w), GOAL, "goal 'G'")
+    return distance_maps(free_cells(grids), goal)
+
+
+def oracle_actions(grids: np.ndarray, dist: np.ndarray | None = None) -> np.ndarray:
+    """Optimal moves for a batch of Maze observation grids: for each grid, the first action (in
+    the order up, right, down, left) whose cell is one step closer to the goal than the agent's.
+    Following it reaches the goal in the shortest-path number of steps.
+
+    :param grids: (B, H, W) observation token grids; the agent is the one ``S`` cell.
+    :param dist: (B, H, W) steps to the goal as :func:`goal_distances` returns them for these
+        mazes (walls never change, so the maps of an episode's first grid serve the whole
+        episode); computed from ``grids`` when None.
+    :return: (B,) int64 actions in ``0..3``.
+    :raises ValueError: for a wrong shape or dtype, a grid without exactly one ``S`` (or
+        ``G`` when ``dist`` is None), or an agent from which no move leads closer to the goal
+        (the goal is unreachable).
+    """
+    grids = _check_grids(grids)
+    b, h, w = grids.shape
+    agent = _one_cell_per_grid(grids.reshape(b, h * w), START, "agent 'S'")
+    if dist is None:
+        dist = goal_distances(grids)
+    dist = np.asarray(dist)
+    if dist.shape != grids.shape or dist.dtype.kind not in "iu":
+        raise ValueError(
+            f"dist must be a {grids.shape} integer array (goal_distances of the grids), got "
+            f"shape {dist.shape} dtype {dist.dtype}"
+        )
+    rows = np.arange(b)
+    here = dist.reshape(b, h * w)[rows, agent].astype(np.int64)  # (B,)
+    r, c = np.divmod(agent, w)
+    nr, nc = r[:, None] + MOVES[None, :, 0], c[:, None] + MOVES[None, :, 1]  # (B, 4)
+    inside = (nr >= 0) & (nr < h) & (nc >= 0) & (nc < w)
+    ahead = dist[rows[:, None], np.clip(nr, 0, h - 1), np.clip(nc, 0, w - 1)]  # (B, 4)
+    downhill = inside & (ahead == (here - 1)[:, None]) & (here > 0)[:, None]
+    stuck = np.flatnonzero(~downhill.any(axis=1))
+    if len(stuck):
+        i = int(stuck[0])
+        raise ValueError(
+            f"no move leads closer to the goal from {(int(r[i]), int(c[i]))} (grid(s) "
+            f"{stuck[:10].tolist()} of the batch): the goal is unreachable there; pass grids "
+            "of solvable mazes (every env observation is one)"
+        )
+    return downhill.argmax(axis=1).astype(np.int64)

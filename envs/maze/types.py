@@ -1,11 +1,14 @@
-"""Token ids, actions and the typed containers of the Maze environment.
+"""Token ids, actions, the typed containers of the Maze environment and their text form.
 
 The token layout is the one of the official TRM Maze-Hard dataset, so a model trained on that
-dataset reads our observations unchanged.
+dataset reads our observations unchanged. :func:`to_string` writes a grid as a Maze-Hard string
+and :func:`as_puzzle` reads one back (well formed, solvability unchecked: that needs the BFS,
+see :func:`envs.maze.rules.parse_puzzle`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,11 +26,101 @@ UP, RIGHT, DOWN, LEFT = 0, 1, 2, 3
 ACTION_NAMES = ("up", "right", "down", "left")
 #: (row, column) displacement of each action.
 MOVES = np.array([[-1, 0], [0, 1], [1, 0], [0, -1]], dtype=np.int64)
+#: dtype of the step counters and the step limit of the batched transition; ``max_steps`` of a
+#: :class:`~envs.maze.config.MazeConfig` is at most its largest value.
+STEP_DTYPE = np.int64
+
+_ALLOWED = "".join(CHAR_TO_TOKEN)
+# Lookup from byte value to token id (PAD marks a bad character).
+_BYTE_TO_TOKEN = np.zeros(256, dtype=np.uint8)
+for _char, _token in CHAR_TO_TOKEN.items():
+    _BYTE_TO_TOKEN[ord(_char)] = _token
 
 
 def to_string(grid: np.ndarray) -> str:
     """Row-major string of a token grid in the Maze-Hard alphabet (``PAD`` shown as ``.``)."""
     return "".join(TOKEN_CHARS[t] for t in np.asarray(grid).ravel().tolist())
+
+
+def _where(grid: np.ndarray, token: int) -> list[tuple[int, int]]:
+    return [(int(r), int(c)) for r, c in zip(*np.nonzero(grid == token), strict=True)]
+
+
+def as_puzzle(
+    puzzle: str | np.ndarray | Sequence | MazePuzzle, shape: tuple[int, int] | None = None
+) -> MazePuzzle:
+    """Read a maze puzzle as a well-formed :class:`MazePuzzle`, without the solvability check
+    (:func:`envs.maze.rules.parse_puzzle` adds it).
+
+    :param puzzle: a string of ``H*W`` characters from ``"# SG"`` (``"o"`` path markers are read
+        as open), an (H, W) array of such characters or of tokens 1..5, or a ``MazePuzzle``.
+    :param shape: the (H, W) the puzzle must have; ``None`` accepts any square string or any
+        array shape.
+    :return: the puzzle with path markers cleared (a ``MazePuzzle`` is returned as is).
+    :raises ValueError: naming the problem: wrong length/shape, bad characters or tokens, or a
+        missing or duplicate S/G.
+    """
+    if isinstance(puzzle, MazePuzzle):
+        # Well formed by construction; the shape still depends on the caller.
+        if shape is not None and puzzle.shape != tuple(shape):
+            raise ValueError(
+                f"maze puzzle is {puzzle.shape[0]}x{puzzle.shape[1]}, expected "
+                f"{shape[0]}x{shape[1]} (this env's grid)"
+            )
+        return puzzle
+    if isinstance(puzzle, str):
+        n = len(puzzle)
+        if shape is None:
+            side = round(n**0.5)
+            if side * side != n or n == 0:
+                raise ValueError(
+                    f"maze puzzle string has {n} characters, which is not a square grid; "
+                    "pass H*W characters row-major or an (H, W) array"
+                )
+            shape = (side, side)
+        if n != shape[0] * shape[1]:
+            raise ValueError(
+                f"maze puzzle string has {n} characters, expected {shape[0] * shape[1]} "
+                f"for a {shape[0]}x{shape[1]} grid (row-major)"
+            )
+        bad = sorted(set(puzzle) - set(_ALLOWED))
+        if bad:
+            raise ValueError(
+                f"maze puzzle has bad characters {bad}; allowed are {list(_ALLOWED)} "
+                "(wall '#', open ' ', start 'S', goal 'G', path 'o')"
+            )
+        grid = _BYTE_TO_TOKEN[np.frombuffer(puzzle.encode("ascii"), dtype=np.uint8)]
+        grid = grid.reshape(shape)
+    else:
+        arr = np.asarray(puzzle)
+        if arr.ndim != 2 or (shape is not None and arr.shape != tuple(shape)):
+            want = f"{shape[0]}x{shape[1]}" if shape is not None else "2-D (H, W)"
+            raise ValueError(f"maze puzzle array has shape {arr.shape}, expected {want}")
+        if arr.dtype.kind in "US":
+            chars = arr.astype(str)
+            bad = sorted(set(chars.ravel().tolist()) - set(_ALLOWED))
+            if bad:
+                raise ValueError(
+                    f"maze puzzle has bad characters {bad}; allowed are {list(_ALLOWED)}"
+                )
+            return as_puzzle("".join(chars.ravel().tolist()), arr.shape)
+        if arr.dtype.kind not in "iu" or arr.size == 0:
+            raise ValueError(f"maze puzzle array has dtype {arr.dtype}; use tokens 1..5 or chars")
+        bad = sorted(set(np.unique(arr).tolist()) - {WALL, OPEN, START, GOAL, PATH})
+        if bad:
+            raise ValueError(
+                f"maze puzzle has bad tokens {bad}; allowed are 1 '#', 2 ' ', 3 'S', 4 'G', 5 'o'"
+            )
+        grid = arr.astype(np.uint8)
+    grid = np.where(grid == PATH, OPEN, grid).astype(np.uint8)
+    found = {}
+    for token, name in ((START, "start 'S'"), (GOAL, "goal 'G'")):
+        cells = _where(grid, token)
+        if len(cells) != 1:
+            what = "no" if not cells else f"{len(cells)} ({', '.join(map(str, cells))})"
+            raise ValueError(f"maze puzzle has {what} {name}; it needs exactly one")
+        found[token] = cells[0]
+    return MazePuzzle(grid=grid, start=found[START], goal=found[GOAL])
 
 
 @dataclass(frozen=True, eq=False)

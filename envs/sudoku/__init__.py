@@ -1,10 +1,11 @@
 """Sudoku environments (4x4, 6x6, 9x9): single (``SudokuEnv``) and batched (``SudokuVectorEnv``).
 
-Layout (the same file roles as ``envs.maze``): ``types`` (tokens, ``SudokuPuzzle``,
-``SudokuState``), ``config`` (``SudokuConfig``), ``rules`` (geometry, parsing, legality,
-actions), ``solver`` (exact search with statistics), ``generator`` (random, dataset, fixed; the
-pool-building command), ``pool`` (``SudokuPool``, ``generate_pool``, ``shipped_pool``,
-``build_pool``), ``io`` (CSV and ``.npz``), ``render``, ``batch`` (the batched transition both
+Layout (the same file roles as ``envs.maze``): ``types`` (tokens, geometry, ``SudokuPuzzle``,
+``SudokuState``; reading boards), ``config`` (``SudokuConfig``), ``rules`` (geometry tables,
+validation, legality, actions), ``solver`` (exact search with statistics, the batched oracle),
+``puzzles`` (``SudokuPool``, ``generate_pool``), ``generator`` (random, dataset, fixed; the
+pool-building command), ``pool`` (``shipped_pool``, ``build_pool``; re-exports ``SudokuPool``
+and ``generate_pool``), ``io`` (CSV and ``.npz``), ``render``, ``batch`` (the batched transition both
 envs step through), ``env`` and ``vector``. Nothing is read at import time; pools and datasets
 load on first use.
 """
@@ -21,7 +22,7 @@ from envs.sudoku.rules import (
     puzzle_from_input,
     sample_legal_actions,
 )
-from envs.sudoku.solver import SearchResult, analyse, count_solutions, solve
+from envs.sudoku.solver import SearchResult, analyse, count_solutions, oracle_actions, solve
 from envs.sudoku.types import SudokuPuzzle, SudokuState
 from envs.sudoku.vector import SudokuVectorEnv
 
@@ -43,6 +44,7 @@ __all__ = [
     "encode_action",
     "generate_pool",
     "load_pool",
+    "oracle_actions",
     "parse_puzzle",
     "puzzle_from_input",
     "read_sudoku_csv",

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from envs.sudoku.rules import clear_table
-from envs.sudoku.types import DIGIT_OFFSET
+from envs.sudoku.types import COUNTER_DTYPE, DIGIT_OFFSET
 from envs.utils import check_actions
 
 
@@ -41,7 +41,7 @@ class SudokuBatch:
         cells = size * size
 
         def counter() -> np.ndarray:
-            return np.zeros(batch, dtype=np.int32)
+            return np.zeros(batch, dtype=COUNTER_DTYPE)
 
         return cls(
             board=np.zeros((batch, cells), dtype=np.uint8),
@@ -71,7 +71,7 @@ def load_puzzles(
     :param puzzles: (k, C) givens; ``solutions``: (k, C); ``masks``: (k, A) their legal masks.
     :param max_steps: truncation limit; ``None`` = twice the number of blanks.
     """
-    blanks = np.count_nonzero(puzzles == 0, axis=1).astype(np.int32)
+    blanks = np.count_nonzero(puzzles == 0, axis=1).astype(COUNTER_DTYPE)
     batch.board[rows] = puzzles
     batch.puzzle[rows] = puzzles
     batch.solution[rows] = solutions
@@ -112,7 +112,7 @@ def step_batch(
     # Clear the cell's N entries and the digit's entry at each peer of the cell.
     cleared = clear_table(size)[actions[placed]] + (placed * num_actions)[:, None]
     flat_mask = batch.mask.reshape(-1)  # a view: SudokuBatch arrays stay C-contiguous
-    batch.num_legal[placed] -= np.count_nonzero(flat_mask[cleared], axis=1).astype(np.int32)
+    batch.num_legal[placed] -= np.count_nonzero(flat_mask[cleared], axis=1).astype(COUNTER_DTYPE)
     flat_mask[cleared] = False
     batch.num_blanks[placed] -= 1
 

@@ -18,14 +18,18 @@ import os
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from envs.sudoku.types import BOX_SHAPES
-from envs.utils import check_choice, check_float, check_int, config_from_kwargs
+import numpy as np
+
+from envs.sudoku.types import BOX_SHAPES, COUNTER_DTYPE
+from envs.utils import check_choice, check_float, check_int, check_step_limit, config_from_kwargs
 
 DIFFICULTIES = ("easy", "hard")
 #: Givens range (inclusive) of the shipped pool of each size: ``givens=None`` means this.
 DEFAULT_GIVENS: dict[int, tuple[int, int]] = {4: (4, 10), 6: (8, 24), 9: (22, 50)}
 #: Default reward for a placement that contradicts the solution, and for a masked action.
 WRONG_PENALTY = -0.1
+#: Largest ``max_steps``: the step counters of the batched transition are ``COUNTER_DTYPE``.
+MAX_STEPS_LIMIT = int(np.iinfo(COUNTER_DTYPE).max)
 
 
 @dataclass(frozen=True)
@@ -51,7 +55,8 @@ class SudokuConfig:
     wrong_penalty: float = WRONG_PENALTY
     """Reward of a placement that contradicts the solution and of an illegal (masked) action."""
     max_steps: int | None = None
-    """Step limit; None: twice the number of blanks of the puzzle."""
+    """Step limit, at most ``MAX_STEPS_LIMIT`` (2**31 - 1); None: twice the number of blanks of
+    the puzzle."""
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -78,7 +83,8 @@ class SudokuConfig:
         set_(self, "pool_size", check_int("pool_size", self.pool_size, low=1, allow_none=True))
         set_(self, "pool_seed", check_int("pool_seed", self.pool_seed, low=0))
         set_(self, "wrong_penalty", check_float("wrong_penalty", self.wrong_penalty))
-        set_(self, "max_steps", check_int("max_steps", self.max_steps, low=1, allow_none=True))
+        max_steps = check_step_limit(self.max_steps, COUNTER_DTYPE, "twice the number of blanks")
+        set_(self, "max_steps", max_steps)
 
     def replace(self, **changes: Any) -> SudokuConfig:
         """A copy with some fields changed (validated again)."""
@@ -126,6 +132,7 @@ __all__ = [
     "DEFAULT_GIVENS",
     "DIFFICULTIES",
     "FIELDS",
+    "MAX_STEPS_LIMIT",
     "WRONG_PENALTY",
     "SudokuConfig",
     "givens_range",

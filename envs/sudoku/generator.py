@@ -6,7 +6,7 @@ A generator is a callable ``(np.random.Generator) -> SudokuPuzzle`` injected int
   while the solution stays unique, down to a target number of givens; optionally only puzzles
   that singles solve (``difficulty="easy"``) or that need guessing (``"hard"``), as measured by
   :func:`envs.sudoku.solver.analyse`. Exact but slow for 9x9 (tens of puzzles/s).
-- :class:`~envs.sudoku.pool.SudokuPool`: draws from a fixed array of puzzles (fast; what the
+- :class:`~envs.sudoku.puzzles.SudokuPool`: draws from a fixed array of puzzles (fast; what the
   envs use).
 - :class:`DatasetGenerator`: a pool read from a Sudoku-Extreme-format CSV
   (``puzzle,solution,source``; ``0`` or ``.`` blanks); ``"sudoku-extreme"`` = the bundled file.
@@ -18,7 +18,7 @@ The shipped pools ``envs/data/sudoku_{4x4,6x6,9x9}.npz`` were built with::
     python -m envs.sudoku.generator --size 6 --count 3000 --seed 0 --out envs/data/sudoku_6x6.npz
     python -m envs.sudoku.generator --size 9 --count 5000 --seed 0 --out envs/data/sudoku_9x9.npz
 
-(givens ranges: :data:`envs.sudoku.pool.DEFAULT_GIVENS`). ``--csv`` writes a Sudoku-Extreme-format CSV instead.
+(givens ranges: :data:`envs.sudoku.config.DEFAULT_GIVENS`). ``--csv`` writes a Sudoku-Extreme-format CSV instead.
 Puzzle ``i`` of a pool is drawn from ``np.random.default_rng([seed, i])``, so pools are
 reproducible and any prefix is the same whatever ``--count``.
 """
@@ -33,7 +33,7 @@ import numpy as np
 
 from envs.sudoku.config import DIFFICULTIES, SudokuConfig, givens_range
 from envs.sudoku.io import EXTREME, read_sudoku_csv, save_pool, write_sudoku_csv
-from envs.sudoku.pool import Givens, SudokuPool, generate_pool
+from envs.sudoku.puzzles import Givens, SudokuPool, generate_pool
 from envs.sudoku.rules import box_shape, puzzle_from_input
 from envs.sudoku.solver import SearchResult, analyse
 from envs.sudoku.types import SudokuPuzzle

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from envs.sudoku.pool import SudokuPool
-from envs.sudoku.rules import parse_puzzle, puzzle_from_input
-from envs.utils import atomic_write, atomic_write_file, file_signature
+from envs.sudoku.puzzles import SudokuPool
+from envs.sudoku.rules import box_shape, parse_puzzle, puzzle_from_input
+from envs.utils import atomic_write, atomic_write_file, file_signature, read_utf8
 
 EXTREME = "sudoku-extreme"
 EXTREME_FILE = "sudoku_extreme_train1k.csv"
@@ -51,10 +51,14 @@ def read_sudoku_csv(
 
     :param path: ``"sudoku-extreme"`` or a CSV path.
     :param size: board side of the rows.
-    :param validate: check every row (givens consistent, solution complete and matching the
-        givens); default: every file but the bundled one.
-    :raises ValueError: naming the file, the line and the problem.
+    :param validate: check every row (givens consistent, a blank left, solution complete and
+        matching the givens); default: every file but the bundled one.
+    :raises ValueError: naming the file, the line (1-based), the problem and the fix: a missing,
+        empty or non-UTF-8 file, no ``puzzle``/``solution`` columns, a row of the wrong length
+        (e.g. a board of another size), bad characters, contradictory givens or a missing or
+        wrong solution.
     """
+    box_shape(size)
     signature = dataset_signature(path)
     validate = signature != (EXTREME,) if validate is None else bool(validate)
     puzzles, solutions = _read_sudoku_csv(signature, size, validate)
@@ -64,36 +68,46 @@ def read_sudoku_csv(
 @lru_cache(maxsize=8)
 def _read_sudoku_csv(signature: tuple, size: int, validate: bool) -> tuple[np.ndarray, np.ndarray]:
     if signature == (EXTREME,):
-        text = (resources.files("envs") / "data" / EXTREME_FILE).read_text()
+        text = (resources.files("envs") / "data" / EXTREME_FILE).read_text(encoding="utf-8")
         name = EXTREME_FILE
     else:
         name = signature[0]
-        try:
-            text = Path(name).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ValueError(f"cannot read Sudoku dataset {name!r}: {exc}") from None
-    reader = csv.DictReader(io.StringIO(text))
-    if reader.fieldnames is None or not {"puzzle", "solution"} <= set(reader.fieldnames):
-        raise ValueError(
-            f"Sudoku dataset {name!r} has header {reader.fieldnames}; expected columns "
-            "'puzzle' and 'solution' (Sudoku-Extreme format: puzzle,solution,source)"
-        )
+        text = read_utf8(name, "Sudoku dataset")
+    reader = csv.DictReader(io.StringIO(text, newline=""))
     puzzles, solutions = [], []
     try:
-        for line, row in enumerate(reader, start=2):
+        fields = reader.fieldnames
+        if fields is None or not {"puzzle", "solution"} <= set(fields):
+            empty = " (the file is empty)" if fields is None else ""
+            raise ValueError(
+                f"Sudoku dataset {name!r} has header {fields}{empty}; expected columns "
+                "'puzzle' and 'solution' (Sudoku-Extreme format: puzzle,solution,source): make "
+                "the first line that header, then one puzzle per row"
+            )
+        for row in reader:
+            line = reader.line_num  # the row's last line (a quoted field may span lines)
             try:
                 puzzle = parse_puzzle(row["puzzle"] or "", size)
                 solution = parse_puzzle(row["solution"] or "", size, what="solution")
                 if validate:
                     puzzle_from_input(puzzle, solution, size)
             except ValueError as exc:
-                raise ValueError(f"Sudoku dataset {name!r}, line {line}: {exc}") from None
+                raise ValueError(
+                    f"Sudoku dataset {name!r}, line {line}: {exc}; fix or remove that row"
+                ) from None
             puzzles.append(puzzle)
             solutions.append(solution)
     except csv.Error as exc:
-        raise ValueError(f"cannot read Sudoku dataset {name!r}: {exc}") from None
+        line = reader.line_num + 1  # counts the lines read whole: the error is on the next one
+        raise ValueError(
+            f"cannot read Sudoku dataset {name!r}, line {line}: {exc}; fix the CSV quoting "
+            "of that row"
+        ) from None
     if not puzzles:
-        raise ValueError(f"Sudoku dataset {name!r} has no rows")
+        raise ValueError(
+            f"Sudoku dataset {name!r} has no rows; add one puzzle,solution row per puzzle under "
+            "the header"
+        )
     out = np.stack(puzzles), np.stack(solutions)
     for a in out:
         a.setflags(write=False)

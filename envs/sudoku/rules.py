@@ -1,11 +1,13 @@
-"""Sudoku rules as pure numpy functions, most on a leading batch axis: geometry, parsing and
-validation of puzzles, tokens, legality, solved boards and actions.
+"""Sudoku rules as pure numpy functions, most on a leading batch axis: geometry tables,
+validation of puzzles, legality, solved boards and actions.
 
 Conventions: a board is an array of digits (``0`` = blank) of shape ``(N, N)`` or flattened
 ``(C,)`` with ``C = N * N`` cells in row-major order; a batch adds a leading axis ``B``. The
 legality mask has ``A = N ** 3`` entries, one per action ``cell * N + (digit - 1)``. The batched
 transition both envs step through is :mod:`envs.sudoku.batch`; the search is
-:mod:`envs.sudoku.solver`.
+:mod:`envs.sudoku.solver`. Reading a board (:func:`parse_puzzle`), :func:`box_shape` and the
+token conversions (:func:`to_tokens`, :func:`from_tokens`) live in :mod:`envs.sudoku.types`,
+below the solver, and are importable from here too.
 """
 
 from __future__ import annotations
@@ -15,22 +17,32 @@ from functools import cache
 import numpy as np
 
 from envs.sudoku.solver import analyse
-from envs.sudoku.types import BOX_SHAPES, DIGIT_OFFSET, SudokuPuzzle
+from envs.sudoku.types import SudokuPuzzle, box_shape, from_tokens, parse_puzzle, to_tokens
 
-_BLANK_CHARS = ".0"
-_DIGIT_CHARS = "123456789"  # ASCII only: str.isdigit() also accepts e.g. Arabic-Indic digits
+__all__ = [
+    "box_shape",
+    "cell_units",
+    "check_givens",
+    "clear_table",
+    "decode_action",
+    "encode_action",
+    "find_duplicates",
+    "from_tokens",
+    "is_solved",
+    "legal_mask",
+    "parse_puzzle",
+    "peer_table",
+    "puzzle_from_input",
+    "sample_legal_actions",
+    "to_tokens",
+    "unit_name",
+    "unit_table",
+]
 
 
 # --------------------------------------------------------------------------------------------
 # Geometry
 # --------------------------------------------------------------------------------------------
-def box_shape(size: int) -> tuple[int, int]:
-    """Box shape (rows, cols) of an ``size x size`` board; raises ``ValueError`` for others."""
-    if size not in BOX_SHAPES:
-        raise ValueError(f"unsupported Sudoku size {size!r}; use one of {sorted(BOX_SHAPES)}")
-    return BOX_SHAPES[size]
-
-
 def _readonly(a: np.ndarray) -> np.ndarray:
     a.setflags(write=False)
     return a
@@ -95,55 +107,8 @@ def unit_name(size: int, unit: int) -> str:
 
 
 # --------------------------------------------------------------------------------------------
-# Parsing, validation and tokens
+# Validation
 # --------------------------------------------------------------------------------------------
-def parse_puzzle(puzzle: str | np.ndarray, size: int, *, what: str = "puzzle") -> np.ndarray:
-    """Parse a puzzle given as a string or an array into an (N, N) uint8 board.
-
-    A string has ``N * N`` characters in row-major order, digits ``1..N`` and ``.`` or ``0`` for
-    blanks (whitespace is ignored). An array has shape (N, N) or (N * N,) with digits ``0..N``.
-
-    :raises ValueError: on a wrong length or shape, a bad character or an out-of-range digit.
-    """
-    box_shape(size)
-    cells = size * size
-    if isinstance(puzzle, str):
-        text = "".join(puzzle.split())
-        if len(text) != cells:
-            raise ValueError(
-                f"{what} string has {len(text)} characters, expected {cells} for a "
-                f"{size}x{size} board (row-major, '.' or '0' for blanks)"
-            )
-        digits = np.zeros(cells, dtype=np.uint8)
-        for i, ch in enumerate(text):
-            if ch in _BLANK_CHARS:
-                continue
-            if ch not in _DIGIT_CHARS[:size]:
-                raise ValueError(
-                    f"{what} string has bad character {ch!r} at position {i} (row {i // size + 1},"
-                    f" column {i % size + 1}); use digits 1-{size} and '.' or '0' for blanks"
-                )
-            digits[i] = int(ch)
-        return digits.reshape(size, size)
-    if isinstance(puzzle, bytes | bytearray) or not hasattr(puzzle, "__len__"):
-        raise ValueError(
-            f"{what} must be a string or an array of digits, got {type(puzzle).__name__}"
-        )
-    arr = np.asarray(puzzle)
-    if arr.shape not in ((size, size), (cells,)):
-        raise ValueError(
-            f"{what} array has shape {arr.shape}, expected ({size}, {size}) or ({cells},)"
-        )
-    if arr.dtype == bool or not np.issubdtype(arr.dtype, np.number):
-        raise ValueError(f"{what} array has dtype {arr.dtype}; use integer digits 0-{size}")
-    if not np.all(np.isfinite(arr)) or not np.array_equal(arr, np.round(arr)):
-        raise ValueError(f"{what} array has non-integer entries; use integer digits 0-{size}")
-    if arr.min() < 0 or arr.max() > size:
-        bad = arr.ravel()[(arr.ravel() < 0) | (arr.ravel() > size)][0]
-        raise ValueError(f"{what} array has digit {bad} out of range; use 0-{size} (0 = blank)")
-    return arr.astype(np.uint8).reshape(size, size)
-
-
 def find_duplicates(board: np.ndarray) -> list[str]:
     """Describe every digit that appears more than once in a row, column or box.
 
@@ -170,17 +135,6 @@ def check_givens(board: np.ndarray, *, what: str = "puzzle") -> None:
     if problems:
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         raise ValueError(f"{what} has contradictory givens: {problems[0]}{more}")
-
-
-def to_tokens(boards: np.ndarray) -> np.ndarray:
-    """Digits (0 = blank) -> TRM token ids (blank 1, digit d -> d + 1), uint8, same shape."""
-    return (np.asarray(boards) + DIGIT_OFFSET).astype(np.uint8)
-
-
-def from_tokens(tokens: np.ndarray) -> np.ndarray:
-    """TRM token ids -> digits (0 = blank or pad), uint8, same shape."""
-    tokens = np.asarray(tokens).astype(np.int16)
-    return np.clip(tokens - DIGIT_OFFSET, 0, None).astype(np.uint8)
 
 
 # --------------------------------------------------------------------------------------------

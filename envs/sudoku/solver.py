@@ -1,5 +1,5 @@
-"""The Sudoku solver: exact search for 4x4, 6x6 and 9x9 boards, the envs' oracle and the
-difficulty measure of the generators.
+"""The Sudoku solver: exact search for 4x4, 6x6 and 9x9 boards, the envs' oracle
+(:func:`oracle_actions`) and the difficulty measure of the generators.
 
 Candidates are bitmasks (bit ``d - 1`` set = digit ``d`` possible). Each search node propagates
 naked singles (a cell with one candidate removes it from its peers) and hidden singles (a digit
@@ -7,12 +7,12 @@ with one place left in a unit goes there) to a fixed point, then branches on a c
 fewest candidates (MRV). The search statistics are our difficulty measure: ``guesses == 0``
 means the puzzle falls to singles alone; ``nodes`` counts the search tree.
 
-Example::
+Example, with the functions of this module::
 
-    from envs.sudoku.solver import solve, count_solutions, analyse
     solution = solve("000702005000095080...")       # (9, 9) uint8, or None
     count_solutions(board, limit=2)                   # 0, 1 or 2 (= "at least two")
     analyse(board).guesses                            # branch points needed
+    oracle_actions(obs["grid"], solutions)            # (B,) optimal placements
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from functools import cache
 
 import numpy as np
 
-from envs.sudoku.types import BOX_SHAPES
+from envs.sudoku.types import BOX_SHAPES, from_tokens, parse_puzzle
 
 
 @dataclass(frozen=True)
@@ -65,15 +65,13 @@ def _tables(size: int) -> tuple[tuple[tuple[int, ...], ...], tuple[tuple[int, ..
 
 
 def _digits(board: str | np.ndarray, size: int) -> list[int]:
-    """Row-major digits with 0 blanks, validated by :func:`envs.sudoku.rules.parse_puzzle`
+    """Row-major digits with 0 blanks, validated by :func:`envs.sudoku.types.parse_puzzle`
     (an integer array of the right size takes a cheaper path: the generators call this in
     their inner loop)."""
     if isinstance(board, np.ndarray) and board.dtype.kind in "iu" and board.size == size * size:
         values = board.reshape(-1).tolist()
         if min(values) >= 0 and max(values) <= size:
             return values
-    from envs.sudoku.rules import parse_puzzle  # rules imports this module at load time
-
     return parse_puzzle(board, size, what="board").reshape(-1).tolist()
 
 
@@ -209,3 +207,67 @@ def _infer_size(board: str | np.ndarray) -> int:
         if cells == size * size:
             return size
     raise ValueError(f"cannot infer the board size from {cells} cells; expected 16, 36 or 81")
+
+
+def oracle_actions(grids: np.ndarray, solutions: np.ndarray | None = None) -> np.ndarray:
+    """Optimal placements for a batch of Sudoku observation grids: the solution's digit in the
+    first blank cell of each board, so a board is solved in exactly its number of blanks.
+
+    :param grids: (B, N, N) observation token grids (blank 1, digit d -> d + 1).
+    :param solutions: (B, N, N) digits 1..N of each board's solution. A row of zeros (or
+        ``solutions=None``, every row) is solved here from its board (slow for hard 9x9
+        boards; a board with several solutions gets the first one found).
+    :return: (B,) int64 actions ``cell * N + digit - 1``.
+    :raises ValueError: for a wrong shape or dtype, a solution row that is neither complete
+        (digits 1..N) nor all zeros, a board to solve that has no solution (a wrong digit was
+        placed earlier), or a board with no blank cell left.
+    """
+    tokens = np.asarray(grids)
+    if (
+        tokens.ndim != 3
+        or tokens.shape[1] != tokens.shape[2]
+        or tokens.shape[1] not in BOX_SHAPES
+        or tokens.dtype.kind not in "iu"
+    ):
+        raise ValueError(
+            f"Sudoku observation grids must be a (B, N, N) integer token array with N in "
+            f"{sorted(BOX_SHAPES)}, got shape {tokens.shape} dtype {tokens.dtype}; add a batch "
+            "axis to a single grid (grid[None])"
+        )
+    batch, size = tokens.shape[:2]
+    boards = from_tokens(tokens).reshape(batch, size * size)
+    known = np.zeros((batch, size * size), dtype=np.int64)
+    if solutions is not None:
+        given = np.asarray(solutions)
+        if given.shape != tokens.shape or given.dtype.kind not in "iu":
+            raise ValueError(
+                f"solutions must be a {tokens.shape} integer array of digits (one solution per "
+                f"grid), got shape {given.shape} dtype {given.dtype}"
+            )
+        known[:] = given.reshape(batch, size * size)
+        partial = np.flatnonzero(
+            known.any(axis=1) & ((known < 1) | (known > size)).any(axis=1)
+        ).tolist()
+        if partial:
+            raise ValueError(
+                f"solutions row(s) {partial[:10]} are not complete boards of digits 1-{size}; "
+                "pass each board's full solution, or a row of zeros to have it solved"
+            )
+    for row in np.flatnonzero(~known.any(axis=1)).tolist():
+        solved = solve(boards[row].reshape(size, size), size=size)
+        if solved is None:
+            raise ValueError(
+                f"the board has no solution (a wrong digit was placed earlier): grid {row} of "
+                "the batch; pass its solution, or reset that env"
+            )
+        known[row] = solved.reshape(-1)
+    blank = boards == 0
+    full = np.flatnonzero(~blank.any(axis=1)).tolist()
+    if full:
+        raise ValueError(
+            f"the board has no blank cell left: grid(s) {full[:10]} of the batch; their "
+            "episodes are over, reset those envs"
+        )
+    cell = blank.argmax(axis=1)
+    digit = known[np.arange(batch), cell]
+    return (cell * size + digit - 1).astype(np.int64)
