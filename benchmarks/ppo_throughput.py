@@ -61,15 +61,8 @@ from envs.utils import atomic_write
 from trm_rl.flops import agent_env_step_flops, ppo_loss
 from trm_rl.model.config import TRMConfig
 from trm_rl.model.trm import TRM, InnerCarry
-from trm_rl.policies.agents import (
-    build_agent,
-    env_kwargs_of,
-    game_of,
-    resolved_options,
-    trm_config,
-)
-from trm_rl.policies.config import PPOConfig
-from trm_rl.policies.trm_policy import grid_space
+from trm_rl.policies.agents import build_agent
+from trm_rl.policies.config import ppo_args, resolve_ppo
 from trm_rl.policies.vec_env import make_sb3_vec_env
 from trm_rl.utils import resolve_device, set_seed
 
@@ -179,22 +172,20 @@ class Entry:
 def build(args: Args, name: str, device: torch.device) -> Any:
     """A fresh agent of policy ``name`` on its own batched env."""
     naive = name.startswith("naive")
-    cfg = PPOConfig(
-        env=args.env, policy="trm" if naive else name, preset=args.preset, n_envs=args.n_envs,
-        n_steps=args.n_steps, n_epochs=args.n_epochs, batch_size=args.batch_size, timesteps=1,
-        seed=args.seed,
+    settings = {"n_envs": args.n_envs, "n_steps": args.n_steps, "n_epochs": args.n_epochs,
+                "batch_size": args.batch_size}  # fmt: skip
+    cfg = resolve_ppo(
+        ppo_args(args.env, policy="trm" if naive else name, preset=args.preset, ppo=settings,
+                 timesteps=1, seed=args.seed)
     )  # fmt: skip
-    game = game_of(cfg.env)
-    recipe, ppo = resolved_options(cfg, game)
-    venv = make_sb3_vec_env(cfg.env, args.n_envs, seed=args.seed, **env_kwargs_of(cfg, recipe))
+    venv = make_sb3_vec_env(cfg.env.id, args.n_envs, seed=args.seed, **cfg.env.kwargs)
     set_seed(args.seed)
     if not naive:
-        return build_agent(cfg, venv, recipe, ppo, device)[0]
-    grid = tuple(grid_space(venv.observation_space).shape)
-    model = trm_config(cfg, recipe, game, grid)  # type: ignore[arg-type]
+        return build_agent(cfg, venv, device)[0]
+    ppo = cfg.ppo.sb3_kwargs()
     ppo["batch_size"] = NAIVE_BATCH if name == "naive" else args.batch_size
     kwargs = {"features_extractor_class": NaiveTRMExtractor,
-              "features_extractor_kwargs": {"model": model.to_dict()}}  # fmt: skip
+              "features_extractor_kwargs": {"model": cfg.model.to_dict()}}  # fmt: skip
     return MaskablePPO(
         "MultiInputPolicy", venv, policy_kwargs=kwargs, seed=args.seed, device=device, verbose=0,
         **ppo,

@@ -26,8 +26,8 @@ import tyro
 
 from envs.utils import atomic_write
 from trm_rl.model.losses import act_loss
-from trm_rl.supervised.config import TrainConfig
-from trm_rl.supervised.models import build_data, build_model_and_config
+from trm_rl.supervised.config import TrainConfig, resolve_train, train_args
+from trm_rl.supervised.models import build_data, build_run_model
 from trm_rl.supervised.trainer import train
 from trm_rl.utils import resolve_device
 
@@ -55,10 +55,11 @@ class Args:
 def bare_loop(cfg: TrainConfig, steps: int) -> float:
     """Seconds for ``steps`` supervision steps of the plain loop on one fixed batch."""
     data, _ = build_data(cfg)
-    model, _ = build_model_and_config(cfg, data)
+    model = build_run_model(cfg)
     device = resolve_device(cfg.device)
     model.to(device).train()
-    inputs, labels = data.train_sampler(seed=0).sample(cfg.batch_size)
+    batch_size = cfg.optim.batch_size
+    inputs, labels = data.train_sampler(seed=0).sample(batch_size)
     batch = {
         "inputs": torch.as_tensor(inputs, device=device).long(),
         "labels": torch.as_tensor(labels, device=device).long(),
@@ -68,7 +69,7 @@ def bare_loop(cfg: TrainConfig, steps: int) -> float:
     start = time.perf_counter()
     for _ in range(steps):
         carry, outputs = model(carry, batch)
-        (act_loss(outputs, carry).loss / cfg.batch_size).backward()
+        (act_loss(outputs, carry).loss / batch_size).backward()
         opt.step()
         opt.zero_grad(set_to_none=True)
     if device.type == "cuda":
@@ -92,20 +93,22 @@ def main(args: Args) -> None:
         with tempfile.TemporaryDirectory() as tmp:
 
             def cfg(name: str, args=args, data=data, preset=preset, tmp=tmp) -> TrainConfig:
-                return TrainConfig(
-                    data=data,
-                    preset=preset,
-                    steps=args.steps,
-                    batch_size=args.batch_size,
-                    out=Path(tmp) / name,
-                    eval_every=10**9,
-                    eval_size=1,
-                    progress=False,
-                    tensorboard=False,
-                    checkpoint_seconds=1e9,
-                    device=args.device,
-                    bf16=args.bf16,
-                    model_set=("halt_exploration_prob=0.0",),
+                return resolve_train(
+                    train_args(
+                        data,
+                        preset=preset,
+                        steps=args.steps,
+                        optim={"batch_size": args.batch_size},
+                        out=Path(tmp) / name,
+                        eval_every=10**9,
+                        eval_size=1,
+                        progress=False,
+                        tensorboard=False,
+                        checkpoint_seconds=1e9,
+                        device=args.device,
+                        bf16=args.bf16,
+                        model_set=("halt_exploration_prob=0.0",),
+                    )
                 )
 
             trainer_run(cfg("warm"))

@@ -2,17 +2,25 @@
 
 Inputs, in ``STUDY_DIR`` (written by the sweep runner):
 
-- ``runs.csv``: one row per run. Required columns: ``run, regime, task, variant, score,
-  status``; optional ones read as empty when absent (``study, group, K, seed, params, minutes,
-  steps, flops, score_name, random_score, oracle_score``, ...); unknown columns are ignored.
-  Only rows with ``status == "done"`` enter plots and tables; the others are listed in the
-  report.
+- ``runs.csv``: one row per run. Required columns: ``run, regime, task, variant, score`` and
+  ``status`` (or, from other writers, ``error``); optional ones read as empty when absent
+  (``study, group, K, seed, params, minutes, steps, flops, score_name, random_score,
+  oracle_score``, ...); unknown columns are ignored. Only rows with ``status == "done"`` (or an
+  empty ``error``) enter plots and tables; the failed ones (``failed: <Error>: <message>``, as
+  the sweep writes them) are counted and listed in the report, and so are done rows without a
+  numeric score or without a task, regime or variant.
 - ``curves.csv`` (optional): tidy rows ``run, variant, group, seed, regime, task, minutes,
   step, metric, value``. The rows of the chosen metric (``val/score``) of done runs are plotted,
-  under the task, regime and variant that ``runs.csv`` gives the run.
+  under the task, regime and variant that ``runs.csv`` gives the run; points whose minutes or
+  value is not a number are skipped (and counted in the report).
+
+The CSVs are read and checked by :func:`experiments.collect.read_runs` and
+:func:`~experiments.collect.read_curves`: a missing or unreadable file, a missing column or a
+``runs.csv`` without rows is a ``ValueError`` naming the file and the fix; nothing is written
+then.
 
 Outputs, each written atomically (a temporary file beside it, then ``os.replace``); a plot with
-no data is not written:
+no data is not written, and a ``report.md`` that this script did not write is never replaced:
 
 - ``plots/curves_<task>_<regime>.png``: the metric against training minutes; per variant the
   mean over seeds on a common time grid with a 95% bootstrap band, the seeds drawn faint;
@@ -30,17 +38,21 @@ no data is not written:
 
 PPO plots show the mean random-policy (dashed grey) and oracle (dotted black) scores. Every
 confidence interval is a 95% percentile bootstrap of the mean over seeds (1000 resamples, a
-seeded generator: the outputs are deterministic).
+seeded generator: the outputs are deterministic); a cell with one seed has none (``—``).
+
+:func:`plot_supervised_curves` draws ``results/supervised/curves.png`` for
+``experiments/supervised_results.py``.
 
     python experiments/plot.py results/studies/k_sweep
 """
 
 from __future__ import annotations
 
-import csv
 import io
 import math
-from collections.abc import Iterable, Sequence
+import re
+import sys
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,42 +65,21 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import PercentFormatter, ScalarFormatter
 
 from envs.utils import atomic_write
+from experiments.collect import (
+    DEFAULT_METRIC,
+    TEST_STEPS_METRIC,
+    Curve,
+    Row,
+    num,
+    read_curves,
+    read_rows,
+    read_runs,
+)
 
-REQUIRED = ("run", "regime", "task", "variant", "score", "status")
-CURVE_REQUIRED = ("run", "minutes", "metric", "value")
+#: How every report.md this script writes begins (one that does not is not replaced).
+_OUR_REPORT = re.compile(r"# .* report\n\n\d+ runs: \d+ done, \d+ failed\.")
 COLORS = tuple(f"C{i}" for i in range(10))  # the tab10 cycle
 GRID_POINTS = 200
-#: The ``curves.csv`` metric of scores against supervision steps at test time (``step``).
-TEST_STEPS_METRIC = "test/exact_by_steps"
-Row = dict[str, str]
-Curve = tuple[np.ndarray, np.ndarray]
-
-
-def read_rows(path: str | Path, required: Sequence[str] = ()) -> list[Row]:
-    """Read a CSV file into dicts of stripped strings (a missing cell reads as ``""``).
-
-    :param path: the CSV file (with a header line).
-    :param required: columns the header must have.
-    :return: one dict per data row.
-    :raises ValueError: when a required column is missing, naming it.
-    """
-    with Path(path).open(newline="", encoding="utf-8") as f:
-        reader = csv.DictReader(f)
-        missing = [c for c in required if c not in (reader.fieldnames or [])]
-        if missing:
-            raise ValueError(
-                f"{path} has no column {', '.join(map(repr, missing))} (it needs "
-                f"{', '.join(required)}): rewrite it with `trm-rl sweep` or add the column"
-            )
-        return [{k: (v or "").strip() for k, v in r.items() if k is not None} for r in reader]
-
-
-def num(text: str | None) -> float:
-    """A float from a CSV cell; ``nan`` when it is empty or not a number."""
-    try:
-        return float(text) if text else math.nan
-    except ValueError:
-        return math.nan
 
 
 def _finite(values: Iterable[float]) -> np.ndarray:
@@ -150,27 +141,47 @@ def _safe(name: str) -> str:
 
 
 def _write_atomic(path: Path, data: bytes) -> Path:
-    with atomic_write(path, "wb") as f:
-        f.write(data)
+    try:
+        with atomic_write(path, "wb") as f:
+            f.write(data)
+    except OSError as err:
+        raise ValueError(
+            f"cannot write {path} ({err}): make {path.parent} a writable folder, with no "
+            f"folder named {path.name} in it"
+        ) from None
     return path
 
 
-def _axes(title: str, xlabel: str, ylabel: str, percent: bool = True) -> tuple[Figure, Axes]:
-    fig = Figure(figsize=(7.0, 4.5), dpi=120)
+def _figure(panels: int = 1, width: float = 7.0, height: float = 4.5, dpi: int = 120) -> Figure:
+    """A figure of ``panels`` axes side by side, on the Agg canvas (no pyplot state)."""
+    fig = Figure(figsize=(width * panels, height), dpi=dpi)
     FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
+    fig.subplots(1, panels, squeeze=False)
+    return fig
+
+
+def _style(ax: Axes, title: str, xlabel: str, ylabel: str, percent: bool = True) -> None:
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
     ax.grid(alpha=0.3)
     if percent:
         ax.yaxis.set_major_formatter(PercentFormatter(1.0))
-    return fig, ax
+
+
+def _axes(title: str, xlabel: str, ylabel: str, percent: bool = True) -> tuple[Figure, Axes]:
+    fig = _figure()
+    _style(fig.axes[0], title, xlabel, ylabel, percent)
+    return fig, fig.axes[0]
+
+
+def _png(fig: Figure) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", bbox_inches="tight")
+    return buf.getvalue()
 
 
 def _save(fig: Figure, ax: Axes, path: Path, loc: str = "best") -> Path:
     ax.legend(fontsize=8, loc=loc)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", bbox_inches="tight")
-    return _write_atomic(path, buf.getvalue())
+    return _write_atomic(path, _png(fig))
 
 
 @dataclass
@@ -216,14 +227,18 @@ def _plot_curves(p: _Panel, curves: dict[str, Curve], path: Path, percent: bool)
     for variant, cs in seeds.items():
         ys = np.full((len(cs), grid.size), np.nan)
         for i, (t, y) in enumerate(cs):
-            ax.plot(t, y, color=p.colors[variant], alpha=0.25, lw=0.7)
+            marker = "o" if t.size == 1 else None  # a lone point is no line
+            ax.plot(t, y, color=p.colors[variant], alpha=0.25, lw=0.7, marker=marker, ms=3)
             inside = (grid >= t[0]) & (grid <= t[-1])
             ys[i, inside] = np.interp(grid[inside], t, y)
         mean, low, high = (np.full(grid.size, np.nan) for _ in range(3))
         for j in np.flatnonzero(~np.isnan(ys).all(axis=0)):
             column = _finite(ys[:, j])
             mean[j], (low[j], high[j]) = column.mean(), bootstrap_ci(column)
-        ax.plot(grid, mean, color=p.colors[variant], lw=2, label=f"{variant} (n={len(cs)})")
+        lone = "o" if np.isfinite(mean).sum() == 1 else None  # one point: a marker, not a line
+        ax.plot(
+            grid, mean, color=p.colors[variant], lw=2, marker=lone, label=f"{variant} (n={len(cs)})"
+        )
         ax.fill_between(grid, low, high, color=p.colors[variant], alpha=0.2, lw=0)
     _references(ax, p.rows)
     return _save(fig, ax, path, loc="lower right")
@@ -316,6 +331,9 @@ def _plot_score_vs_compute(p: _Panel, path: Path) -> Path | None:
         x = np.exp(np.log(xs).mean()) if flops else xs.mean()  # geometric mean on a log axis
         ax.scatter([x], [ys.mean()], color=p.colors[variant], **mean)
     if flops:
+        low, high = min(x for _, x, _ in points), max(x for _, x, _ in points)
+        if low == high:  # one FLOP count: a decade around it, not a singular axis
+            ax.set_xlim(low / 3, high * 3)
         ax.set_xscale("log")
     _references(ax, p.rows)
     return _save(fig, ax, path)
@@ -361,7 +379,7 @@ def _table(rows: list[Row]) -> list[str]:
         low, high = bootstrap_ci(values)
         minutes = _mean(num(r.get("minutes")) for r in sub)
         cells = [_cell(variant), _cell(group), str(len(sub)), _pct(_mean(values))]
-        cells += [f"{_pct(low)}–{_pct(high)}", _pct(iqm(values))]
+        cells += [f"{_pct(low)}–{_pct(high)}" if values.size > 1 else "—", _pct(iqm(values))]
         cells += [f"{round(params):,}" if math.isfinite(params) else "—"]
         cells += [f"{minutes:.1f}" if math.isfinite(minutes) else "—"]
         if ppo:
@@ -371,43 +389,71 @@ def _table(rows: list[Row]) -> list[str]:
     return lines
 
 
-def plot_study(study_dir: str | Path, metric: str = "val/score") -> dict[str, list[Path]]:
+def _check_outputs(study_dir: Path) -> None:
+    """Refuse before writing anything when ``plots`` is not a folder or ``report.md`` is a file
+    this script did not write."""
+    plots, report = study_dir / "plots", study_dir / "report.md"
+    if plots.exists() and not plots.is_dir():
+        raise ValueError(
+            f"{plots} is a file, not a folder: plot.py writes its PNGs there; move that file away"
+        )
+    if report.is_dir():
+        raise ValueError(f"{report} is a folder: plot.py writes report.md there; move it away")
+    if report.exists():
+        try:
+            head = report.read_text(encoding="utf-8", errors="replace")[:500]
+        except OSError as err:
+            raise ValueError(f"cannot read {report} ({err}): make it readable") from None
+        if not _OUR_REPORT.match(head):
+            raise ValueError(
+                f"{report} was not written by experiments/plot.py (it does not begin with "
+                "'# <study> report' and the run counts): move or rename it so that it is kept, "
+                "then plot again"
+            )
+
+
+def _run_line(row: Row, why: str) -> str:
+    return (
+        f"- `{row['run'] or '—'}` ({_cell(row['task'])}, {_cell(row['regime'])}, "
+        f"{_cell(row['variant'])}, seed {row.get('seed') or '—'}): {_cell(why)}"
+    )
+
+
+# -------------------------------------------------------------------------------------- study
+def plot_study(study_dir: str | Path, metric: str = DEFAULT_METRIC) -> dict[str, list[Path]]:
     """Write the plots of every (task, regime) of a study and its ``report.md``.
+
+    Failed runs and done runs without a numeric score are left out of the tables and plots,
+    counted and listed in the report; a study whose runs all failed gets a report and no plot.
 
     :param study_dir: the folder holding ``runs.csv`` (and ``curves.csv``).
     :param metric: the ``curves.csv`` metric drawn in the learning-curve plots.
     :return: ``{"plots": [PNG paths], "report": [report.md path]}``.
-    :raises ValueError: when ``runs.csv`` or a required column is missing.
+    :raises ValueError: naming the file and the fix, before anything is written, when the
+        folder or ``runs.csv`` is missing, a CSV is unreadable or lacks a required column,
+        ``runs.csv`` has no rows, ``metric`` is not in ``curves.csv``, or ``plots`` or
+        ``report.md`` is in the way (see the module docstring).
     """
-    study_dir = Path(study_dir)
-    if not (study_dir / "runs.csv").is_file():
-        raise ValueError(
-            f"no runs.csv in {study_dir}: run `trm-rl sweep` first or pass the study directory"
-        )
-    rows = read_rows(study_dir / "runs.csv", REQUIRED)
-    raw: dict[str, list[tuple[float, float]]] = {}
-    by_steps: dict[str, dict[int, float]] = {}
-    if (study_dir / "curves.csv").is_file():
-        for c in read_rows(study_dir / "curves.csv", CURVE_REQUIRED):
-            point = (num(c["minutes"]), num(c["value"]))
-            if c["metric"] == metric and all(map(math.isfinite, point)):
-                raw.setdefault(c["run"], []).append(point)
-            elif c["metric"] == TEST_STEPS_METRIC and math.isfinite(num(c.get("step"))):
-                by_steps.setdefault(c["run"], {})[int(num(c["step"]))] = point[1]
-    curves = {run: tuple(np.array(sorted(p)).T) for run, p in raw.items()}
-    done = [r for r in rows if r["status"] == "done"]
-    failed = [r for r in rows if r["status"] != "done"]
+    runs = read_runs(study_dir)
+    study_dir = runs.path.parent
+    points = read_curves(study_dir, metric)
+    _check_outputs(study_dir)
+    rows, done = runs.rows, runs.done
     study = next((r["study"] for r in rows if r.get("study")), study_dir.name)
-    lines = [f"# {study} report", "", f"{len(rows)} runs: {len(done)} done, {len(failed)} failed."]
-    if failed:
+    counts = f"{len(rows)} runs: {len(rows) - len(runs.failed)} done, {len(runs.failed)} failed."
+    lines = [f"# {study} report", "", counts]
+    if runs.failed:
         lines += ["", "Failed runs (left out of the tables and plots):", ""]
-        lines += [
-            f"- `{r['run']}` ({r['task']}, {r['regime']}, {r['variant']}, seed "
-            f"{r.get('seed') or '—'}): {_cell(r['status'])}"
-            for r in failed
-        ]
+        lines += [_run_line(row, status) for row, status in runs.failed]
+    if runs.left_out:
+        lines += ["", "Done runs left out of the tables and plots:", ""]
+        lines += [_run_line(row, why) for row, why in runs.left_out]
+    if points.notes:
+        lines += ["", *points.notes]
     plots: list[Path] = []
-    for task, regime in _unique((r["task"], r["regime"]) for r in rows):
+    for task, regime in _unique(
+        (r["task"], r["regime"]) for r in rows if r["task"] and r["regime"]
+    ):
         sub = [r for r in done if r["task"] == task and r["regime"] == regime]
         lines += ["", f"## {task} — {regime}", ""]
         if not sub:
@@ -418,13 +464,14 @@ def plot_study(study_dir: str | Path, metric: str = "val/score") -> dict[str, li
         colors = {k: COLORS[i % len(COLORS)] for i, k in enumerate(_unique(keys))}
         panel = _Panel(sub, f"{task} — {regime}", name, colors)
         out, stem = study_dir / "plots", f"{_safe(task)}_{_safe(regime)}"
-        curves_panel = _Panel(sub, panel.title, name if metric == "val/score" else metric, colors)
+        default = metric == DEFAULT_METRIC
+        curves_panel = _Panel(sub, panel.title, name if default else metric, colors)
         made = [
-            _plot_curves(curves_panel, curves, out / f"curves_{stem}.png", metric == "val/score"),
+            _plot_curves(curves_panel, points.curves, out / f"curves_{stem}.png", default),
             _plot_score_vs_k(panel, out / f"score_vs_K_{stem}.png"),
             _plot_score_vs_compute(panel, out / f"score_vs_compute_{stem}.png"),
             _plot_ablations(panel, out / f"ablations_{stem}.png"),
-            _plot_score_vs_test_steps(panel, by_steps, out / f"test_steps_{stem}.png"),
+            _plot_score_vs_test_steps(panel, points.by_steps, out / f"test_steps_{stem}.png"),
         ]
         lines += [
             f"Score: {name} (mean over seeds; 95% percentile bootstrap CI over seeds, "
@@ -442,19 +489,19 @@ def plot_study(study_dir: str | Path, metric: str = "val/score") -> dict[str, li
 def summary_tables(study_dir: str | Path) -> str:
     """The tables of ``report.md`` as text for a terminal: one per (task, regime), with the
     mean over seeds, its 95% bootstrap CI and the IQM of every variant (and, for RL, the random
-    policy and the oracle).
+    policy and the oracle). Without a done run: one line that says so.
 
-    :raises ValueError: when ``runs.csv`` or a required column is missing.
+    :raises ValueError: as :func:`plot_study` does for ``runs.csv``.
     """
-    study_dir = Path(study_dir)
-    if not (study_dir / "runs.csv").is_file():
-        raise ValueError(
-            f"no runs.csv in {study_dir}: run `trm-rl sweep` first or pass the study directory"
+    runs = read_runs(study_dir)
+    if not runs.done:
+        return (
+            f"no completed runs in {runs.path}: {len(runs.failed)} failed, "
+            f"{len(runs.left_out)} done but left out (listed in report.md by `trm-rl plot`)"
         )
-    rows = [r for r in read_rows(study_dir / "runs.csv", REQUIRED) if r["status"] == "done"]
     lines: list[str] = []
-    for task, regime in _unique((r["task"], r["regime"]) for r in rows):
-        sub = [r for r in rows if r["task"] == task and r["regime"] == regime]
+    for task, regime in _unique((r["task"], r["regime"]) for r in runs.done):
+        sub = [r for r in runs.done if r["task"] == task and r["regime"] == regime]
         name = next((r["score_name"] for r in sub if r.get("score_name")), "score")
         if lines:
             lines.append("")
@@ -462,28 +509,92 @@ def summary_tables(study_dir: str | Path) -> str:
     return "\n".join(lines)
 
 
+# --------------------------------------------------------------------------------- supervised
+#: The ``val/`` metrics of a supervised run's panel: maze validity where recorded, else exact.
+SUPERVISED_METRICS = {"val/valid": "valid shortest paths", "val/exact_accuracy": "exact puzzles"}
+
+
+def plot_supervised_curves(curves: Iterable[Mapping[str, Any]], path: str | Path) -> Path | None:
+    """Validation curves of hand-launched supervised runs (``experiments/supervised_results.py``):
+    one panel per data set, one line per run, the score against training minutes. A panel draws
+    ``val/valid`` (the answer is a valid shortest path) where its runs recorded it (mazes), else
+    ``val/exact_accuracy``.
+
+    :param curves: tidy rows with ``run, data, time_s, metric, value`` (numbers or CSV text);
+        rows of other metrics, or whose time or value is not a number, are skipped.
+    :param path: the PNG, written atomically.
+    :return: ``path``; None when no row can be drawn (nothing is written).
+    """
+    points: dict[str, dict[str, dict[str, list[tuple[float, float]]]]] = {}
+    for c in curves:
+        t, v, metric = num(c.get("time_s")), num(c.get("value")), c.get("metric")
+        if metric in SUPERVISED_METRICS and math.isfinite(t) and math.isfinite(v):
+            by_run = points.setdefault(str(c.get("data") or "—"), {}).setdefault(metric, {})
+            by_run.setdefault(str(c.get("run") or "—"), []).append((t / 60, v))
+    if not points:
+        return None
+    datasets = sorted(points)
+    fig = _figure(len(datasets), width=5.5, height=4.0, dpi=110)
+    for ax, data in zip(fig.axes, datasets, strict=True):
+        metric = next(m for m in SUPERVISED_METRICS if m in points[data])
+        label = SUPERVISED_METRICS[metric]
+        _style(ax, data, "training time (minutes, 2-core CPU)", label)
+        for i, (run, pts) in enumerate(sorted(points[data][metric].items())):
+            minutes, values = np.array(sorted(pts)).T
+            style = ("-", "--", ":")[i // len(COLORS) % 3]  # > 10 runs: new dashes, same colours
+            marker = "o" if minutes.size == 1 else None
+            ax.plot(minutes, values, color=COLORS[i % len(COLORS)], ls=style, marker=marker,
+                    ms=3, label=run)  # fmt: skip
+        ax.set_ylim(0, 1.01)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return _write_atomic(Path(path), _png(fig))
+
+
+# ---------------------------------------------------------------------------------------- CLI
 @dataclass
 class PlotArgs:
     """Plots and report.md of a study directory (runs.csv, curves.csv)."""
 
     study_dir: tyro.conf.Positional[Path]
     """The study directory holding runs.csv and curves.csv; plots/ and report.md go there."""
-    metric: str = "val/score"
+    metric: str = DEFAULT_METRIC
     """The curves.csv metric drawn in the learning-curve plots."""
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, list[Path]]:
     """Command line: ``python experiments/plot.py STUDY_DIR [--metric val/score]``.
 
+    A ``ValueError`` (a missing folder, file or column; see :func:`plot_study`) prints one line
+    on stderr and exits with code 2, without a traceback.
+
     :param argv: the arguments (``sys.argv[1:]`` when ``None``).
     :return: the paths written, as :func:`plot_study` returns them (also printed).
     """
     args = tyro.cli(PlotArgs, args=argv)
-    written = plot_study(args.study_dir, args.metric)
-    print(summary_tables(args.study_dir))
+    try:
+        written = plot_study(args.study_dir, args.metric)
+        print(summary_tables(args.study_dir))
+    except ValueError as err:
+        print(f"plot: {err}", file=sys.stderr)
+        raise SystemExit(2) from None
     for path in written["plots"] + written["report"]:
         print(path)
     return written
+
+
+__all__ = [
+    "TEST_STEPS_METRIC",  # the sweep imports it from here
+    "PlotArgs",
+    "bootstrap_ci",
+    "iqm",
+    "main",
+    "num",
+    "plot_study",
+    "plot_supervised_curves",
+    "read_rows",
+    "summary_tables",
+]
 
 
 if __name__ == "__main__":

@@ -29,7 +29,9 @@ from pathlib import Path
 
 import tyro
 
-from envs.utils import atomic_write
+from envs.utils import atomic_write_file
+from experiments.collect import CURVE_FIELDS, merge_rows, rounded, training_minutes
+from experiments.plot import plot_study
 
 RUN_FIELDS = [
     "study", "run", "regime", "task", "variant", "group", "K", "seed", "params", "minutes",
@@ -37,14 +39,13 @@ RUN_FIELDS = [
     "stochastic_score", "think_steps", "full_thinking_score", "full_thinking_steps",
     "random_score", "oracle_score", "episodes", "status",
 ]  # fmt: skip
-CURVE_FIELDS = ["run", "variant", "group", "seed", "regime", "task", "minutes", "step", "metric",
-                "value"]  # fmt: skip
 LABELS = {
     "trm": "TRM",
     "trm-carry": "TRM carry",
     "trm-h1l1": "TRM H1/L1",
     "mlp": "MLP",
     "conv": "conv net",
+    "convnet": "conv net",
 }
 
 
@@ -66,14 +67,38 @@ def task_of(env_id: str) -> str:
     return "maze-hard" if name == "mazehard" else name
 
 
+def run_options(config: dict) -> dict:
+    """What the rows need from a PPO run's ``config.json``, in one layout: ``policy``, ``seed``,
+    ``env`` (the id), ``init_from``, ``freeze_trm``, ``think_rounds`` and ``model`` (the TRM's
+    dict). Reads format 2 (the config tree under ``config``) and format 1 (flat ``options``).
+
+    :raises ValueError: when the dict has neither layout, naming the missing key.
+    """
+    try:
+        if config.get("format", 1) >= 2:
+            tree = config["config"]
+            env = tree["env"]
+            return {"policy": tree["policy"], "seed": tree["seed"],
+                    "env": env["id"] if isinstance(env, dict) else env,
+                    "init_from": tree.get("init_from"), "freeze_trm": tree.get("freeze_trm"),
+                    "think_rounds": tree.get("think_rounds"), "model": tree.get("model") or {}}  # fmt: skip
+        options = config["options"]
+        return {**options, "think_rounds": options.get("halt_max_steps"),
+                "model": config.get("model") or {}}  # fmt: skip
+    except (KeyError, TypeError) as err:
+        raise ValueError(
+            f"not a PPO run config (no {err}): pass the --out folder of trm-rl train-ppo"
+        ) from None
+
+
 def variant_of(config: dict) -> str:
     """A display label: the policy, ``+ ACT`` and ``(supervised init)`` where they apply."""
-    options = config["options"]
+    options = run_options(config)
     label = LABELS.get(options["policy"], options["policy"])
     if options.get("freeze_trm"):
         label += ", frozen reasoning"
-    if options.get("halt_max_steps"):
-        label += f" + ACT (<= {options['halt_max_steps']} rounds)"
+    if options.get("think_rounds"):
+        label += f" + ACT (<= {options['think_rounds']} rounds)"
     if options.get("init_from"):
         label += " (supervised init)"
     return label
@@ -81,24 +106,19 @@ def variant_of(config: dict) -> str:
 
 def pretrain_minutes(config: dict) -> float:
     """Training minutes of the supervised run a policy was initialised from (0 without one)."""
-    init = config["options"].get("init_from")
-    if not init:
-        return 0.0
-    with (Path(init) / "metrics.csv").open() as f:
-        rows = list(csv.DictReader(f))
-    return float(rows[-1]["time_s"]) / 60.0 if rows else 0.0
+    init = run_options(config).get("init_from")
+    return training_minutes(init) if init else 0.0
 
 
 def _value(result: dict | None, key: str) -> float | str:
-    if not result or result.get(key) is None:
-        return ""
-    return round(float(result[key]), 4)
+    return rounded(result.get(key)) if result else ""
 
 
 def run_rows(run: Path, study: str) -> tuple[list[dict], list[dict]]:
     """The ``runs.csv`` rows (one per evaluate-ppo JSON) and ``curves.csv`` rows of one run."""
     config = json.loads((run / "config.json").read_text())
-    options, model = config["options"], config.get("model") or {}
+    options = run_options(config)
+    model = options["model"]
     variant, pre = variant_of(config), pretrain_minutes(config)
     k = model.get("H_cycles", "") if options["policy"].startswith("trm") else ""
     common = {"study": study, "regime": "ppo", "variant": variant, "group": options["policy"],
@@ -149,27 +169,9 @@ def run_rows(run: Path, study: str) -> tuple[list[dict], list[dict]]:
     return rows, curves
 
 
-def _merge(path: Path, fields: list[str], new: list[dict], replaced: set[str]) -> list[dict]:
-    """Earlier rows of ``path`` whose run is not being replaced, then ``new``."""
-    kept = []
-    if path.exists():
-        with path.open(newline="") as f:
-            kept = [r for r in csv.DictReader(f) if r["run"].split(".")[0] not in replaced]
-    rows = kept + new
-    with atomic_write(path) as f:
-        _write_csv(f, fields, rows)
-    return rows
-
-
-def _write_csv(f, fields: list[str], rows: list[dict]) -> None:
-    writer = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
-    writer.writeheader()
-    writer.writerows(rows)
-
-
 def main(args: Args) -> None:
     args.out_dir.mkdir(parents=True, exist_ok=True)
-    rows, curves = [], []
+    rows, curves, replaced = [], [], set()
     for run in args.runs:
         if not (run / "config.json").exists():
             raise SystemExit(
@@ -181,16 +183,17 @@ def main(args: Args) -> None:
             continue
         rows += run_r
         curves += run_c
+        replaced.add(run.name)
         for path in [*run.parent.glob(f"{run.name}.*json"), run / "metrics.csv"]:
             name = path.name if path.parent == run.parent else f"{run.name}.metrics.csv"
-            shutil.copyfile(path, args.out_dir / name)
-    replaced = {r["run"].split(".")[0] for r in rows}
-    all_rows = _merge(args.out_dir / "runs.csv", RUN_FIELDS, rows, replaced)
-    _merge(args.out_dir / "curves.csv", CURVE_FIELDS, curves, replaced)
-    print(f"{len(all_rows)} rows in {args.out_dir / 'runs.csv'}")
-    from experiments.plot import plot_study
-
-    written = plot_study(args.out_dir)
+            atomic_write_file(args.out_dir / name, lambda tmp, src=path: shutil.copyfile(src, tmp))
+    try:
+        all_rows = merge_rows(args.out_dir / "runs.csv", rows, replaced, RUN_FIELDS)
+        merge_rows(args.out_dir / "curves.csv", curves, replaced, CURVE_FIELDS)
+        print(f"{len(all_rows)} rows in {args.out_dir / 'runs.csv'}")
+        written = plot_study(args.out_dir)
+    except ValueError as err:  # a file in the way or nothing to plot: the message, no traceback
+        raise SystemExit(f"ppo_results: {err}") from None
     for kind, paths in written.items():
         for path in paths:
             print(f"{kind}: {path}")

@@ -40,11 +40,23 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any, Literal
+
+from trm_rl.data.build import grid_info
+from trm_rl.policies.config import PPOConfig, PPOSettings, make_env_spec, ppo_args, resolve_ppo
+from trm_rl.supervised.config import (
+    OptimConfig,
+    TrainConfig,
+    fit_model,
+    resolve_train,
+    train_args,
+)
 
 Regime = Literal["supervised", "ppo"]
 REGIMES: tuple[str, ...] = ("supervised", "ppo")
+#: The config class of each regime.
+CONFIG_CLASSES: dict[str, type] = {"supervised": TrainConfig, "ppo": PPOConfig}
 #: Run names: letters, digits and dashes (they name folders and CSV rows).
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*$")
 
@@ -70,9 +82,9 @@ class RunSpec:
     """H_cycles of a TRM whose K the study varies (None: a baseline, or K is not the variable)."""
     seed: int
     """Seed of the run."""
-    config: dict[str, Any] = field(hash=False)
-    """Fields of TrainConfig (supervised) or PPOConfig (ppo), JSON values; ``out``, ``resume``,
-    ``progress`` and the thread counts are left to the runner."""
+    config: TrainConfig | PPOConfig = field(hash=False)
+    """The resolved config that trains it; ``out``, ``resume``, ``progress`` and the thread
+    counts are set by the runner."""
     also: tuple[tuple[str, int | None], ...] = ()
     """Other data to score the trained run on: (data name, puzzle limit) for supervised runs
     (e.g. ('maze-31x31', 64)), (env id, episodes) for PPO runs."""
@@ -99,24 +111,33 @@ class RunSpec:
             )
         if self.regime not in REGIMES:
             raise ValueError(f"regime must be one of {list(REGIMES)}, got {self.regime!r}")
+        if not isinstance(self.config, CONFIG_CLASSES[self.regime]):
+            raise ValueError(
+                f"run {self.name}: a {self.regime} run needs a "
+                f"{CONFIG_CLASSES[self.regime].__name__}, got {type(self.config).__name__}"
+            )
 
     @property
     def budget(self) -> str:
         """The training budget as text: ``3.5 min``, ``200 steps``."""
-        if self.config.get("minutes") is not None:
-            return f"{self.config['minutes']:g} min"
-        count = self.config.get("steps") or self.config.get("timesteps")
-        return f"{count} {'steps' if self.regime == 'supervised' else 'env steps'}"
+        if self.config.minutes is not None:
+            return f"{self.config.minutes:g} min"
+        if isinstance(self.config, TrainConfig):
+            return f"{self.config.steps} steps"
+        return f"{self.config.timesteps} env steps"
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (:meth:`from_dict` reads it back)."""
-        return json.loads(json.dumps(asdict(self)))
+        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "config"}
+        data["config"] = self.config.to_dict()
+        return json.loads(json.dumps(data))
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RunSpec:
-        """Build from :meth:`to_dict` output (lists back to tuples)."""
+        """Build from :meth:`to_dict` output (lists back to tuples, the config typed)."""
         data = dict(data)
         data["also"] = tuple((str(t), n) for t, n in data.get("also", ()))
+        data["config"] = CONFIG_CLASSES[data["regime"]].from_dict(data["config"])
         return cls(**data)
 
 
@@ -229,30 +250,46 @@ class Task:
     """The TRM preset (None: the recipe's)."""
 
 
-def _kv(key: str, value: Any) -> str:
-    """``KEY=VALUE`` for --model-set / --env-set (strings bare, the rest as JSON)."""
-    return f"{key}={value if isinstance(value, str) else json.dumps(value)}"
+_OPTIM_FIELDS = {f.name for f in fields(OptimConfig)}
+_PPO_FIELDS = {f.name for f in fields(PPOSettings)}
+
+
+_BASES: dict[tuple[Task, str, str], TrainConfig | PPOConfig] = {}
+
+
+def _base(task: Task, scale: Scale, policy: str = "trm") -> TrainConfig | PPOConfig:
+    """The config the recipe trains on ``task`` at ``scale`` (seed 0), resolved once."""
+    key = (task, repr(scale), policy)
+    if key not in _BASES:
+        _BASES[key] = _resolve(task, scale, policy)
+    return _BASES[key]
+
+
+def _resolve(task: Task, scale: Scale, policy: str) -> TrainConfig | PPOConfig:
+    model = {} if task.preset is None else {"preset": task.preset}
+    if task.regime == "supervised":
+        options = dict(scale.sup_options)
+        optim = {k: options.pop(k) for k in list(options) if k in _OPTIM_FIELDS}
+        args = train_args(task.source, minutes=scale.sup_minutes, model=model, optim=optim,
+                          **options)  # fmt: skip
+        return resolve_train(args)
+    options = dict(scale.ppo_options)
+    ppo = {k: options.pop(k) for k in list(options) if k in _PPO_FIELDS}
+    args = ppo_args(task.source, minutes=scale.ppo_minutes, model=model, ppo=ppo,
+                    policy=policy, **options)  # fmt: skip
+    return resolve_ppo(args)
 
 
 def _trm_base(task: Task) -> Any:
-    """The TRM the recipe trains on ``task`` (before fitting to the grid): preset + recipe."""
-    from trm_rl.model.config import TRMConfig
-    from trm_rl.policies.config import recipe_for as ppo_recipe
-    from trm_rl.supervised.config import recipe_for as sup_recipe
-
-    if task.regime == "supervised":
-        recipe: Any = sup_recipe(task.source, "maze" if "maze" in task.source else "sudoku")
-    else:
-        recipe = ppo_recipe(task.source, "maze" if "Maze" in task.source else "sudoku")
-    return TRMConfig.preset(task.preset or recipe.preset).replace(**recipe.model_set)
+    """The TRM the recipe trains on ``task`` (fitted to its grid)."""
+    return _base(task, QUICK).model
 
 
-def _grid_width(task: Task) -> int:
-    """Columns of the task's grid (square grids; Maze-Hard 30)."""
-    numbers = re.findall(r"(\d+)x\d+", task.source)
-    if numbers:
-        return int(numbers[0])
-    return 30 if "hard" in task.source.lower() else 9
+def _baseline_model(task: Task, scale: Scale, kind: str) -> Any:
+    """A supervised baseline of ``kind`` matched in parameters to the task's TRM."""
+    config = _base(task, scale)
+    grid = grid_info(config.data)
+    return fit_model(kind, config.model, {}, grid.vocab_size, grid.cells, grid.cols)
 
 
 def _spec(
@@ -264,22 +301,18 @@ def _spec(
     group: str,
     seed: int,
     k: int | None = None,
-    model: Mapping[str, Any] | None = None,
-    **options: Any,
+    model: Any = None,
+    policy: str = "trm",
+    **changes: Any,
 ) -> RunSpec:
-    """A run of ``task`` at ``scale``: the preset's options, then ``options``, then overrides."""
+    """A run of ``task`` at ``scale``: the task's resolved config with ``seed``, the model
+    ``model`` (a config, or a dict of fields changed on the task's TRM), ``policy`` (PPO) and
+    the other fields in ``changes`` (dataclasses.replace)."""
     sup = task.regime == "supervised"
-    config: dict[str, Any] = {
-        ("data" if sup else "env"): task.source,
-        "preset": task.preset,
-        "minutes": scale.sup_minutes if sup else scale.ppo_minutes,
-        "seed": seed,
-        **(scale.sup_options if sup else scale.ppo_options),
-        **options,
-    }
-    if model:
-        config["model_set"] = [_kv(k_, v) for k_, v in model.items()]
-    minutes = float(config["minutes"])
+    config = _base(task, scale, "trm" if sup else policy)
+    if isinstance(model, Mapping):
+        model = config.model.replace(**model)
+    config = replace(config, seed=seed, model=model or config.model, **changes)
     overhead = scale.sup_overhead if sup else scale.ppo_overhead
     return RunSpec(
         study=study,
@@ -295,22 +328,8 @@ def _spec(
         eval_limit=scale.eval_limit if sup else None,
         eval_steps_per_cell=None if sup else scale.eval_steps_per_cell,
         eval_stochastic=False if sup else scale.eval_stochastic,
-        est_minutes=round(minutes + overhead, 2),
+        est_minutes=round(float(config.minutes) + overhead, 2),
     )
-
-
-def _matched_baseline(task: Task, kind: str) -> dict[str, Any]:
-    """Model overrides that match a supervised baseline to ``task.preset`` instead of the
-    recipe's preset (the supervised trainer matches its baselines to the recipe's TRM)."""
-    if task.regime != "supervised" or task.preset is None:
-        return {}
-    from trm_rl.model.baselines import matched_convnet_config, matched_mlp_config
-
-    base = _trm_base(task)
-    if kind == "mlp":
-        return {"hidden_size": matched_mlp_config(base).hidden_size}
-    conv = matched_convnet_config(base, grid_width=_grid_width(task))
-    return {"channels": conv.channels, "num_blocks": conv.num_blocks}
 
 
 # ------------------------------------------------------------------------------- k_cycles
@@ -323,26 +342,28 @@ def _k_cycles(
 ) -> list[RunSpec]:
     specs = []
     for task in tasks:
-        base = _trm_base(task)
-        policy = {} if task.regime == "supervised" else {"policy": "trm"}
+        base = _base(task, scale).model
         for seed in scale.seeds:
             for k in ks:
                 label = f"TRM H{k}/L{base.L_cycles}"
                 specs.append(
                     _spec("k_cycles", task, scale, f"trm-K{k}", label, f"K={k}", seed, k,
-                          {"H_cycles": k}, **policy)
+                          {"H_cycles": k})
                 )  # fmt: skip
             if double_l_at is not None:
                 k, n = double_l_at, 2 * base.L_cycles
                 specs.append(
                     _spec("k_cycles", task, scale, f"trm-K{k}-L{n}", f"TRM H{k}/L{n}", f"L={n}",
-                          seed, k, {"H_cycles": k, "L_cycles": n}, **policy)
+                          seed, k, {"H_cycles": k, "L_cycles": n})
                 )  # fmt: skip
             for kind in baselines:
-                label = {"mlp": "MLP", "conv": "conv net"}[kind]
-                option = {"preset": kind} if task.regime == "supervised" else {"policy": kind}
-                spec = _spec("k_cycles", task, scale, kind, label, label, seed,
-                             model=_matched_baseline(task, kind), **option)  # fmt: skip
+                label = {"mlp": "MLP", "convnet": "conv net"}[kind]
+                slug = {"mlp": "mlp", "convnet": "conv"}[kind]
+                if task.regime == "supervised":
+                    model = _baseline_model(task, scale, kind)
+                    spec = _spec("k_cycles", task, scale, slug, label, label, seed, model=model)
+                else:
+                    spec = _spec("k_cycles", task, scale, slug, label, label, seed, policy=kind)
                 specs.append(spec)
     return specs
 
@@ -376,13 +397,14 @@ def _think_longer(scale: Scale, minutes: float, targets: tuple[tuple[str, int | 
                   eval_overhead: float) -> list[RunSpec]:  # fmt: skip
     task = Task("maze-11x11", "supervised", "maze-11x11")
     scale = replace(scale, sup_minutes=minutes)
-    k = _trm_base(task).H_cycles
+    k = _base(task, scale).model.H_cycles
+    conv = _baseline_model(task, scale, "convnet")
     specs = []
     for seed in scale.seeds:
-        for slug, variant, preset in (("trm", "TRM H2/L3 (conv mixer)", None),
-                                      ("conv", "conv net", "conv")):  # fmt: skip
+        for slug, variant, model in (("trm", "TRM H2/L3 (conv mixer)", None),
+                                     ("conv", "conv net", conv)):  # fmt: skip
             spec = _spec("think_longer", task, scale, slug, variant, variant, seed,
-                         k if preset is None else None, preset=preset)  # fmt: skip
+                         k if model is None else None, model=model)  # fmt: skip
             specs.append(replace(spec, also=targets, est_minutes=spec.est_minutes + eval_overhead))
     return specs
 
@@ -390,7 +412,7 @@ def _think_longer(scale: Scale, minutes: float, targets: tuple[tuple[str, int | 
 # ------------------------------------------------------------------------------ ablations
 def _model_ablations(task: Task) -> list[tuple[str, str, dict[str, Any]]]:
     """(slug, group, model overrides) of every model ablation valid for ``task``'s TRM."""
-    base = _trm_base(task)
+    base = _base(task, QUICK).model
     out = [
         ("act-off" if base.act else "act-on", f"act={'off' if base.act else 'on'}",
          {"act": not base.act}),
@@ -402,8 +424,6 @@ def _model_ablations(task: Task) -> list[tuple[str, str, dict[str, Any]]]:
             continue
         change: dict[str, Any] = {"mixer": mixer}
         change["pos_encodings"] = "rope" if mixer == "attention" else "none"
-        if mixer == "conv" and base.grid_width is None:
-            change["grid_width"] = _grid_width(task)
         out.append((f"mixer-{mixer}", f"mixer={mixer}", change))
     for flag in ("single_z", "separate_networks", "full_backprop"):
         if not getattr(base, flag):
@@ -414,20 +434,21 @@ def _model_ablations(task: Task) -> list[tuple[str, str, dict[str, Any]]]:
 def _ablations(tasks: tuple[Task, ...], scale: Scale) -> list[RunSpec]:
     specs = []
     for task in tasks:
+        base = _base(task, scale)
         runs: list[tuple[str, str, dict[str, Any], dict[str, Any]]] = [("base", "base", {}, {})]
         if task.regime == "supervised":
             runs += [(s, g, m, {}) for s, g, m in _model_ablations(task)]
-            runs.append(("ema-off", "ema=off", {}, {"ema": False}))
+            runs.append(("ema-off", "ema=off", {}, {"optim": replace(base.optim, ema=False)}))
         else:
             runs += [
                 ("carry", "carry=on", {}, {"policy": "trm-carry"}),
-                ("carry-act", "carry+act", {}, {"policy": "trm-carry", "halt_max_steps": 4}),
+                ("carry-act", "carry+act", {}, {"policy": "trm-carry", "think_rounds": 4}),
             ]
-            if "Maze" in task.source:
-                runs.append(("shaping-off", "shaping=off", {}, {"env_set": ["shaping=false"]}))
+            if base.game == "maze":
+                env = make_env_spec(base.env.id, {**base.env.kwargs, "shaping": False})
+                runs.append(("shaping-off", "shaping=off", {}, {"env": env}))
         for seed in scale.seeds:
             for slug, group, model, options in runs:
-                options = {"policy": "trm", **options} if task.regime == "ppo" else options
                 specs.append(
                     _spec("ablations", task, scale, slug, f"TRM ({group})", group, seed,
                           model=model, **options)
@@ -449,9 +470,9 @@ STUDIES: dict[str, Study] = {
         "parameters; maze and Sudoku; supervised and PPO",
         {
             "cpu-quick": lambda: _k_cycles(_QUICK_TASKS, QUICK, (1, 3), ("mlp",), None),
-            "cpu-full": lambda: _k_cycles(_FULL_TASKS, FULL, (1, 2, 3, 5), ("mlp", "conv"), 2),
+            "cpu-full": lambda: _k_cycles(_FULL_TASKS, FULL, (1, 2, 3, 5), ("mlp", "convnet"), 2),
             "gpu-paper": lambda: _k_cycles(
-                _PAPER_TASKS, PAPER, (1, 2, 3, 5), ("mlp", "conv"), None
+                _PAPER_TASKS, PAPER, (1, 2, 3, 5), ("mlp", "convnet"), None
             ),
         },
     ),

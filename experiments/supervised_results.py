@@ -8,7 +8,8 @@ on larger grids), then writes:
   (rows of runs collected earlier are kept; the runs given are replaced);
 - ``curves.csv``: tidy rows ``run, data, preset, seed, step, time_s, metric, value`` from each
   run's ``metrics.csv`` (validation split);
-- ``curves.png``: validation exact accuracy (and maze validity) against training minutes;
+- ``curves.png``: validation exact accuracy (mazes: validity) against training minutes, drawn by
+  :func:`experiments.plot.plot_supervised_curves`;
 - ``<run>.json``: the full evaluate output per run.
 
     python experiments/supervised_results.py runs/sup/* --also maze-15x15 maze-31x31 maze-hard
@@ -24,6 +25,10 @@ from pathlib import Path
 import tyro
 
 from envs.utils import atomic_write
+from experiments.collect import data_game, merge_rows, training_minutes
+from experiments.plot import plot_supervised_curves
+from trm_rl.runs import read_config
+from trm_rl.supervised.commands import evaluate_run
 
 
 @dataclass
@@ -44,22 +49,19 @@ class Args:
     """'auto', 'cpu', 'cuda', ..."""
 
 
-def _last_time(run: Path) -> float:
-    with (run / "metrics.csv").open() as f:
-        rows = list(csv.DictReader(f))
-    return float(rows[-1]["time_s"]) if rows else 0.0
+def game_of_run(config: dict) -> str:
+    """``"maze"`` or ``"sudoku"``: the game a supervised run's ``config.json`` records
+    (``resolved.kind``), else the game of its data name or file (runs written before it)."""
+    return config.get("resolved", {}).get("kind") or data_game(config["data"]["name"])
 
 
 def main(args: Args) -> None:
-    from trm_rl.supervised.commands import evaluate_run
-    from trm_rl.supervised.state import read_run_config
-
     summary, curves = [], []
     for run in args.runs:
-        config = read_run_config(run)
-        train = config["train"]
-        kind = "maze" if str(config["data"]["name"]).startswith("maze") else "sudoku"
-        targets = [None] + (list(args.also) if kind == "maze" else [])
+        config = read_config(run, "supervised")
+        train = config.get("config") or config["train"]  # the options: format 2, else format 1
+        maze = game_of_run(config) == "maze"
+        targets = [None] + (list(args.also) if maze else [])
         results = {}
         for data in targets:
             result = evaluate_run(
@@ -74,10 +76,10 @@ def main(args: Args) -> None:
                 "run": run.name,
                 "train_data": config["data"]["name"],
                 "data": result["data"],
-                "preset": train["preset"] or config["model"].get("kind", "trm"),
+                "preset": train.get("preset") or config["model"].get("kind", "trm"),
                 "seed": train["seed"],
                 "parameters": config["resolved"]["parameters"],
-                "train_minutes": round(_last_time(run) / 60, 2),
+                "train_minutes": round(training_minutes(run), 2),
             }
             for key in ("exact_accuracy", "exact_accuracy_halt", "token_accuracy", "steps_halt",
                         "steps_no_halt", "halt_accuracy", "valid", "valid_halt", "count"):  # fmt: skip
@@ -95,7 +97,7 @@ def main(args: Args) -> None:
                             {
                                 "run": run.name,
                                 "data": config["data"]["name"],
-                                "preset": train["preset"] or "recipe",
+                                "preset": train.get("preset") or "recipe",
                                 "seed": train["seed"],
                                 "step": int(r["step"]),
                                 "time_s": float(r["time_s"]),
@@ -103,58 +105,16 @@ def main(args: Args) -> None:
                                 "value": float(r[metric]),
                             }
                         )
-    scored = {run.name for run in args.runs}
-    for name, rows in (("summary.csv", summary), ("curves.csv", curves)):
-        rows = _kept(args.out_dir / name, scored) + rows  # earlier runs stay, these are replaced
-        if name == "curves.csv":
-            curves = rows
-        if rows:
-            with atomic_write(args.out_dir / name) as f:
-                writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-                writer.writeheader()
-                writer.writerows(rows)
+    scored = {run.name for run in args.runs}  # earlier runs stay, these are replaced
+    merge_rows(args.out_dir / "summary.csv", summary, scored)
+    curves = merge_rows(args.out_dir / "curves.csv", curves, scored)
     if curves:
-        plot(curves, args.out_dir / "curves.png")
+        plot_supervised_curves(curves, args.out_dir / "curves.png")
     print(f"wrote {args.out_dir}/summary.csv, curves.csv, curves.png")
 
 
-def _kept(path: Path, replaced: set[str]) -> list[dict]:
-    """Rows of an earlier file whose run is not being scored again."""
-    if not path.exists():
-        return []
-    with path.open(newline="") as f:
-        return [r for r in csv.DictReader(f) if r["run"] not in replaced]
-
-
-def plot(curves: list[dict], path: Path) -> None:
-    """Validation exact accuracy (mazes: validity) against training minutes, one panel per data."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    datasets = sorted({c["data"] for c in curves})
-    fig, axes = plt.subplots(1, len(datasets), figsize=(5.5 * len(datasets), 4), squeeze=False)
-    for ax, data in zip(axes[0], datasets, strict=True):
-        metric = "val/valid" if data.startswith("maze") else "val/exact_accuracy"
-        runs = sorted({c["run"] for c in curves if c["data"] == data})
-        for run in runs:
-            pts = [c for c in curves if c["run"] == run and c["metric"] == metric]
-            minutes = [float(p["time_s"]) / 60 for p in pts]
-            ax.plot(minutes, [100 * float(p["value"]) for p in pts], label=run)
-        ax.set_title(data)
-        ax.set_xlabel("training time (minutes, 2-core CPU)")
-        ax.set_ylabel(
-            ("valid shortest paths" if metric == "val/valid" else "exact puzzles") + " (%)"
-        )
-        ax.set_ylim(0, 101)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-
-
 if __name__ == "__main__":
-    main(tyro.cli(Args))
+    try:
+        main(tyro.cli(Args))
+    except ValueError as err:  # not a run directory, a file in the way: the message, no traceback
+        raise SystemExit(f"supervised_results: {err}") from None

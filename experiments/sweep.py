@@ -43,15 +43,27 @@ import time
 import traceback
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
+import gymnasium as gym
+import torch
 import tyro
 
 from envs.utils import atomic_write, check_int
+from experiments.collect import CURVE_FIELDS, TEST_STEPS_METRIC, rounded, write_csv
+from experiments.plot import plot_study, summary_tables
+from experiments.ppo_results import run_rows, task_of
 from experiments.studies import RunSpec, get_study
-from trm_rl.cli import SweepArgs, SweepOptions
+from trm_rl import runs
+from trm_rl.data.build import grid_info
+from trm_rl.flops import puzzle_flops, run_flops
+from trm_rl.policies.config import make_env_spec
+from trm_rl.policies.train import evaluate_ppo, read_ppo_config, timesteps_done, train_ppo
+from trm_rl.supervised.commands import evaluate_run
+from trm_rl.supervised.config import TrainConfig
+from trm_rl.supervised.trainer import steps_done, train
 
 #: ``runs.csv``: the columns ``experiments/plot.py`` reads, then extra ones.
 RUN_FIELDS = [
@@ -63,13 +75,43 @@ EXTRA_FIELDS = [
     "eval_flops", "valid", "score_halt", "steps_halt", "puzzles", "stochastic_score",
     "full_thinking_score", "full_thinking_steps", "episodes", "pretrain_minutes", "wall_minutes",
 ]  # fmt: skip
-CURVE_FIELDS = ["run", "variant", "group", "seed", "regime", "task", "minutes", "step", "metric",
-                "value"]  # fmt: skip
 RESULT = "result.json"
 ROWS = "rows.csv"
 MANIFEST = "sweep.json"
 RAY_EXTRA = "the Ray path needs the ray extra: pip install -e '.[ray]'"
 Result = dict[str, Any]
+
+
+@dataclass
+class SweepOptions:
+    """Options of a sweep (the study scripts experiments/<study>.py take these)."""
+
+    preset: str
+    """cpu-quick (k_cycles only: about 7 minutes on 2 cores), cpu-full (3 seeds, 1.5 to 4 hours
+    on 2 cores; --dry-run prints the estimate) or gpu-paper (the paper's models, device auto,
+    bf16); see experiments/studies.py."""
+    out: Path | None = None
+    """Study directory (default: results/<study>): a folder per run, runs.csv, curves.csv,
+    plots/, report.md. Running again resumes: finished runs are skipped."""
+    dry_run: bool = False
+    """Print the runs, their budgets, the total CPU-minutes and the estimated wall time, check
+    that every config builds, and run nothing."""
+    workers: int = 2
+    """Runs at once on this machine, one thread each (1: in this process)."""
+    ray_address: str | None = None
+    """Run on Ray instead: 'local' (a Ray instance on this machine), 'auto' or HOST:PORT (a
+    cluster whose nodes have this package; needs pip install -e '.[ray]')."""
+
+
+@dataclass
+class SweepArgs(SweepOptions):
+    """Run a study (a base config x a grid x seeds) on local workers or a Ray cluster; write
+    runs.csv, curves.csv, plots/ and report.md into its directory."""
+
+    study: tyro.conf.Positional[Annotated[str, tyro.conf.arg(metavar="STUDY")]] = field(
+        kw_only=True
+    )
+    """k_cycles, think_longer or ablations (experiments/studies.py)."""
 
 
 # ----------------------------------------------------------------------------- expansion
@@ -86,58 +128,36 @@ def build_config(spec: RunSpec, run_dir: str | Path | None = None, resume: bool 
     worker trains it: one thread, no progress bar.
 
     :param run_dir: its ``--out`` (default ``runs/<name>``; only the runner writes there).
-    :raises ValueError: for an unknown or invalid field, naming the run.
     """
-    fields = dict(spec.config)
-    fields["out"] = Path(run_dir or Path("runs") / spec.name)
-    fields["resume"] = resume
-    fields["progress"] = False
-    for key in ("model_set", "data_set", "env_set"):
-        if key in fields:
-            fields[key] = tuple(fields[key])
-    if spec.regime == "supervised":
-        from trm_rl.supervised.config import TrainConfig as cls
-
-        fields["threads"] = 1
-    else:
-        from trm_rl.policies.config import PPOConfig as cls  # type: ignore[assignment]
-
-        fields["rollout_threads"] = fields["update_threads"] = 1
-    try:
-        return cls(**fields)
-    except (TypeError, ValueError) as err:
-        raise ValueError(f"run {spec.name}: {err}; fix it in experiments/studies.py") from None
+    out = Path(run_dir or Path("runs") / spec.name)
+    common = {"out": out, "resume": resume, "progress": False}
+    if isinstance(spec.config, TrainConfig):
+        return replace(spec.config, threads=1, **common)
+    return replace(spec.config, rollout_threads=1, update_threads=1, **common)
 
 
 def check_spec(spec: RunSpec, cache: dict[Any, Any] | None = None) -> None:
-    """Build everything a run builds before training (config, data, model or policy config,
-    env), without training: a bad override fails here instead of hours into a sweep.
+    """Check what a run needs before training (its data source and grid, or its env), without
+    training: a bad config fails here instead of hours into a sweep.
 
-    :param cache: reused across calls (data sets and models already checked).
+    :param cache: reused across calls (data sources already checked).
     :raises ValueError: naming the run and the problem.
     """
     cache = {} if cache is None else cache
     cfg = build_config(spec)
     try:
-        if spec.regime == "supervised":
-            from trm_rl.supervised.models import build_data, build_model_and_config
-
-            key = (cfg.data, cfg.data_set)
-            if key not in cache:
-                cache[key] = build_data(cfg)[0]
-            model_key = (key, cfg.preset, cfg.model_set, cfg.bf16)
-            if model_key not in cache:
-                build_model_and_config(cfg, cache[key])
-                cache[model_key] = True
+        if isinstance(cfg, TrainConfig):
+            if cfg.data not in cache:
+                cache[cfg.data] = grid_info(cfg.data)
+            grid = cache[cfg.data]
+            if cfg.model.seq_len != grid.cells or cfg.model.vocab_size != grid.vocab_size:
+                raise ValueError(
+                    f"the model is built for {cfg.model.seq_len} cells and "
+                    f"{cfg.model.vocab_size} tokens, the data has {grid.cells} and "
+                    f"{grid.vocab_size}; fix it in experiments/studies.py"
+                )
         else:
-            from trm_rl.policies.agents import env_kwargs_of, env_spaces, resolved_options
-            from trm_rl.policies.agents import trm_config as policy_trm_config
-
-            game = "maze" if "Maze" in cfg.env else "sudoku"
-            recipe, _ = resolved_options(cfg, game)
-            kwargs = env_kwargs_of(cfg, recipe)
-            grid = tuple(env_spaces(cfg.env, kwargs)[0]["grid"].shape)
-            policy_trm_config(cfg, recipe, game, grid)  # type: ignore[arg-type]
+            make_env_spec(cfg.env.id, cfg.env.kwargs)
     except ValueError as err:
         raise ValueError(f"run {spec.name}: {err}") from None
 
@@ -153,8 +173,6 @@ def run_one(spec: RunSpec | dict[str, Any], out_dir: str | Path) -> Result:
     :param out_dir: the study directory.
     :return: ``{"spec", "status", "rows", "curves", "wall_minutes", "traceback"}``.
     """
-    import torch
-
     spec = spec if isinstance(spec, RunSpec) else RunSpec.from_dict(spec)
     run_dir = Path(out_dir) / spec.name
     threads = torch.get_num_threads()
@@ -202,8 +220,6 @@ def add_flops(result: Result) -> bool:
     rows = [r for r in result["rows"] if r.get("flops") in ("", None)]
     if result["status"] != "done" or not rows:
         return False
-    from trm_rl.flops import puzzle_flops, run_flops
-
     spec = RunSpec.from_dict(result["spec"])
     try:
         cfg = build_config(spec)
@@ -224,20 +240,10 @@ def write_result(out_dir: Path, result: Result) -> Path:
     :return: the path of ``result.json``.
     """
     path = Path(out_dir) / result["spec"]["name"] / RESULT
-    _write_csv(path.with_name(ROWS), result["rows"], RUN_FIELDS + EXTRA_FIELDS)
+    write_csv(path.with_name(ROWS), result["rows"], RUN_FIELDS + EXTRA_FIELDS, extra=True)
     with atomic_write(path) as f:
         json.dump(result, f, indent=1)
     return path
-
-
-def _write_csv(path: Path, rows: list[dict], fields: list[str], extra: bool = True) -> None:
-    """Write ``rows`` (dicts) as CSV atomically: ``fields``, then (``extra``) any other keys,
-    sorted."""
-    extra_fields = sorted({k for r in rows for k in r} - set(fields)) if extra else []
-    with atomic_write(path) as f:
-        writer = csv.DictWriter(f, fieldnames=fields + extra_fields, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rows)
 
 
 def _common(spec: RunSpec) -> dict[str, Any]:
@@ -245,25 +251,18 @@ def _common(spec: RunSpec) -> dict[str, Any]:
             "group": spec.group, "K": "" if spec.K is None else spec.K, "seed": spec.seed}  # fmt: skip
 
 
-def _round(value: Any) -> Any:
-    return "" if value is None else round(float(value), 4)
-
-
 def _supervised(spec: RunSpec, run_dir: Path) -> tuple[list[dict], list[dict]]:
     """Train (or continue) a supervised run, score it on its test split and on ``also``."""
-    from trm_rl.supervised import state as run_state
-    from trm_rl.supervised.commands import evaluate_run
-    from trm_rl.supervised.trainer import train
-
-    cfg = build_config(spec, run_dir, resume=(run_dir / run_state.RUN_CONFIG).exists())
-    train(cfg)
+    cfg = build_config(spec, run_dir, resume=(run_dir / runs.RUN_CONFIG).exists())
+    if not (cfg.resume and cfg.steps is not None and steps_done(run_dir) >= cfg.steps):
+        train(cfg)  # a run killed after training, before evaluation, is only evaluated
     reports = [(None, evaluate_run(run_dir, device=cfg.device, env_episodes=spec.eval_episodes,
                                    limit=spec.eval_limit))]  # fmt: skip
     for data, limit in spec.also:
         reports.append((data, evaluate_run(run_dir, data, device=cfg.device, limit=limit)))
     with atomic_write(run_dir / "evaluate.json") as f:
         json.dump({r["data"]: r for _, r in reports}, f, indent=1)
-    config = run_state.read_run_config(run_dir)
+    config = runs.read_config(run_dir, "supervised")
     with (run_dir / "metrics.csv").open(newline="") as f:
         metrics = list(csv.DictReader(f))
     last = metrics[-1] if metrics else {"time_s": "0", "step": "0"}
@@ -275,13 +274,13 @@ def _supervised(spec: RunSpec, run_dir: Path) -> tuple[list[dict], list[dict]]:
             "task": spec.task if target is None else f"{target} (trained {spec.task})",
             "params": config["resolved"]["parameters"],
             "minutes": round(float(last["time_s"]) / 60, 2), "steps": int(last["step"]),
-            "flops": "", "score": _round(report["exact_accuracy"]),
-            "score_name": "exact accuracy (test)", "success": _round(env.get("success")),
-            "length_ratio": _round(env.get("length_over_optimal")),
+            "flops": "", "score": rounded(report["exact_accuracy"]),
+            "score_name": "exact accuracy (test)", "success": rounded(env.get("success")),
+            "length_ratio": rounded(env.get("length_over_optimal")),
             "think_steps": report["steps_no_halt"], "random_score": "", "oracle_score": "",
-            "status": "done", "valid": _round(report.get("valid")),
-            "score_halt": _round(report["exact_accuracy_halt"]),
-            "steps_halt": _round(report["steps_halt"]), "puzzles": report["count"],
+            "status": "done", "valid": rounded(report.get("valid")),
+            "score_halt": rounded(report["exact_accuracy_halt"]),
+            "steps_halt": rounded(report["steps_halt"]), "puzzles": report["count"],
         })  # fmt: skip
     curves = [
         _common(spec) | {
@@ -292,8 +291,6 @@ def _supervised(spec: RunSpec, run_dir: Path) -> tuple[list[dict], list[dict]]:
         for r in metrics
         if r.get("val/exact_accuracy")
     ]  # fmt: skip
-    from experiments.plot import TEST_STEPS_METRIC  # here: workers need no matplotlib
-
     for row, (_, report) in zip(rows, reports, strict=True):  # thinking longer at test time
         curves += [
             _common(spec) | {"run": row["run"], "task": row["task"], "minutes": "", "step": i,
@@ -306,21 +303,18 @@ def _supervised(spec: RunSpec, run_dir: Path) -> tuple[list[dict], list[dict]]:
 def _ppo(spec: RunSpec, run_dir: Path) -> tuple[list[dict], list[dict]]:
     """Train (or continue) a PPO run, play its test puzzles (and ``also`` envs), and read its
     rows with :func:`experiments.ppo_results.run_rows` (which reads the JSON beside the run)."""
-    from experiments.ppo_results import run_rows, task_of
-    from trm_rl.policies.agents import env_spaces
-    from trm_rl.policies.train import RUN_CONFIG, evaluate_ppo, read_ppo_config, train_ppo
-
-    cfg = build_config(spec, run_dir, resume=(run_dir / RUN_CONFIG).exists())
-    train_ppo(cfg)
+    cfg = build_config(spec, run_dir, resume=(run_dir / runs.RUN_CONFIG).exists())
+    if not (cfg.resume and cfg.timesteps is not None and timesteps_done(run_dir) >= cfg.timesteps):
+        train_ppo(cfg)  # a run killed after training, before evaluation, is only evaluated
     config = read_ppo_config(run_dir)
     own = [(None, spec.eval_episodes, f"{spec.name}.json")]
     others = [(env, n or spec.eval_episodes, f"{spec.name}.{task_of(env)}.json")
               for env, n in spec.also]  # fmt: skip
     for env, episodes, filename in own + others:
         cap = None
-        if spec.eval_steps_per_cell is not None and config["game"] == "maze":
+        if spec.eval_steps_per_cell is not None and cfg.game == "maze":
             kwargs = config["eval_env_kwargs"] if env is None else {}
-            grid = env_spaces(env or cfg.env, kwargs)[0]["grid"].shape
+            grid = _grid_shape(env or cfg.env.id, kwargs)
             cap = math.ceil(spec.eval_steps_per_cell * grid[0] * grid[1])
         report = evaluate_ppo(run_dir, env, episodes=episodes, device=cfg.device, seed=0,
                               max_steps=cap, stochastic=spec.eval_stochastic)  # fmt: skip
@@ -334,6 +328,14 @@ def _ppo(spec: RunSpec, run_dir: Path) -> tuple[list[dict], list[dict]]:
     for row in curves:
         row.update(labels, task=spec.task)
     return rows, curves
+
+
+def _grid_shape(env_id: str, kwargs: dict[str, Any]) -> tuple[int, int]:
+    env = gym.make(env_id, **kwargs)
+    try:
+        return tuple(env.observation_space["grid"].shape)  # type: ignore[return-value]
+    finally:
+        env.close()
 
 
 # ----------------------------------------------------------------------------------- tables
@@ -362,8 +364,8 @@ def write_tables(out_dir: Path, specs: Iterable[RunSpec]) -> tuple[list[dict], l
         if result is not None:
             rows += sorted(result["rows"], key=lambda r: r["run"])
             curves += result["curves"]
-    _write_csv(Path(out_dir) / "runs.csv", rows, RUN_FIELDS + EXTRA_FIELDS)
-    _write_csv(Path(out_dir) / "curves.csv", curves, CURVE_FIELDS, extra=False)
+    write_csv(Path(out_dir) / "runs.csv", rows, RUN_FIELDS + EXTRA_FIELDS, extra=True)
+    write_csv(Path(out_dir) / "curves.csv", curves, CURVE_FIELDS, extra=False)
     return rows, curves
 
 
@@ -389,7 +391,7 @@ def plan_lines(specs: list[RunSpec], workers: int, finished: set[str]) -> list[s
             f"{s.seed:>4}  {s.budget:<11}  {s.est_minutes:>8.2f}{mark}"
         )
     todo = [s for s in specs if s.name not in finished]
-    budget = sum(float(s.config.get("minutes") or 0.0) for s in todo)
+    budget = sum(float(s.config.minutes or 0.0) for s in todo)
     cpu = sum(s.est_minutes for s in todo)
     wall = wall_estimate((s.est_minutes for s in todo), workers)
     lines.append(
@@ -485,8 +487,6 @@ def run_specs(
     rows, _ = write_tables(out, specs)
     done = sum(r["status"] == "done" for r in rows)
     print(f"{len(rows)} rows in {out / 'runs.csv'}: {done} done, {len(rows) - done} failed")
-    from experiments.plot import plot_study, summary_tables
-
     written = plot_study(out)
     if done:
         print(f"\n{summary_tables(out)}\n")
@@ -583,7 +583,7 @@ def _run_ray(
         task = ray.remote(num_cpus=1)(run)
         refs = {}
         for spec in pending:
-            on_gpu = gpus and spec.config.get("device", "auto") != "cpu"
+            on_gpu = gpus and spec.config.device != "cpu"
             options = {"num_gpus": 1} if on_gpu else {}
             refs[task.options(**options).remote(spec.to_dict(), str(out))] = spec
         while refs:
@@ -669,6 +669,8 @@ def script_main(study: str, argv: list[str] | None = None) -> Path:
 __all__ = [
     "CURVE_FIELDS",
     "RUN_FIELDS",
+    "SweepArgs",
+    "SweepOptions",
     "add_flops",
     "build_config",
     "check_spec",

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
-from trm_rl.cli import main
+from experiments.cli import main
 from trm_rl.demo import run_demo
 
 
@@ -44,6 +46,8 @@ def test_envs_command_lists_ids(capsys) -> None:
     assert "trm_rl/MazeHard-v0" in out and "trm_rl/SudokuExtreme-v0" in out
 
 
-def test_unknown_env_id_exits_with_the_list_of_ids() -> None:
-    with pytest.raises(SystemExit, match=r"unknown env id 'nope'.*trm_rl/Maze-9x9-v0"):
+def test_unknown_env_id_exits_with_the_list_of_ids(capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit) as info:
         main(["demo", "--env-id", "nope"])
+    assert info.value.code == 2
+    assert re.search(r"unknown env id 'nope'.*trm_rl/Maze-9x9-v0", capsys.readouterr().err)

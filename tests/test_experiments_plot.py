@@ -14,7 +14,14 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from experiments.plot import bootstrap_ci, iqm, main, plot_study, summary_tables  # noqa: E402
+from experiments.plot import (  # noqa: E402
+    bootstrap_ci,
+    iqm,
+    main,
+    plot_study,
+    plot_supervised_curves,
+    summary_tables,
+)
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 RUN_COLUMNS = ["study", "run", "regime", "task", "variant", "group", "K", "seed", "params",
@@ -28,7 +35,7 @@ VARIANTS = [("TRM H1/L1", "K=1", "1"), ("TRM H3/L3", "K=3", "3"), ("MLP", "", ""
 
 def write_csv(path: Path, columns: list[str], rows: list[dict]) -> None:
     with path.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=columns)
+        writer = csv.DictWriter(f, fieldnames=columns, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
 
@@ -173,3 +180,252 @@ def test_iqm() -> None:
     assert iqm([1, 3]) == 2.0  # n = 2: both
     assert iqm([0.4]) == 0.4
     assert math.isnan(iqm([]))
+
+
+# ------------------------------------------------------------------ robustness: what is there
+def done_row(run: str, seed: int = 0, score: object = 0.5, **changes: object) -> dict:
+    """A done supervised row of maze-9x9 (variant MLP) with the columns the sweep writes."""
+    row = {"study": "s", "run": run, "regime": "supervised", "task": "maze-9x9", "variant": "MLP",
+           "group": "", "K": "", "seed": seed, "params": 1000, "minutes": 2 + seed, "steps": 10,
+           "flops": 1e9 * (seed + 1), "score": score, "score_name": "exact accuracy (test)",
+           "success": "", "length_ratio": "", "think_steps": "", "random_score": "",
+           "oracle_score": "", "status": "done", "extra": ""}  # fmt: skip
+    return {**row, **changes}
+
+
+def sweep_failed_row(run: str, seed: int = 1) -> dict:
+    """A failed row as ``experiments/sweep.py`` ``failed_result`` writes it: labels, no score."""
+    status = "failed: RuntimeError: CUDA out of memory"
+    return {"study": "s", "run": run, "regime": "supervised", "task": "maze-9x9",
+            "variant": "MLP", "group": "", "K": "", "seed": seed, "status": status}  # fmt: skip
+
+
+def curve_rows(run: str, values: list[object], metric: str = "val/score") -> list[dict]:
+    return [{"run": run, "minutes": i + 1, "step": i, "metric": metric, "value": v}
+            for i, v in enumerate(values)]  # fmt: skip
+
+
+def nothing_written(root: Path) -> bool:
+    return not (root / "report.md").exists() and not (root / "plots").exists()
+
+
+def pngs_ok(paths: list[Path]) -> bool:
+    return all(p.read_bytes()[:8] == PNG_MAGIC and p.stat().st_size > 5000 for p in paths)
+
+
+def test_a_missing_folder_a_file_or_an_empty_folder_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"study directory .*missing does not exist: pass"):
+        plot_study(tmp_path / "missing")
+    (tmp_path / "a.csv").write_text("run\n")
+    with pytest.raises(ValueError, match=r"a\.csv is a file, not a study directory"):
+        plot_study(tmp_path / "a.csv")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(ValueError, match=r"no runs\.csv in .*empty: run `trm-rl sweep` first"):
+        plot_study(empty)
+    with pytest.raises(ValueError, match=r"no runs\.csv"):
+        summary_tables(empty)
+    assert nothing_written(empty) and list(empty.iterdir()) == []
+
+
+def test_curves_without_runs_is_a_clear_error(tmp_path: Path) -> None:
+    write_csv(tmp_path / "curves.csv", CURVE_COLUMNS, curve_rows("a", [0.1, 0.2]))
+    with pytest.raises(ValueError, match=r"has curves\.csv but no runs\.csv .*trm-rl sweep"):
+        plot_study(tmp_path)
+    assert nothing_written(tmp_path)
+
+
+def test_runs_without_curves_plots_what_is_there(tmp_path: Path) -> None:
+    rows = [done_row(f"r{s}", s, 0.4 + 0.1 * s) for s in range(3)]
+    write_csv(tmp_path / "runs.csv", RUN_COLUMNS, rows)
+    written = plot_study(tmp_path)
+    assert [p.name for p in written["plots"]] == ["score_vs_compute_maze-9x9_supervised.png"]
+    assert pngs_ok(written["plots"])
+    report = (tmp_path / "report.md").read_text()
+    assert "3 runs: 3 done, 0 failed." in report
+    assert "No curves.csv: no learning curves or test-step plots." in report
+    assert "| MLP | — | 3 | 50.0% |" in report
+
+
+def test_missing_columns_name_the_file_and_the_column(tmp_path: Path) -> None:
+    no_status = {k: v for k, v in done_row("a").items() if k != "status"}
+    write_csv(tmp_path / "runs.csv", list(no_status), [no_status])
+    with pytest.raises(ValueError, match=r"runs\.csv has no column 'status' \(or 'error'\)"):
+        plot_study(tmp_path)
+    no_task = {k: v for k, v in done_row("a").items() if k != "task"}
+    write_csv(tmp_path / "runs.csv", list(no_task), [no_task])
+    with pytest.raises(ValueError, match=r"runs\.csv has no column 'task' .*trm-rl sweep"):
+        summary_tables(tmp_path)
+    write_csv(tmp_path / "runs.csv", RUN_COLUMNS, [done_row("a")])
+    write_csv(tmp_path / "curves.csv", ["run", "metric", "value"], curve_rows("a", [0.1]))
+    with pytest.raises(ValueError, match=r"curves\.csv has no column 'minutes'"):
+        plot_study(tmp_path)
+    assert nothing_written(tmp_path)
+
+
+def test_empty_csvs(tmp_path: Path) -> None:
+    (tmp_path / "runs.csv").write_text("")
+    with pytest.raises(ValueError, match=r"runs\.csv is empty \(no header line\)"):
+        plot_study(tmp_path)
+    write_csv(tmp_path / "runs.csv", RUN_COLUMNS, [])
+    with pytest.raises(ValueError, match=r"runs\.csv has a header but no rows: .*trm-rl sweep"):
+        plot_study(tmp_path)
+    with pytest.raises(ValueError, match="header but no rows"):
+        summary_tables(tmp_path)
+    assert nothing_written(tmp_path)
+    # A curves.csv with a header only: the other plots, and the report says why no curves.
+    write_csv(tmp_path / "runs.csv", RUN_COLUMNS, [done_row("a"), done_row("b", 1, 0.7)])
+    write_csv(tmp_path / "curves.csv", CURVE_COLUMNS, [])
+    written = plot_study(tmp_path)
+    assert [p.name for p in written["plots"]] == ["score_vs_compute_maze-9x9_supervised.png"]
+    assert "curves.csv has no rows of metric `val/score`" in (tmp_path / "report.md").read_text()
+
+
+def test_an_unreadable_csv_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "runs.csv").write_bytes(b"\xff\xfe\x00run,score\n\x00\x81")
+    with pytest.raises(ValueError, match=r"cannot read .*runs\.csv .*UTF-8 CSV"):
+        plot_study(tmp_path)
+    (tmp_path / "runs.csv").unlink()
+    (tmp_path / "runs.csv").mkdir()
+    with pytest.raises(ValueError, match=r"cannot read .*runs\.csv"):
+        plot_study(tmp_path)
+    assert not (tmp_path / "report.md").exists()
+
+
+def test_failed_rows_are_skipped_and_counted(tmp_path: Path) -> None:
+    rows = [done_row("ok0", 0, 0.5), done_row("ok1", 2, 0.7), sweep_failed_row("oom")]
+    write_csv(tmp_path / "runs.csv", RUN_COLUMNS, rows)
+    write_csv(tmp_path / "curves.csv", CURVE_COLUMNS,
+              curve_rows("ok0", [0.1, 0.4]) + curve_rows("ok1", [0.2, 0.6]))  # fmt: skip
+    written = plot_study(tmp_path)
+    report = (tmp_path / "report.md").read_text()
+    assert "3 runs: 2 done, 1 failed." in report
+    assert "- `oom` (maze-9x9, supervised, MLP, seed 1): failed: RuntimeError: CUDA out" in report
+    assert "| MLP | — | 2 | 60.0% |" in report
+    assert {p.name for p in written["plots"]} == {
+        "curves_maze-9x9_supervised.png", "score_vs_compute_maze-9x9_supervised.png"}  # fmt: skip
+    assert pngs_ok(written["plots"])
+    assert "oom" not in summary_tables(tmp_path)
+
+
+def test_an_error_column_marks_failed_rows(tmp_path: Path) -> None:
+    rows = [{k: v for k, v in done_row(f"r{s}", s).items() if k != "status"} for s in range(2)]
+    rows[1]["error"] = "ValueError: bad config"
+    write_csv(tmp_path / "runs.csv", [*rows[0], "error"], rows)
+    plot_study(tmp_path)
+    report = (tmp_path / "report.md").read_text()
+    assert "2 runs: 1 done, 1 failed." in report
+    assert "`r1` (maze-9x9, supervised, MLP, seed 1): failed: ValueError: bad config" in report
+
+
+def test_a_study_whose_runs_all_failed_gets_a_report_and_no_plot(tmp_path: Path, capsys) -> None:
+    write_csv(tmp_path / "runs.csv", RUN_COLUMNS, [sweep_failed_row("a"), sweep_failed_row("b")])
+    written = main([str(tmp_path)])
+    assert written["plots"] == [] and not (tmp_path / "plots").exists()
+    report = (tmp_path / "report.md").read_text()
+    assert "2 runs: 0 done, 2 failed." in report and "No completed runs." in report
+    assert "no completed runs in" in capsys.readouterr().out
+    assert summary_tables(tmp_path).startswith("no completed runs in")
+
+
+def test_nan_and_non_numeric_values(tmp_path: Path) -> None:
+    rows = [done_row("good0", 0, 0.5, K="abc", flops="nan"), done_row("good1", 1, 0.7),
+            done_row("nan", 2, "nan"), done_row("text", 3, "n/a"), done_row("empty", 4, ""),
+            done_row("inf", 5, "inf"), done_row("nolabel", 6, 0.9, task="")]  # fmt: skip
+    write_csv(tmp_path / "runs.csv", RUN_COLUMNS, rows)
+    curves = curve_rows("good0", [0.1, "nan", "x", 0.5]) + curve_rows("good1", [0.2, 0.6])
+    curves += [{**curves[0], "minutes": "soon"}]
+    write_csv(tmp_path / "curves.csv", CURVE_COLUMNS, curves)
+    written = plot_study(tmp_path)
+    report = (tmp_path / "report.md").read_text()
+    assert "7 runs: 7 done, 0 failed." in report
+    assert "Done runs left out of the tables and plots:" in report
+    for line in ("`nan` (maze-9x9, supervised, MLP, seed 2): score 'nan' is not a number",
+                 "`text` (maze-9x9, supervised, MLP, seed 3): score 'n/a' is not a number",
+                 "`empty` (maze-9x9, supervised, MLP, seed 4): no score",
+                 "`inf` (maze-9x9, supervised, MLP, seed 5): score 'inf' is not a number",
+                 "`nolabel` (—, supervised, MLP, seed 6): no task"):  # fmt: skip
+        assert line in report
+    assert "3 curves.csv points of `val/score` or `test/exact_by_steps` skipped" in report
+    assert "| MLP | — | 2 | 60.0% |" in report  # the two numeric rows only
+    # A K that is not a number reads as no K; FLOPs that are not all numbers: minutes instead.
+    assert {p.name for p in written["plots"]} == {
+        "curves_maze-9x9_supervised.png", "score_vs_compute_maze-9x9_supervised.png"}  # fmt: skip
+    assert pngs_ok(written["plots"])
+
+
+def test_one_seed_per_cell_has_no_interval(tmp_path: Path) -> None:
+    rows = [done_row("mlp", 0, 0.4), done_row("trm", 0, 0.6, variant="TRM", group="K=3", K=3),
+            done_row("trm1", 0, 0.5, variant="TRM H1", group="K=1", K=1)]  # fmt: skip
+    write_csv(tmp_path / "runs.csv", RUN_COLUMNS, rows)
+    curves = curve_rows("mlp", [0.2]) + curve_rows("trm", [0.1, 0.3, 0.6])  # one point: a marker
+    curves += [{**c, "metric": "test/exact_by_steps", "minutes": "", "step": c["step"] + 1}
+               for c in curve_rows("trm", [0.2, 0.6])]  # fmt: skip
+    write_csv(tmp_path / "curves.csv", CURVE_COLUMNS, curves)
+    written = plot_study(tmp_path)
+    names = {p.name for p in written["plots"]}
+    assert names == {f"{kind}_maze-9x9_supervised.png" for kind in
+                     ("curves", "score_vs_K", "score_vs_compute", "ablations", "test_steps")}  # fmt: skip
+    assert pngs_ok(written["plots"])
+    report = (tmp_path / "report.md").read_text()
+    assert "| MLP | — | 1 | 40.0% | — | 40.0% |" in report
+    assert "| TRM | K=3 | 1 | 60.0% | — | 60.0% |" in report
+
+
+def test_a_metric_that_curves_csv_lacks_is_a_clear_error(tmp_path: Path) -> None:
+    write_csv(tmp_path / "runs.csv", RUN_COLUMNS, [done_row("a"), done_row("b", 1)])
+    write_csv(tmp_path / "curves.csv", CURVE_COLUMNS, curve_rows("a", [0.1, 0.2]))
+    with pytest.raises(ValueError, match=r"no rows of metric 'val/acc': pass --metric one of"):
+        plot_study(tmp_path, metric="val/acc")
+    assert nothing_written(tmp_path)
+    write_csv(tmp_path / "curves.csv", CURVE_COLUMNS, curve_rows("a", [1, 2], "train/loss"))
+    written = plot_study(tmp_path, metric="train/loss")
+    assert "curves_maze-9x9_supervised.png" in {p.name for p in written["plots"]}
+
+
+def test_files_plot_did_not_write_are_never_replaced(tmp_path: Path) -> None:
+    write_csv(tmp_path / "runs.csv", RUN_COLUMNS, [done_row("a"), done_row("b", 1)])
+    (tmp_path / "report.md").write_text("# My notes\n\nhand-written\n")
+    with pytest.raises(ValueError, match=r"report\.md was not written by experiments/plot\.py"):
+        plot_study(tmp_path)
+    assert (tmp_path / "report.md").read_text() == "# My notes\n\nhand-written\n"
+    assert not (tmp_path / "plots").exists()
+    (tmp_path / "report.md").unlink()
+    (tmp_path / "plots").write_text("not a folder")
+    with pytest.raises(ValueError, match=r"plots is a file, not a folder: .*move that file away"):
+        plot_study(tmp_path)
+    assert (tmp_path / "plots").read_text() == "not a folder"
+    assert not (tmp_path / "report.md").exists()
+    (tmp_path / "plots").unlink()
+    plot_study(tmp_path)  # a report.md that plot.py wrote is replaced, atomically
+    (tmp_path / "report.md").write_text((tmp_path / "report.md").read_text() + "stale\n")
+    plot_study(tmp_path)
+    assert "stale" not in (tmp_path / "report.md").read_text()
+    assert not list(tmp_path.glob("**/*.tmp"))
+
+
+def test_main_prints_one_line_and_exits_2(tmp_path: Path, capsys) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main([str(tmp_path / "missing")])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("plot: study directory ") and err.count("\n") == 1
+    assert "Traceback" not in err
+
+
+# ------------------------------------------------------------------------ supervised curves
+def test_plot_supervised_curves(tmp_path: Path) -> None:
+    rows = []
+    for data, metrics in (("maze-11x11", ("val/exact_accuracy", "val/valid")),
+                          ("sudoku-4x4", ("val/exact_accuracy", "val/exact_accuracy_halt"))):  # fmt: skip
+        for run in range(12):  # more runs than colours
+            for step in range(4):
+                rows += [{"run": f"{data}-r{run}", "data": data, "time_s": str(60.0 * step),
+                          "metric": m, "value": str(0.1 * step)} for m in metrics]  # fmt: skip
+    rows.append({**rows[0], "value": "nan"})
+    path = plot_supervised_curves(rows, tmp_path / "out" / "curves.png")
+    assert path == tmp_path / "out" / "curves.png" and pngs_ok([path])
+    assert not list(path.parent.glob("*.tmp"))
+    skipped = [{**r, "value": "x"} for r in rows] + [{**rows[0], "metric": "train/loss"}]
+    assert plot_supervised_curves(skipped, tmp_path / "none.png") is None
+    assert not (tmp_path / "none.png").exists()

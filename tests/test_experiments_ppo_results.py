@@ -9,21 +9,24 @@ from pathlib import Path
 import pytest
 
 from experiments.ppo_results import Args, main, task_of
-from trm_rl.policies.config import PPOConfig
+from trm_rl.policies.config import ppo_args, resolve_ppo
 from trm_rl.policies.train import evaluate_ppo, train_ppo
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
-FAST = dict(n_envs=4, n_steps=16, batch_size=32, n_epochs=1, val_episodes=8, test_episodes=16)
+PPO = dict(n_envs=4, n_steps=16, batch_size=32, n_epochs=1)
+FAST = dict(val_episodes=8, test_episodes=16)
 
 
 def test_runs_become_rows_curves_plots_and_a_report(tmp_path: Path) -> None:
     run = tmp_path / "runs" / "s4-mlp-s3"
     train_ppo(
-        PPOConfig(
-            env="trm_rl/Sudoku-4x4-v0", policy="mlp", out=run, timesteps=128, seed=3,
-            progress=False, tensorboard=False, model_set=("hidden_size=16", "num_heads=2"),
-            **FAST,
+        resolve_ppo(
+            ppo_args(
+                "trm_rl/Sudoku-4x4-v0", policy="mlp", out=run, timesteps=128, seed=3,
+                progress=False, tensorboard=False, model_set=("hidden_size=16", "num_heads=2"),
+                ppo=PPO, **FAST,
+            )
         )
     )  # fmt: skip
     report = evaluate_ppo(run, episodes=16, device="cpu")

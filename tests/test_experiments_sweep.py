@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -12,9 +13,12 @@ import pytest
 from experiments import sweep
 from experiments.studies import STUDIES, RunSpec, get_study
 from experiments.sweep import RUN_FIELDS, check_spec, expand, run_one, run_specs
+from trm_rl.model.config import TRMConfig
+from trm_rl.policies.config import ppo_args, resolve_ppo
+from trm_rl.supervised.config import resolve_train, train_args
 
 ALL_PRESETS = [(s.name, p) for s in STUDIES.values() for p in s.presets]
-TINY_MODEL = ["hidden_size=16", "H_cycles=1", "L_cycles=1", "halt_max_steps=2"]
+TINY_MODEL = ("hidden_size=16", "H_cycles=1", "L_cycles=1", "halt_max_steps=2")
 
 
 def tiny_specs(study: str = "tiny") -> list[RunSpec]:
@@ -23,19 +27,29 @@ def tiny_specs(study: str = "tiny") -> list[RunSpec]:
     sup = RunSpec(
         study=study, name="sup-sudoku-4x4-trm-K1-s0", regime="supervised", task="sudoku-4x4",
         variant="TRM H1/L1", group="K=1", K=1, seed=0,
-        config={"data": "sudoku-4x4", "steps": 4, "batch_size": 8, "eval_size": 16,
-                "data_set": ["val_size=16", "test_size=32"], **common},
+        config=resolve_train(
+            train_args("sudoku-4x4", steps=4, optim={"batch_size": 8}, eval_size=16,
+                       data_set=("val_size=16", "test_size=32"), **common)
+        ),
         eval_episodes=8, eval_limit=32,
     )  # fmt: skip
     ppo = RunSpec(
         study=study, name="ppo-sudoku-4x4-trm-K1-s0", regime="ppo", task="sudoku-4x4",
         variant="TRM H1/L1", group="K=1", K=1, seed=0,
-        config={"env": "trm_rl/Sudoku-4x4-v0", "policy": "trm", "timesteps": 64, "n_envs": 8,
-                "n_steps": 8, "batch_size": 32, "n_epochs": 1, "val_episodes": 8,
-                "test_episodes": 16, **common},
+        config=resolve_ppo(
+            ppo_args("trm_rl/Sudoku-4x4-v0", policy="trm", timesteps=64,
+                     ppo={"n_envs": 8, "n_steps": 8, "batch_size": 32, "n_epochs": 1},
+                     val_episodes=8, test_episodes=16, **common)
+        ),
         eval_episodes=16,
     )  # fmt: skip
     return [sup, ppo]
+
+
+def unfit_model(spec: RunSpec) -> RunSpec:
+    """``spec`` with a model built for 20 cells, which 4x4 Sudoku (16 cells) cannot feed."""
+    config = dataclasses.replace(spec.config, model=spec.config.model.replace(seq_len=20))
+    return dataclasses.replace(spec, config=config)
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:
@@ -65,7 +79,7 @@ def test_every_study_preset_expands_into_valid_configs(study, preset, check_cach
     assert {s.study for s in specs} == {study}
     for spec in specs:
         assert RunSpec.from_dict(json.loads(json.dumps(spec.to_dict()))) == spec
-        assert spec.config.get("minutes") and spec.est_minutes > spec.config["minutes"]
+        assert spec.config.minutes and spec.est_minutes > spec.config.minutes
         check_spec(spec, check_cache)  # config, data, model (or policy TRM config), env
 
 
@@ -76,7 +90,7 @@ def test_k_cycles_grids() -> None:
     assert {s.seed for s in quick} == {0, 1}
     assert {s.group for s in quick} == {"K=1", "K=3", "MLP"}
     assert sweep.wall_estimate([s.est_minutes for s in quick], 2) <= 10.0
-    assert all(s.config["minutes"] <= 40 / 60 for s in quick)
+    assert all(s.config.minutes <= 40 / 60 for s in quick)
     full = expand("k_cycles", "cpu-full")
     assert {s.K for s in full} == {1, 2, 3, 5, None}
     assert {s.seed for s in full} == {0, 1, 2}
@@ -85,10 +99,34 @@ def test_k_cycles_grids() -> None:
     assert {(s.regime, s.task) for s in full} == {
         ("supervised", "maze-7x7"), ("supervised", "sudoku-6x6"), ("ppo", "maze-5x5"),
         ("ppo", "sudoku-4x4")}  # fmt: skip
-    assert {len(s.config.get("model_set", [])) for s in full if s.K} == {1, 2}  # H; H and L
+    # K runs change H only, or H and L (L doubled: the "L=n" groups)
+    assert all(s.config.model.H_cycles == s.K for s in full if s.K)
+    base_l = {(s.regime, s.task): s.config.model.L_cycles for s in full if s.group == "K=1"}
+    assert {
+        (s.group.startswith("L="), s.config.model.L_cycles // base_l[(s.regime, s.task)])
+        for s in full
+        if s.K
+    } == {(False, 1), (True, 2)}
+    assert all(
+        s.config.model.L_cycles == int(s.group[2:]) for s in full if s.group.startswith("L=")
+    )
     paper = expand("k_cycles", "gpu-paper")
-    assert {s.config["preset"] for s in paper if s.K} == {"paper-maze-att", "paper-sudoku-mlp"}
-    assert all(s.config["device"] == "auto" for s in paper)
+    fitted = {"H_cycles", "seq_len", "grid_width", "vocab_size"}  # K and the grid's fields
+    presets = set()
+    for s in paper:
+        if not s.K:
+            continue
+        name = "paper-maze-att" if s.task.startswith("maze") else "paper-sudoku-mlp"
+        preset = TRMConfig.preset(name)
+        differ = {
+            f.name
+            for f in dataclasses.fields(preset)
+            if getattr(preset, f.name) != getattr(s.config.model, f.name)
+        }
+        assert differ <= fitted, (s.name, differ)
+        presets.add(name)
+    assert presets == {"paper-maze-att", "paper-sudoku-mlp"}
+    assert all(s.config.device == "auto" for s in paper)
 
 
 def test_ablation_and_think_longer_grids() -> None:
@@ -103,7 +141,7 @@ def test_ablation_and_think_longer_grids() -> None:
     assert ("ppo", "sudoku-4x4", "shaping=off") not in groups
     think = expand("think_longer", "cpu-full")
     assert {s.variant for s in think} == {"TRM H2/L3 (conv mixer)", "conv net"}
-    assert all(s.config["data"] == "maze-11x11" for s in think)
+    assert all(s.config.data.name == "maze-11x11" for s in think)
     assert {t for s in think for t, _ in s.also} == {"maze-15x15", "maze-31x31", "maze-hard"}
 
 
@@ -118,9 +156,18 @@ def test_unknown_study_or_preset_names_the_known_ones() -> None:
 
 def test_a_bad_override_fails_the_check() -> None:
     spec = tiny_specs()[0]
-    bad = RunSpec.from_dict({**spec.to_dict(), "config": {**spec.config, "model_set": ["x=1"]}})
-    with pytest.raises(ValueError, match=f"run {spec.name}: .*unknown fields"):
-        check_spec(bad)
+    stored = spec.to_dict()
+    with pytest.raises(ValueError, match=r"unknown fields \['x'\]"):
+        RunSpec.from_dict(
+            {
+                **stored,
+                "config": {**stored["config"], "model": {**stored["config"]["model"], "x": 1}},
+            }
+        )
+    with pytest.raises(ValueError, match="--model-set 'x=1': unknown field 'x'"):
+        resolve_train(train_args("sudoku-4x4", steps=4, model_set=("x=1",)))
+    with pytest.raises(ValueError, match=f"run {spec.name}: the model is built for 20 cells"):
+        check_spec(unfit_model(spec))
 
 
 # ----------------------------------------------------------------------------------- runs
@@ -179,10 +226,7 @@ def test_flops_per_step_times_steps_and_backfill(pool_sweep: Path, tmp_path) -> 
 def test_rerun_resumes_only_missing_runs_and_reports_failures(tmp_path, capsys) -> None:
     out = tmp_path / "tiny"
     sup, ppo = tiny_specs()
-    bad = RunSpec.from_dict(
-        {**sup.to_dict(), "name": "sup-sudoku-4x4-bad-s0", "group": "bad",
-         "config": {**sup.config, "model_set": ["not_a_field=1"]}}
-    )  # fmt: skip
+    bad = dataclasses.replace(unfit_model(sup), name="sup-sudoku-4x4-bad-s0", group="bad")
     calls: list[str] = []
 
     def interrupted(spec, out_dir):
@@ -207,7 +251,7 @@ def test_rerun_resumes_only_missing_runs_and_reports_failures(tmp_path, capsys) 
     assert sorted(rows) == sorted([sup.name, ppo.name, bad.name])
     assert rows[sup.name]["status"] == rows[ppo.name]["status"] == "done"
     status = rows[bad.name]["status"]
-    assert status.startswith("failed: ValueError: ") and "not_a_field" in status
+    assert status.startswith("failed: ValueError: ") and "seq_len" in status
     assert "3 runs: 2 done, 1 failed" in (out / "report.md").read_text()
 
     # A run killed after training, before its result: its trainer continues the run (here
@@ -281,19 +325,21 @@ def test_ray_path_without_ray_names_the_extra(tmp_path, monkeypatch) -> None:
 
 # ------------------------------------------------------------------------------------ CLI
 def test_cli_dry_run_prints_the_plan(capsys, tmp_path) -> None:
-    from trm_rl.cli import main
+    from experiments.cli import main
 
     main(["sweep", "k_cycles", "--preset", "cpu-quick", "--dry-run", "--out", str(tmp_path)])
     out = capsys.readouterr().out
     assert out.count(" min ") >= 24 and "ppo-maze-5x5-trm-K3-s1" in out
     assert "24 runs" in out and "CPU-minutes" in out and "with 2 workers" in out
     assert not any(tmp_path.iterdir())  # a dry run writes nothing
-    with pytest.raises(SystemExit, match="has no preset"):
+    with pytest.raises(SystemExit) as err:
         main(["sweep", "think_longer", "--preset", "cpu-quick", "--dry-run"])
+    assert err.value.code == 2  # a usage error: one line on stderr, no traceback
+    assert "has no preset" in capsys.readouterr().err
 
 
 def test_cli_plot_and_study_script(pool_sweep: Path, capsys) -> None:
-    from trm_rl.cli import main
+    from experiments.cli import main
 
     main(["plot", str(pool_sweep)])
     assert "report.md" in capsys.readouterr().out

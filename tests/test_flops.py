@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import tempfile
 from pathlib import Path
@@ -19,21 +20,26 @@ from trm_rl.flops import (
     supervised_inference_flops,
     supervised_step_flops,
 )
-from trm_rl.policies.config import PPOConfig
-from trm_rl.supervised.config import TrainConfig
+from trm_rl.policies.config import PPOConfig, ppo_args, resolve_ppo
+from trm_rl.supervised.config import OptimConfig, TrainConfig, resolve_train, train_args
 
 SUDOKU_ENV = "trm_rl/Sudoku-4x4-v0"
+OPTIM_FIELDS = {f.name for f in dataclasses.fields(OptimConfig)}
 
 
 def sup(**kwargs) -> TrainConfig:
-    """A sudoku-4x4 recipe run with a small batch (FLOPs are linear in it)."""
-    return TrainConfig(**{"data": "sudoku-4x4", "steps": 1, "batch_size": 8, **kwargs})
+    """A sudoku-4x4 recipe run with a small batch (FLOPs are linear in it); optimiser fields
+    (``batch_size``) may be given flat."""
+    optim = {"batch_size": 8}
+    run = {"steps": 1}
+    for key, value in kwargs.items():
+        (optim if key in OPTIM_FIELDS else run)[key] = value
+    return resolve_train(train_args("sudoku-4x4", optim=optim, **run))
 
 
 def ppo(policy: str, **kwargs) -> PPOConfig:
-    return PPOConfig(
-        env=SUDOKU_ENV, policy=policy, timesteps=1, n_envs=2, n_steps=8, batch_size=16, **kwargs
-    )  # type: ignore[arg-type]
+    settings = {"n_envs": 2, "n_steps": 8, "batch_size": 16}
+    return resolve_ppo(ppo_args(SUDOKU_ENV, policy=policy, timesteps=1, ppo=settings, **kwargs))
 
 
 # ---------------------------------------------------------------------------------- counter

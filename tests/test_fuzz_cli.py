@@ -3,13 +3,16 @@ environment is built; `run_demo` refuses the same arguments with a ValueError.""
 
 from __future__ import annotations
 
+import contextlib
+import io
+
 import gymnasium as gym
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import envs
-from trm_rl.cli import main
+from experiments.cli import main
 from trm_rl.demo import check_demo_args, run_demo
 
 FAST = settings(
@@ -19,12 +22,14 @@ OURS = "trm_rl/Sudoku-4x4-v0"
 
 
 def usage_error(argv: list[str]) -> str:
-    """The message of the SystemExit that ``trm-rl <argv>`` ends with."""
-    with pytest.raises(SystemExit) as info:
+    """The one-line message ``trm-rl <argv>`` prints on stderr before exiting with status 2."""
+    err = io.StringIO()
+    with pytest.raises(SystemExit) as info, contextlib.redirect_stderr(err):
         main(argv)
-    assert isinstance(info.value.code, str), "expected a message, not an exit status"
-    assert info.value.code.startswith("trm-rl demo: ")
-    return info.value.code
+    assert info.value.code == 2, "a usage error exits with status 2"
+    message = err.getvalue().strip()
+    assert message.startswith("trm-rl demo: ") and "\n" not in message
+    return message
 
 
 def parse_error(argv: list[str], capsys) -> str:

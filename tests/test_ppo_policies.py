@@ -110,7 +110,7 @@ def test_one_update_moves_the_actor_through_a_nonzero_policy_gradient(carry: boo
 THINKING = {
     "one round": {},
     "three rounds": {"think_steps": 3},
-    "ACT, up to 4": {"halt_max_steps": 4},
+    "ACT, up to 4": {"think_rounds": 4},
 }
 
 
@@ -139,29 +139,27 @@ def test_recomputed_log_probs_equal_the_rollouts_before_the_first_step(
 
 
 def test_act_thinking_stops_where_the_halting_head_says_and_not_past_the_cap() -> None:
-    agent = agent_for(MAZE, carry=True, policy_extra={"halt_max_steps": 5})
+    agent = agent_for(MAZE, carry=True, policy_extra={"think_rounds": 5})
     policy = agent.policy
     tokens = torch.as_tensor(agent.env.reset()["grid"]).long()
     start = policy.initial_state(len(tokens))
     head = policy.trm.q_head
     with torch.no_grad():
         head.bias.fill_(-5.0)  # the initial "keep thinking"
-        *_, rounds = policy.think_rounds(tokens, start)
+        *_, rounds = policy.think(tokens, start)
         assert rounds.tolist() == [5] * len(tokens)
         head.bias.fill_(5.0)  # "halt now": one round
-        last_start, _, _, rounds = policy.think_rounds(tokens, start)
+        last_start, _, _, rounds = policy.think(tokens, start)
         assert rounds.tolist() == [1] * len(tokens) and torch.equal(last_start, start)
-        *_, rounds = policy.think_rounds(tokens, start, adaptive=False)  # full thinking
+        *_, rounds = policy.think(tokens, start, adaptive=False)  # full thinking
         assert rounds.tolist() == [5] * len(tokens)
         head.bias.fill_(-5.0)
-        explored = torch.cat(
-            [policy.think_rounds(tokens, start, explore=True)[3] for _ in range(60)]
-        )
+        explored = torch.cat([policy.think(tokens, start, explore=True)[3] for _ in range(60)])
     assert explored.min() >= 1 and explored.max() <= 5 and (explored < 5).any()  # exploration
 
 
 def test_halting_head_learns_its_target_and_nothing_else_moves() -> None:
-    agent = agent_for(SUDOKU, carry=True, policy_extra={"halt_max_steps": 3})
+    agent = agent_for(SUDOKU, carry=True, policy_extra={"think_rounds": 3})
     fill_buffer(agent)
     head = agent.policy.trm.q_head
     others = {k: v.clone() for k, v in agent.policy.state_dict().items() if "q_head" not in k}
@@ -179,7 +177,7 @@ def test_halting_head_learns_its_target_and_nothing_else_moves() -> None:
 def test_act_thinking_learns_and_logs_thinking_steps(tmp_path: Path) -> None:
     from stable_baselines3.common.logger import configure
 
-    agent = agent_for(MAZE, carry=True, policy_extra={"halt_max_steps": 3})
+    agent = agent_for(MAZE, carry=True, policy_extra={"think_rounds": 3})
     agent.set_logger(configure(str(tmp_path), ["csv"]))
     agent.learn(128)
     rows = (tmp_path / "progress.csv").read_text().splitlines()

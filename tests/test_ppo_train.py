@@ -13,23 +13,28 @@ import pytest
 import torch
 
 import envs  # noqa: F401
-from trm_rl.cli import main
-from trm_rl.policies.config import PPOConfig
+from experiments.cli import main
+from trm_rl.policies.config import PPOConfig, ppo_args, recipe_for, resolve_ppo
 from trm_rl.policies.train import evaluate_ppo, load_agent, load_heldout, train_ppo
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 TINY = ("hidden_size=16", "num_heads=2")
 POOL = ("pool_size=300",)  # a small training pool of mazes keeps the tests fast
-FAST = dict(n_envs=4, n_steps=16, batch_size=32, n_epochs=1, val_episodes=8, test_episodes=16)
+PPO = dict(n_envs=4, n_steps=16, batch_size=32, n_epochs=1)
+FAST = dict(val_episodes=8, test_episodes=16)
+
+
+def tiny_args(out: Path, env: str = "trm_rl/Sudoku-4x4-v0", **changes):
+    options = dict(
+        out=out, timesteps=128, progress=False, tensorboard=False, model_set=TINY, ppo=PPO, **FAST
+    )
+    options.update(changes)
+    return ppo_args(env, **options)
 
 
 def tiny_run(out: Path, env: str = "trm_rl/Sudoku-4x4-v0", **changes) -> PPOConfig:
-    options = dict(
-        env=env, out=out, timesteps=128, progress=False, tensorboard=False, model_set=TINY, **FAST
-    )
-    options.update(changes)
-    return PPOConfig(**options)
+    return resolve_ppo(tiny_args(out, env, **changes))
 
 
 @pytest.fixture(scope="module")
@@ -127,7 +132,7 @@ def test_resume_with_other_options_or_a_fresh_run_on_an_old_dir_is_refused(
 ) -> None:
     with pytest.raises(ValueError, match="already holds a run"):
         train_ppo(tiny_run(sudoku_run))
-    with pytest.raises(ValueError, match="other options"):
+    with pytest.raises(ValueError, match="--resume continues a run with its own options"):
         train_ppo(tiny_run(sudoku_run, resume=True, seed=3))
 
 
@@ -136,7 +141,7 @@ def test_carry_run_and_maze_size_transfer(tmp_path: Path) -> None:
     short = (*POOL, "max_steps=24")  # untrained policies wander until the step limit
     train_ppo(tiny_run(out, env="trm_rl/Maze-5x5-v0", policy="trm-carry", env_set=short))
     config = json.loads((out / "config.json").read_text())
-    assert config["algorithm"] == "CarryMaskablePPO" and config["model"]["H_cycles"] == 1
+    assert config["algorithm"] == "CarryMaskablePPO" and config["config"]["model"]["H_cycles"] == 1
     report = evaluate_ppo(out, env="trm_rl/Maze-9x9-v0", episodes=8, device="cpu")
     assert report["env"] == "trm_rl/Maze-9x9-v0" and report["deterministic"]["episodes"] == 8
     assert report["oracle"]["success_2x"] == 1.0
@@ -162,35 +167,40 @@ def test_act_thinking_run_reports_thinking_steps_beside_full_thinking(tmp_path: 
 
 def test_init_from_copies_the_supervised_trm(tmp_path: Path) -> None:
     from trm_rl.supervised.commands import load_run
-    from trm_rl.supervised.config import TrainConfig
+    from trm_rl.supervised.config import resolve_train, train_args
     from trm_rl.supervised.trainer import train
 
     sup = tmp_path / "sup"
     train(
-        TrainConfig(
-            data="maze-9x9", out=sup, steps=2, batch_size=4, progress=False, tensorboard=False,
-            eval_size=4, model_set=TINY, threads=1,
+        resolve_train(
+            train_args(
+                "maze-9x9", out=sup, steps=2, optim={"batch_size": 4}, progress=False,
+                tensorboard=False, eval_size=4, model_set=TINY, threads=1,
+            )
         )
     )  # fmt: skip
     model, _ = load_run(sup, device="cpu")
     out = tmp_path / "p"
-    cfg = tiny_run(
+    args = tiny_args(
         out, env="trm_rl/Maze-9x9-v0", timesteps=16, model_set=(), init_from=sup, env_set=POOL
     )
-    from trm_rl.policies.agents import build_agent, env_kwargs_of, resolved_options
+    cfg = resolve_ppo(args)
+    from trm_rl.policies.agents import build_agent
     from trm_rl.policies.vec_env import make_sb3_vec_env
 
-    recipe, ppo = resolved_options(cfg, "maze")
-    venv = make_sb3_vec_env(cfg.env, 4, seed=0, **env_kwargs_of(cfg, recipe))
-    agent, info = build_agent(cfg, venv, recipe, ppo, torch.device("cpu"))
+    venv = make_sb3_vec_env(cfg.env.id, 4, seed=0, **cfg.env.kwargs)
+    agent, info = build_agent(cfg, venv, torch.device("cpu"))
     for key, value in model.state_dict().items():
         torch.testing.assert_close(agent.policy.trm.state_dict()[key], value)
-    assert info["model"]["hidden_size"] == 16 and info["model"]["H_cycles"] == 2
+    built = info["policy_kwargs"]["model"]
+    assert built["hidden_size"] == 16 and built["H_cycles"] == 2
+    assert cfg.model.hidden_size == 16 and cfg.model.H_cycles == 2
     # a pretrained maze policy fine-tunes at the recipe's lower learning rate
-    assert ppo["learning_rate"] == 3e-5 == resolved_options(cfg, "maze")[0].init_learning_rate
-    scratch = dataclasses.replace(cfg, init_from=None)
-    assert resolved_options(scratch, "maze")[1]["learning_rate"] == 3e-4
-    with pytest.raises(ValueError, match="train-supervised run"):
+    recipe = recipe_for(cfg.env.id, "maze")
+    assert cfg.ppo.learning_rate == 3e-5 == recipe.init_learning_rate
+    scratch = resolve_ppo(dataclasses.replace(args, init_from=None))
+    assert scratch.ppo.learning_rate == 3e-4
+    with pytest.raises(ValueError, match="pass the --out folder of trm-rl train-supervised"):
         train_ppo(tiny_run(tmp_path / "q", init_from=tmp_path / "missing"))
 
 
@@ -212,12 +222,17 @@ def test_train_ppo_cli_errors_are_one_clear_line(
     assert "Traceback" not in captured.err
 
 
-def test_evaluate_ppo_on_a_folder_that_is_not_a_run(tmp_path: Path) -> None:
-    with pytest.raises(SystemExit, match="not a PPO run directory"):
+def test_evaluate_ppo_on_a_folder_that_is_not_a_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    with pytest.raises(SystemExit) as err:
         main(["evaluate-ppo", "--run", str(tmp_path)])
+    message = str(err.value) + capsys.readouterr().err
+    assert "not a run directory" in message and "trm-rl train-ppo" in message
     (tmp_path / "config.json").write_text("{}")
-    with pytest.raises(SystemExit, match="not the config of a trm-rl train-ppo run"):
+    with pytest.raises(SystemExit) as err:
         main(["evaluate-ppo", "--run", str(tmp_path)])
+    assert "not the config of a trm-rl run" in str(err.value) + capsys.readouterr().err
 
 
 def test_agent_act_plays_whole_waves(sudoku_run: Path) -> None:
@@ -241,7 +256,8 @@ def test_baseline_policies_train_and_match_the_trm_size(policy: str, tmp_path: P
     reference = json.loads((trm / "config.json").read_text())["parameters"]
     assert abs(config["parameters"] - reference) <= 0.05 * reference or policy == "trm-h1l1"
     if policy == "trm-h1l1":
-        assert config["model"]["H_cycles"] == 1 and config["model"]["L_cycles"] == 1
+        model = config["config"]["model"]
+        assert model["H_cycles"] == 1 and model["L_cycles"] == 1
         assert config["parameters"] == reference
     assert evaluate_ppo(out, episodes=4, device="cpu")["deterministic"]["episodes"] == 4
 

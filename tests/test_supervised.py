@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -15,10 +17,18 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from trm_rl.cli import main
+from experiments.cli import main
+from trm_rl.runs import read_config
 from trm_rl.supervised import trainer as trainer_module
 from trm_rl.supervised.commands import evaluate_run, solve_file
-from trm_rl.supervised.config import TrainConfig
+from trm_rl.supervised.config import (
+    OptimConfig,
+    TrainArgs,
+    TrainConfig,
+    resolve_train,
+    stored_train_config,
+    train_args,
+)
 from trm_rl.supervised.optim import EMA, AdamAtan2, lr_at
 from trm_rl.supervised.trainer import train
 
@@ -27,12 +37,16 @@ TINY = ("hidden_size=16", "num_heads=2", "H_cycles=2", "L_cycles=1", "halt_max_s
 SMALL_DATA = ("val_size=16", "test_size=16")
 
 
-def tiny_run(out: Path, **changes) -> TrainConfig:
+OPTIM_FIELDS = {f.name for f in dataclasses.fields(OptimConfig)}
+
+
+def tiny_args(out: Path, **changes) -> TrainArgs:
+    """The user's options of a tiny run; optimiser fields (``batch_size``, ``lr``, ...) may be
+    given flat and go to ``optim``."""
     fields = dict(
         data="sudoku-4x4",
         out=out,
         steps=6,
-        batch_size=8,
         model_set=TINY,
         data_set=SMALL_DATA,
         eval_every=3,
@@ -41,8 +55,15 @@ def tiny_run(out: Path, **changes) -> TrainConfig:
         checkpoint_seconds=0.0,
         threads=1,
     )
-    fields.update(changes)
-    return TrainConfig(**fields)
+    optim = {"batch_size": 8}
+    for key, value in changes.items():
+        (optim if key in OPTIM_FIELDS else fields)[key] = value
+    data = fields.pop("data")
+    return train_args(data, optim=optim, **fields)
+
+
+def tiny_run(out: Path, **changes) -> TrainConfig:
+    return resolve_train(tiny_args(out, **changes))
 
 
 def weights(run_dir: Path, name: str = "model") -> dict[str, torch.Tensor]:
@@ -104,8 +125,10 @@ def test_ema_averages_and_round_trips() -> None:
 def test_train_writes_a_complete_run(tmp_path: Path) -> None:
     run = train(tiny_run(tmp_path / "run", tensorboard=True))
     config = json.loads((run / "config.json").read_text())
-    assert config["train"]["data"] == "sudoku-4x4" and config["model"]["hidden_size"] == 16
-    assert config["resolved"]["batch_size"] == 8
+    assert config["format"] == 2 and config["regime"] == "supervised"
+    assert config["config"]["data"]["name"] == "sudoku-4x4" and config["model"]["hidden_size"] == 16
+    assert config["config"]["optim"]["batch_size"] == 8
+    assert stored_train_config(read_config(run, "supervised")).optim.batch_size == 8
     with (run / "metrics.csv").open() as f:
         rows = list(csv.DictReader(f))
     assert [int(r["step"]) for r in rows] == [3, 6]
@@ -176,19 +199,21 @@ def test_run_directories_are_never_overwritten(tmp_path: Path) -> None:
     train(tiny_run(tmp_path / "run"))
     with pytest.raises(ValueError, match="already holds a run; pass --resume"):
         train(tiny_run(tmp_path / "run"))
-    with pytest.raises(ValueError, match="these differ: batch_size"):
+    with pytest.raises(ValueError, match="already finished its budget"):
+        train(tiny_run(tmp_path / "run", resume=True))
+    with pytest.raises(ValueError, match=r"these differ: optim\.batch_size"):
         train(tiny_run(tmp_path / "run", batch_size=16, resume=True))
-    with pytest.raises(ValueError, match="not a run directory"):
+    with pytest.raises(ValueError, match=r"--resume: .* holds no run"):
         train(tiny_run(tmp_path / "empty", resume=True))
 
 
 def test_bad_options_are_refused() -> None:
     with pytest.raises(ValueError, match="exactly one budget"):
-        TrainConfig(data="sudoku-4x4")
+        resolve_train(train_args("sudoku-4x4"))
     with pytest.raises(ValueError, match="KEY=VALUE"):
-        TrainConfig(steps=1, model_set=("hidden_size",))
+        resolve_train(train_args(steps=1, model_set=("hidden_size",)))
     with pytest.raises(ValueError, match="lr_min_ratio must be in"):
-        TrainConfig(steps=1, lr_min_ratio=1.5)
+        resolve_train(train_args(steps=1, optim={"lr_min_ratio": 1.5}))
 
 
 def test_unknown_preset_and_override_are_named(tmp_path: Path) -> None:
@@ -254,27 +279,37 @@ def test_solve_answers_in_input_order_and_names_bad_lines(sudoku_run, tmp_path) 
 def test_cli_runs_train_evaluate_and_solve(tmp_path: Path, capsys) -> None:
     run = tmp_path / "cli"
     main(["train-supervised", "--data", "sudoku-4x4", "--steps", "2", "--out", str(run),
-          "--seed", "3", "--batch-size", "4", "--model-set", *TINY, "--data-set", *SMALL_DATA,
+          "--seed", "3", "--optim.batch-size", "4", "--model-set", *TINY, "--data-set", *SMALL_DATA,
           "--no-progress", "--no-tensorboard", "--threads", "1"])  # fmt: skip
     assert "run written to" in capsys.readouterr().out
     main(["evaluate", "--run", str(run), "--env-episodes", "2"])
     assert json.loads(capsys.readouterr().out)["count"] == 16
-    with pytest.raises(SystemExit, match=r"trm-rl evaluate: .*not a run directory"):
+    # A usage error: exit code 2 and one line on stderr naming the problem.
+    with pytest.raises(SystemExit) as exit_info:
         main(["evaluate", "--run", str(tmp_path / "nothing")])
-    with pytest.raises(SystemExit, match="already holds a run"):
+    assert exit_info.value.code == 2
+    assert re.search(r"trm-rl evaluate: .*is not a folder", capsys.readouterr().err)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(SystemExit) as exit_info:
+        main(["evaluate", "--run", str(tmp_path / "empty")])
+    assert exit_info.value.code == 2
+    assert re.search(r"trm-rl evaluate: .*not a run directory", capsys.readouterr().err)
+    with pytest.raises(SystemExit) as exit_info:
         main(["train-supervised", "--steps", "1", "--out", str(run), "--no-progress"])
+    assert exit_info.value.code == 2
+    assert "already holds a run" in capsys.readouterr().err
 
 
 # --------------------------------------------------------------------------- data parallel
 def test_two_processes_train_what_one_trains(tmp_path: Path) -> None:
     """torchrun with 2 CPU processes (gloo) at global batch 8 == 1 process at batch 8."""
-    common = ["--data", "sudoku-4x4", "--steps", "4", "--batch-size", "8", "--seed", "0",
+    common = ["--data", "sudoku-4x4", "--steps", "4", "--optim.batch-size", "8", "--seed", "0",
               "--model-set", *TINY, "halt_exploration_prob=0.0", "--data-set", *SMALL_DATA,
               "--no-progress", "--no-tensorboard", "--threads", "1", "--eval-every", "100"]  # fmt: skip
     main(["train-supervised", "--out", str(tmp_path / "one"), *common])
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-           "-m", "trm_rl.cli", "train-supervised", "--out", str(tmp_path / "two"), *common]  # fmt: skip
+           "-m", "experiments.cli", "train-supervised", "--out", str(tmp_path / "two"), *common]  # fmt: skip
     subprocess.run(cmd, check=True, env=env, capture_output=True, timeout=300)
     one, two = weights(tmp_path / "one"), weights(tmp_path / "two")
     for key in one:

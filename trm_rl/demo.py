@@ -9,6 +9,8 @@ import gymnasium as gym
 import numpy as np
 
 import envs  # registers the ids
+from envs.maze.solver import oracle_actions as maze_oracle_actions
+from envs.sudoku.solver import oracle_actions as sudoku_oracle_actions
 from envs.utils import check_choice, check_int
 
 POLICIES = ("oracle", "random")
@@ -46,10 +48,8 @@ def run_demo(env_id: str, episodes: int, policy: str, seed: int, render: str) ->
     :return: one dict of statistics per episode.
     """
     check_demo_args(env_id, episodes, policy, seed, render)
-    from baselines.oracles import maze_oracle_action, sudoku_oracle_action
-
     env = gym.make(env_id, render_mode="ansi" if render == "ansi" else None)
-    is_maze = "Maze" in env_id
+    is_maze = envs.GAMES[env_id] == "maze"
     rng = np.random.default_rng(seed)
     stats = []
     obs, info = env.reset(seed=seed)
@@ -61,10 +61,11 @@ def run_demo(env_id: str, episodes: int, policy: str, seed: int, render: str) ->
         total, steps, start = 0.0, 0, time.perf_counter()
         while True:
             if policy == "oracle":
-                grid = obs["grid"]
-                action = (
-                    maze_oracle_action(grid) if is_maze else sudoku_oracle_action(grid, solution)
-                )
+                grid = obs["grid"][None]  # a batch of one
+                if is_maze:
+                    action = int(maze_oracle_actions(grid)[0])
+                else:
+                    action = int(sudoku_oracle_actions(grid, solution[None])[0])
             else:
                 action = int(rng.choice(np.flatnonzero(env.unwrapped.action_masks())))
             obs, reward, terminated, truncated, info = env.step(action)

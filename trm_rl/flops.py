@@ -16,7 +16,7 @@ and random states are restored afterwards. Nothing is written to disk.
 - :func:`run_flops`: per-step FLOPs x steps of a run, cached per model and training setup;
   :func:`puzzle_flops`: :func:`supervised_inference_flops`, cached the same way.
 
-    run_flops("supervised", TrainConfig(data="sudoku-4x4", steps=2000), 2000)
+    run_flops("supervised", resolve_train(train_args("sudoku-4x4", steps=2000)), 2000)
 """
 
 from __future__ import annotations
@@ -32,11 +32,20 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
+from stable_baselines3.common.logger import Logger
 from torch.utils.flop_counter import FlopCounterMode
 
 from envs.utils import check_int
+from trm_rl.model.losses import act_loss
+from trm_rl.policies.agents import build_agent
+from trm_rl.policies.carry import CARRY_KEY, TRMCarryPolicy
 from trm_rl.policies.config import PPOConfig
+from trm_rl.policies.vec_env import make_sb3_vec_env
 from trm_rl.supervised.config import TrainConfig
+from trm_rl.supervised.evaluate import predict
+from trm_rl.supervised.models import build_data, build_run_model
+from trm_rl.supervised.trainer import _next_batch, _uses_halting
+from trm_rl.utils import set_seed
 
 #: Config fields that do not change a run's per-step FLOPs; :func:`run_flops` caches without them.
 CACHE_FREE = (
@@ -106,14 +115,14 @@ def _counting() -> Iterator[None]:
 
 # -------------------------------------------------------------------------------- supervised
 def _supervised_setup(cfg: TrainConfig) -> tuple[Any, Any, Any, int]:
-    """(model, data, training sampler, global batch size) built as the trainer builds them."""
-    from trm_rl.supervised.models import build_data, build_model_and_config
-
-    cfg = replace(cfg, bf16=False, compile=False)
+    """(model, data, training sampler, global batch size) built as the trainer builds them
+    (in float32: bfloat16 changes no FLOP count)."""
+    model_cfg = cfg.model.replace(forward_dtype="float32")
+    cfg = replace(cfg, compile=False, model=model_cfg)
     torch.manual_seed(cfg.seed)
     data, _ = build_data(cfg)
-    model, recipe = build_model_and_config(cfg, data)
-    return model, data, data.train_sampler(seed=cfg.seed), cfg.batch_size or recipe.batch_size
+    model = build_run_model(cfg)
+    return model, data, data.train_sampler(seed=cfg.seed), cfg.optim.batch_size
 
 
 def supervised_step_flops(cfg: TrainConfig) -> float:
@@ -124,9 +133,6 @@ def supervised_step_flops(cfg: TrainConfig) -> float:
 
     :param cfg: the run's options (``device``, ``bf16`` and ``compile`` are ignored).
     """
-    from trm_rl.model.losses import act_loss
-    from trm_rl.supervised.trainer import _next_batch, _uses_halting
-
     with _counting():
         model, data, sampler, batch_size = _supervised_setup(cfg)
         model.train()
@@ -135,7 +141,9 @@ def supervised_step_flops(cfg: TrainConfig) -> float:
 
         def step() -> None:
             new_carry, outputs = model(carry, batch)
-            out = act_loss(outputs, new_carry, loss_type=cfg.loss, halt_loss=_uses_halting(model))
+            out = act_loss(
+                outputs, new_carry, loss_type=cfg.optim.loss, halt_loss=_uses_halting(model)
+            )
             (out.loss / batch_size).backward()
 
         return float(count_flops(step))
@@ -150,8 +158,6 @@ def supervised_inference_flops(cfg: TrainConfig, steps: int) -> float:
     :param steps: supervision steps (>= 1), e.g. the model's ``halt_max_steps``.
     :raises ValueError: for ``steps`` that is not an int >= 1.
     """
-    from trm_rl.supervised.evaluate import predict
-
     check_int("steps", steps, low=1)
     with _counting():
         model, data, sampler, _ = _supervised_setup(cfg)
@@ -187,8 +193,6 @@ def agent_env_step_flops(agent: Any, batch: Any, n_epochs: int) -> dict[str, flo
         backward of :func:`ppo_loss` on ``batch`` over its rows) and ``per_env_step``
         (``rollout_per_step + n_epochs * update_per_sample``).
     """
-    from trm_rl.policies.carry import CARRY_KEY, TRMCarryPolicy
-
     policy = agent.policy
     sample = next(agent.rollout_buffer.get(agent.n_envs))
     obs, masks = dict(sample.observations), sample.action_masks
@@ -220,25 +224,20 @@ def ppo_env_step_flops(cfg: PPOConfig) -> float:
 
     :param cfg: the run's options (``device`` and ``compile`` are ignored).
     """
-    from stable_baselines3.common.logger import Logger
-
-    from trm_rl.policies.agents import build_agent, env_kwargs_of, game_of, resolved_options
-    from trm_rl.policies.vec_env import make_sb3_vec_env
-    from trm_rl.utils import set_seed
-
     with _counting():
-        recipe, ppo = resolved_options(cfg, game_of(cfg.env))
-        n_envs = min(cfg.n_envs or recipe.n_envs, COUNT_ENVS)
-        n_steps = min(ppo["n_steps"], COUNT_STEPS)
-        ppo.update(n_steps=n_steps, batch_size=max(2, min(ppo["batch_size"], n_envs * n_steps)))
-        venv = make_sb3_vec_env(cfg.env, n_envs, seed=cfg.seed, **env_kwargs_of(cfg, recipe))
+        n_envs = min(cfg.ppo.n_envs, COUNT_ENVS)
+        n_steps = min(cfg.ppo.n_steps, COUNT_STEPS)
+        batch_size = max(2, min(cfg.ppo.batch_size, n_envs * n_steps))
+        ppo = replace(cfg.ppo, n_envs=n_envs, n_steps=n_steps, batch_size=batch_size)
+        cfg = replace(cfg, ppo=ppo, init_from=None)
+        venv = make_sb3_vec_env(cfg.env.id, n_envs, seed=cfg.seed, **cfg.env.kwargs)
         try:
             set_seed(cfg.seed)
-            agent, _ = build_agent(cfg, venv, recipe, ppo, torch.device("cpu"))
+            agent, _ = build_agent(cfg, venv, torch.device("cpu"))
             agent.set_logger(Logger(folder=None, output_formats=[]))  # else SB3 makes a folder
             agent.learn(n_envs * n_steps)
             batch = next(agent.rollout_buffer.get(agent.batch_size))
-            return agent_env_step_flops(agent, batch, ppo["n_epochs"])["per_env_step"]
+            return agent_env_step_flops(agent, batch, cfg.ppo.n_epochs)["per_env_step"]
         finally:
             venv.close()
 

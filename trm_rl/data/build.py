@@ -21,6 +21,7 @@ in the official recipe, except for sudoku-4x4 whose held-out grids are never tra
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import lru_cache, partial
 
 import numpy as np
@@ -268,3 +269,37 @@ def _unique(
     if not inputs:
         return np.zeros((0, width), np.uint8), np.zeros((0, width), np.uint8)
     return np.stack(inputs), np.stack(labels)
+
+
+@dataclass(frozen=True)
+class GridInfo:
+    """The token grid a source produces: what a model must be built for."""
+
+    kind: Kind
+    vocab_size: int
+    rows: int
+    cols: int
+
+    @property
+    def cells(self) -> int:
+        """Tokens per example."""
+        return self.rows * self.cols
+
+
+def grid_info(config: DataConfig) -> GridInfo:
+    """The game, vocabulary and grid shape of ``config``'s puzzles, without building the data
+    (a CSV file is read only for its first row; Maze-Hard is 30x30).
+
+    :raises ValueError: for a file that is not in a known format.
+    """
+    source = config.source
+    kind, size = source.kind, source.size
+    if source.family == "file":
+        kind, side = sniff(config.name)
+        size = side if kind == "sudoku" else (30 if config.name == "maze-hard" else None)
+        if size is None:  # a maze CSV of any size: the first row tells
+            rows, cols = make_data(config).grid_shape
+            return GridInfo("maze", 6, rows, cols)
+    rows, cols = (size, size) if isinstance(size, int) else size  # type: ignore[misc]
+    vocab = 6 if kind == "maze" else int(rows) + 2
+    return GridInfo(kind, vocab, int(rows), int(cols))  # type: ignore[arg-type]

@@ -13,7 +13,7 @@ round, so this is exact: the rollout uses the stored (rounded) state itself, and
 first gradient step the recomputed log-probabilities equal the rollout's. Earlier rounds of a
 step (``think_steps > 1``) cost the update nothing.
 
-**ACT thinking time** (``halt_max_steps``): each env step runs up to ``halt_max_steps`` rounds
+**ACT thinking time** (``think_rounds``): each env step runs up to ``think_rounds`` rounds
 and stops as soon as the TRM's halting head says so (``q_halt > 0``; the initial bias of -5
 means "keep thinking" until the head learns). The head is trained after every PPO update, by
 one pass over the rollout with its own Adam optimiser, on its own (the policy's features are
@@ -75,7 +75,7 @@ class TRMCarryPolicy(TRMPolicy):
 
     :param state_dtype: ``"bfloat16"`` (default), ``"float16"`` or ``"float32"``: how the state
         is kept between steps and stored for the update.
-    :param halt_max_steps: None (default): every env step runs ``think_steps`` rounds. An int:
+    :param think_rounds: None (default): every env step runs ``think_steps`` rounds. An int:
         ACT thinking time, up to this many rounds per env step, fewer when the halting head
         says so (see the module docstring).
     :param kwargs: :class:`TRMPolicy` arguments (``model``, ``think_steps``, optimizer ...).
@@ -85,27 +85,25 @@ class TRMCarryPolicy(TRMPolicy):
         self,
         *args: Any,
         state_dtype: str = "bfloat16",
-        halt_max_steps: int | None = None,
+        think_rounds: int | None = None,
         **kwargs: Any,
     ) -> None:
         if state_dtype not in STATE_DTYPES:
             raise ValueError(
                 f"state_dtype must be one of {list(STATE_DTYPES)}, got {state_dtype!r}"
             )
-        if halt_max_steps is not None and (
-            not isinstance(halt_max_steps, int)
-            or isinstance(halt_max_steps, bool)
-            or halt_max_steps < 1
+        if think_rounds is not None and (
+            not isinstance(think_rounds, int) or isinstance(think_rounds, bool) or think_rounds < 1
         ):
-            raise ValueError(f"halt_max_steps must be None or an int >= 1, got {halt_max_steps!r}")
+            raise ValueError(f"think_rounds must be None or an int >= 1, got {think_rounds!r}")
         self.state_dtype_name = state_dtype
-        self.halt_max_steps = halt_max_steps
+        self.think_rounds = think_rounds
         #: ``[B]`` rounds each row of the last :meth:`step_state` call thought for.
         self.last_think_steps: torch.Tensor | None = None
         super().__init__(*args, **kwargs)
 
     def reset_halting_head(self) -> None:
-        """Zero the halting head (``q_halt = 0`` everywhere: think to ``halt_max_steps`` until it
+        """Zero the halting head (``q_halt = 0`` everywhere: think to ``think_rounds`` until it
         learns); :func:`~trm_rl.policies.agents.build_agent` calls it for ACT runs."""
         with torch.no_grad():
             self.trm.q_head.weight.zero_()
@@ -115,7 +113,7 @@ class TRMCarryPolicy(TRMPolicy):
         return {
             **super()._get_constructor_parameters(),
             "state_dtype": self.state_dtype_name,
-            "halt_max_steps": self.halt_max_steps,
+            "think_rounds": self.think_rounds,
         }
 
     @property
@@ -143,29 +141,29 @@ class TRMCarryPolicy(TRMPolicy):
             features = z_H[:, 0]
         return model.q_head(features).float()[..., 0]
 
-    def think_rounds(
+    def think(
         self,
         tokens: torch.Tensor,
         start: torch.Tensor,
         adaptive: bool | None = None,
         explore: bool = False,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Think from ``start`` (no gradients): ``think_steps`` rounds, or with ``halt_max_steps``
+        """Think from ``start`` (no gradients): ``think_steps`` rounds, or with ``think_rounds``
         until the halting head stops each row.
 
         :param tokens: ``[B, rows, cols]`` token ids.
         :param start: ``[B, 2, positions, hidden]`` (already reset) states.
-        :param adaptive: halt by the head (default: when ``halt_max_steps`` is set); False runs
-            every row for ``halt_max_steps`` (or ``think_steps``) rounds.
+        :param adaptive: halt by the head (default: when ``think_rounds`` is set); False runs
+            every row for ``think_rounds`` (or ``think_steps``) rounds.
         :param explore: with ``adaptive``, each row stops by ``halt_exploration_prob`` (of the
-            TRM config) at a uniform round in ``[1, halt_max_steps]`` at the latest, so that the
+            TRM config) at a uniform round in ``[1, think_rounds]`` at the latest, so that the
             halting head also sees early rounds in training (as TRM's ACT explores).
         :return: ``(last_start, z_H, next_state, rounds)``: the state each row's last round
             started from (storage dtype; the update recomputes that round from it), that
             round's answer state, the state after it (storage dtype) and ``[B]`` rounds.
         """
-        adaptive = self.halt_max_steps is not None if adaptive is None else adaptive
-        limit = self.halt_max_steps or self.body.think_steps
+        adaptive = self.think_rounds is not None if adaptive is None else adaptive
+        limit = self.think_rounds or self.body.think_steps
         batch = tokens.shape[0]
         state = start.to(self.state_dtype)
         rounds = torch.full((batch,), limit, dtype=torch.long, device=tokens.device)
@@ -218,9 +216,9 @@ class TRMCarryPolicy(TRMPolicy):
         :param episode_start: ``[B]`` bool; those rows restart from the initial state.
         :param action_masks: ``[B, n_actions]`` legal actions (None: all).
         :param deterministic: greedy actions instead of samples.
-        :param explore: ACT exploration of the thinking time (see :meth:`think_rounds`).
-        :param adaptive: False thinks ``halt_max_steps`` rounds whatever the halting head says
-            (default: halt by the head when ``halt_max_steps`` is set).
+        :param explore: ACT exploration of the thinking time (see :meth:`think`).
+        :param adaptive: False thinks ``think_rounds`` rounds whatever the halting head says
+            (default: halt by the head when ``think_rounds`` is set).
         :return: ``(actions, values, log_probs, start_state, next_state)``; ``start_state`` is
             the state the step's last round started from, what the buffer stores (the update
             recomputes that round from it), both states in the storage dtype. The rounds each
@@ -229,7 +227,7 @@ class TRMCarryPolicy(TRMPolicy):
         tokens = self.extract_features(obs)
         grid = tuple(tokens.shape[1:])
         start = self.body.reset_state(state.to(self.state_dtype), episode_start, grid)  # type: ignore[arg-type]
-        start, z_H, next_state, _ = self.think_rounds(tokens, start, adaptive, explore)
+        start, z_H, next_state, _ = self.think(tokens, start, adaptive, explore)
         logits, latent_vf = self.body.heads(tokens, z_H)
         distribution = self._get_action_dist_from_latent(logits)
         if action_masks is not None:
@@ -249,7 +247,7 @@ class TRMCarryPolicy(TRMPolicy):
     ) -> torch.Tensor:
         """Values ``[B, 1]`` of observations from the given (already reset) states."""
         tokens = self.extract_features(obs)
-        _, z_H, _, _ = self.think_rounds(tokens, state)
+        _, z_H, _, _ = self.think(tokens, state)
         return self.value_net(self.body.heads(tokens, z_H)[1])
 
     def evaluate_actions(  # type: ignore[override]
@@ -410,7 +408,7 @@ class CarryMaskablePPO(MaskablePPO):
     """``MaskablePPO`` for :class:`TRMCarryPolicy`: each env's TRM state persists across steps.
 
     Arguments are ``MaskablePPO``'s; the policy must be :class:`TRMCarryPolicy`. Its ``train``
-    is ``MaskablePPO.train``, followed, for a policy with ``halt_max_steps``, by one pass that
+    is ``MaskablePPO.train``, followed, for a policy with ``think_rounds``, by one pass that
     trains the halting head; ``collect_rollouts`` threads the states.
     """
 
@@ -423,7 +421,7 @@ class CarryMaskablePPO(MaskablePPO):
     def train(self) -> None:
         """``MaskablePPO.train``, then (ACT thinking time) one pass of the halting head."""
         super().train()
-        if self.policy.halt_max_steps is not None:
+        if self.policy.think_rounds is not None:
             self._train_halting()
 
     def _train_halting(self) -> None:
@@ -491,7 +489,7 @@ class CarryMaskablePPO(MaskablePPO):
         action_masks = None
         n_steps = 0
         rounds_sum, rounds_count = 0.0, 0
-        explore = self.policy.halt_max_steps is not None
+        explore = self.policy.think_rounds is not None
         while n_steps < n_rollout_steps:
             with torch.no_grad():
                 obs_tensor = obs_as_tensor(self._last_obs, self.device)  # type: ignore[arg-type]

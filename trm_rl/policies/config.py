@@ -1,9 +1,20 @@
-"""``PPOConfig``: the options of ``trm-rl train-ppo``, and the recipe of each env id.
+"""The config tree of a PPO run, the recipe of each env id, and the one resolver.
 
-Every ``None`` field falls back to the env id's :data:`RECIPES` entry, so
-``trm-rl train-ppo --env trm_rl/Maze-9x9-v0 --policy trm --minutes 30 --out runs/p9`` uses the
-best recipe found for 9x9 mazes. Model fields are overridable with ``--model-set KEY=VALUE``
-and env constructor arguments with ``--env-set KEY=VALUE`` (values parsed as JSON).
+As for supervised runs (:mod:`trm_rl.supervised.config`), two layers:
+
+- :class:`PPOConfig` is what trains: the env (:class:`EnvSpec`: a registered id and its typed
+  :class:`~envs.maze.MazeConfig` or :class:`~envs.sudoku.SudokuConfig`, which also says the
+  game), the policy kind, the policy's TRM (:class:`~trm_rl.model.TRMConfig`; the baselines
+  are matched in parameters to it), PPO's settings (:class:`PPOSettings`), thinking, evaluation
+  and the run's budget and I/O. It is written to ``config.json``.
+- :class:`PPOArgs` is what a user types (``trm-rl train-ppo``): ``--env.id``, ``--env.FIELD``,
+  ``--model.FIELD``, ``--ppo.FIELD`` all optional, plus the older flags (``--env ID``,
+  ``--preset``, ``--model-set``, ``--env-set``, ``--halt-max-steps``, ``--policy trm-h1l1``).
+
+:func:`resolve_ppo` turns one into the other, once: the env id's :data:`RECIPES` entry < the
+named preset (or the ``--init-from`` run's TRM) < what the env fixes (grid, vocabulary) < the
+policy's own default (``trm-carry``: one round per supervision step) < every value the user set.
+A set value is never replaced; one that cannot work is refused with the reason.
 """
 
 from __future__ import annotations
@@ -13,189 +24,205 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import gymnasium as gym
+
+import envs
+from envs.maze.config import MazeConfig
+from envs.sudoku.config import SudokuConfig
 from envs.utils import check_choice, check_float, check_int
-from trm_rl.supervised.config import parse_overrides
+from trm_rl.data.build import grid_info
+from trm_rl.data.config import DataConfig
+from trm_rl.model.checkpoint import load_config
+from trm_rl.model.config import TRMConfig
+from trm_rl.overrides import combine, overrides_of, parse_key_values, set_fields
+from trm_rl.runs import read_config
+from trm_rl.supervised import state as run_state
+from trm_rl.supervised.config import check_budget
 
-PolicyName = Literal["trm", "trm-carry", "trm-h1l1", "mlp", "conv"]
-POLICIES: tuple[str, ...] = ("trm", "trm-carry", "trm-h1l1", "mlp", "conv")
+PolicyKind = Literal["trm", "trm-carry", "mlp", "convnet"]
+POLICIES: tuple[str, ...] = ("trm", "trm-carry", "mlp", "convnet")
+#: The older ``--policy`` names: the policy kind and the TRM fields they stand for.
+LEGACY_POLICIES: dict[str, tuple[str, dict[str, Any]]] = {
+    "trm-h1l1": ("trm", {"H_cycles": 1, "L_cycles": 1}),
+    "conv": ("convnet", {}),
+}
+#: What each policy kind sets on its TRM unless the user sets it: a carried TRM thinks one
+#: round per supervision step (its state persists across env steps instead).
+POLICY_MODEL_DEFAULTS: dict[str, dict[str, Any]] = {"trm-carry": {"H_cycles": 1}}
+
+#: The env config class of each registered entry point: the game is the config's type.
+ENV_CONFIGS: dict[str, type] = {
+    "envs.maze.env:MazeEnv": MazeConfig,
+    "envs.sudoku.env:SudokuEnv": SudokuConfig,
+}
+GAMES: dict[type, str] = {MazeConfig: "maze", SudokuConfig: "sudoku"}
 
 
+# --------------------------------------------------------------------------------------- env
 @dataclass(frozen=True)
-class PPOConfig:
-    """Options of a PPO run (``trm-rl train-ppo``)."""
+class EnvSpec:
+    """A registered env id and its whole typed config (the id's fixed fields included)."""
 
-    env: str = "trm_rl/Maze-9x9-v0"
-    """Registered env id (``trm-rl envs`` lists them), e.g. trm_rl/Maze-9x9-v0,
-    trm_rl/Sudoku-4x4-v0."""
-    policy: PolicyName = "trm"
-    """'trm' (a TRM supervision step from scratch at every env step), 'trm-carry' (the TRM state
-    persists across env steps, one round per step), 'trm-h1l1' (the TRM with H_cycles=1,
-    L_cycles=1), 'mlp' (SB3 MLP over the one-hot grid) or 'conv' (a residual conv net), the
-    baselines matched in parameters to the TRM."""
-    preset: str | None = None
-    """TRM preset (see TRMConfig.preset); None: the env recipe's. Baselines match its size."""
-    out: Path = Path("runs/ppo")
-    """Run directory: config.json, agent.zip, metrics.csv, TensorBoard events, splits."""
-    minutes: float | None = None
-    """Wall-clock budget of PPO in minutes (validation excluded). One of minutes/timesteps."""
-    timesteps: int | None = None
-    """Budget in env steps (summed over the parallel envs)."""
-    seed: int = 0
-    """Seed of the model, of PPO's sampling and of the training envs (>= 0)."""
-    resume: bool = False
-    """Continue the run in --out from its last checkpoint (envs restart their episodes)."""
-    init_from: Path | None = None
-    """A supervised run directory (trm-rl train-supervised --out) whose TRM weights initialise
-    the policy's TRM (same architecture; the grid size may differ for mixer='conv')."""
-    n_envs: int | None = None
-    """Parallel envs (one batched env); None: the recipe's."""
-    n_steps: int | None = None
-    """Steps per env per rollout; None: the recipe's."""
-    batch_size: int | None = None
-    """Minibatch size of the update; None: the recipe's."""
-    n_epochs: int | None = None
-    """Passes over each rollout; None: the recipe's."""
-    learning_rate: float | None = None
-    """Adam learning rate; None: the recipe's (its init_learning_rate with --init-from)."""
-    gamma: float | None = None
-    """Discount; None: the recipe's."""
+    id: str
+    """Registered env id, e.g. trm_rl/Maze-9x9-v0 (``trm-rl envs`` lists them)."""
+    config: MazeConfig | SudokuConfig
+    """The env's config; its type says the game."""
+
+    @property
+    def game(self) -> str:
+        """``"maze"`` or ``"sudoku"``."""
+        return GAMES[type(self.config)]
+
+    @property
+    def kwargs(self) -> dict[str, Any]:
+        """Constructor keyword arguments: the fields away from the config's defaults (and those
+        the id fixes), so ``gym.make(id, **kwargs)`` builds this env."""
+        defaults = type(self.config)()
+        fixed = envs.ENV_IDS.get(self.id, {})
+        out = {}
+        for f in dataclasses.fields(self.config):
+            value = getattr(self.config, f.name)
+            if f.name in fixed or value != getattr(defaults, f.name):
+                out[f.name] = list(value) if isinstance(value, tuple) else value
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict: id, game and the kwargs."""
+        return {"id": self.id, "game": self.game, "kwargs": self.kwargs}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> EnvSpec:
+        """Build from :meth:`to_dict` output."""
+        return make_env_spec(data["id"], data.get("kwargs", {}))
+
+
+def env_config_class(env_id: str) -> type:
+    """The config class (so the game) of a registered ``trm_rl`` id.
+
+    :raises ValueError: for an id that is not registered or not one of this package's envs.
+    """
+    if not isinstance(env_id, str) or env_id not in gym.registry:
+        known = sorted(envs.ENV_IDS)
+        raise ValueError(f"unknown env id {env_id!r}; use one of {known} (trm-rl envs)")
+    entry = gym.registry[env_id].entry_point
+    if entry not in ENV_CONFIGS:
+        raise ValueError(f"{env_id!r} is not a trm_rl env; use one of {sorted(envs.ENV_IDS)}")
+    return ENV_CONFIGS[entry]
+
+
+def make_env_spec(env_id: str, kwargs: dict[str, Any]) -> EnvSpec:
+    """The :class:`EnvSpec` of ``gym.make(env_id, **kwargs)``, validated by the env's config.
+
+    :raises ValueError: for an unknown id, a field the game does not have, or a field the id
+        fixes set to another value.
+    """
+    config_class = env_config_class(env_id)
+    names = {f.name for f in dataclasses.fields(config_class)}
+    foreign = sorted(k for k in kwargs if k not in names)
+    if foreign:
+        raise ValueError(
+            f"{env_id} has no option(s) {foreign}; {config_class.__name__} has {sorted(names)}"
+        )
+    fixed = envs.ENV_IDS.get(env_id, {})
+    for key, value in fixed.items():
+        if key in kwargs and _plain(kwargs[key]) != _plain(value):
+            raise ValueError(
+                f"env.{key}={kwargs[key]!r}, but {env_id} is registered with {key}={value!r}; "
+                f"leave it unset or use an id without a fixed {key} (e.g. trm_rl/Maze-v0)"
+            )
+    values = {k: tuple(v) if isinstance(v, list) else v for k, v in {**fixed, **kwargs}.items()}
+    return EnvSpec(env_id, config_class(**values))
+
+
+def _plain(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
+
+
+# ---------------------------------------------------------------------------------------- PPO
+@dataclass(frozen=True)
+class PPOSettings:
+    """PPO's settings (SB3's names)."""
+
+    n_envs: int = 32
+    """Parallel envs (one batched env)."""
+    n_steps: int = 64
+    """Steps per env per rollout."""
+    batch_size: int = 512
+    """Minibatch size of the update."""
+    n_epochs: int = 4
+    """Passes over each rollout."""
+    learning_rate: float = 3e-4
+    """Adam learning rate."""
+    gamma: float = 0.99
+    """Discount."""
     gae_lambda: float = 0.95
     """GAE lambda."""
     clip_range: float = 0.2
     """PPO clip range."""
-    ent_coef: float | None = None
-    """Entropy bonus coefficient; None: the recipe's."""
+    ent_coef: float = 0.01
+    """Entropy bonus coefficient."""
     vf_coef: float = 0.5
     """Value loss coefficient."""
     max_grad_norm: float = 0.5
     """Gradient norm clip."""
     target_kl: float | None = None
     """Stop an update early when the approximate KL exceeds this (None: never)."""
-    think_steps: int = 1
-    """TRM supervision steps per env step ('trm' and 'trm-carry'; the earlier ones without
-    gradients)."""
-    freeze_trm: bool = False
-    """Train only the TRM's heads (lm_head, the maze move head) and the value head; the
-    embeddings and the reasoning network keep their initial (e.g. --init-from) weights. PPO then
-    cannot disturb a pretrained reasoning network, and the update skips back-propagation
-    through the recursion."""
-    halt_max_steps: int | None = None
-    """'trm-carry' only: ACT thinking time. Each env step thinks up to this many rounds and stops
-    when the TRM's halting head says so; the head learns the target 'one more round would not
-    change the greedy action'. None: think_steps rounds at every step."""
-    state_dtype: Literal["bfloat16", "float16", "float32"] = "bfloat16"
-    """How 'trm-carry' keeps and stores its state."""
-    model_set: tuple[str, ...] = ()
-    """TRM config overrides KEY=VALUE (JSON values), e.g. hidden_size=96 H_cycles=3."""
-    env_set: tuple[str, ...] = ()
-    """Env constructor overrides KEY=VALUE (JSON values), e.g. shaping=false pool_size=5000."""
-    val_episodes: int = 200
-    """Held-out validation puzzles played at each evaluation (deterministic actions)."""
-    test_episodes: int = 1000
-    """Held-out test puzzles reserved for trm-rl evaluate-ppo (never used in training or
-    validation)."""
-    eval_every_s: float = 60.0
-    """Validate about every this many seconds of training (and at the end)."""
-    device: str = "auto"
-    """'auto' (CUDA when present), 'cpu', 'cuda', ..."""
-    compile: bool = False
-    """torch.compile the TRM's reasoning network (compile_network())."""
-    rollout_threads: int | None = 1
-    """torch threads while collecting rollouts (small batches: 1 is fastest on a CPU)."""
-    update_threads: int | None = 1
-    """torch threads during the update (None: torch's default; on a shared 2-core CPU one
-    thread per process is fastest)."""
-    progress: bool = True
-    """Show a progress bar with ETA."""
-    tensorboard: bool = True
-    """Write TensorBoard events into the run directory."""
-    checkpoint_seconds: float = 120.0
-    """Save agent.zip at least this often (and at the end)."""
 
     def __post_init__(self) -> None:
-        if not isinstance(self.env, str) or not self.env:
-            raise ValueError("--env must be a registered id such as trm_rl/Maze-9x9-v0")
-        check_choice("policy", self.policy, POLICIES)
-        if (self.minutes is None) == (self.timesteps is None):
-            raise ValueError("give exactly one budget: --minutes M or --timesteps N")
-        if self.minutes is not None:
-            check_float("minutes", self.minutes, low=1e-3)
-        check_int("timesteps", self.timesteps, low=1, allow_none=True)
-        check_int("seed", self.seed, low=0)
         for name in ("n_envs", "n_steps", "batch_size", "n_epochs"):
-            check_int(name, getattr(self, name), low=1, allow_none=True)
-        for name in ("learning_rate", "ent_coef"):
-            if getattr(self, name) is not None:
-                check_float(name, getattr(self, name), low=0.0)
-        if self.gamma is not None:
-            check_float("gamma", self.gamma, low=0.0, high=1.0)
-        check_float("gae_lambda", self.gae_lambda, low=0.0, high=1.0)
-        check_float("clip_range", self.clip_range, low=1e-6)
-        check_float("vf_coef", self.vf_coef, low=0.0)
-        check_float("max_grad_norm", self.max_grad_norm, low=1e-9)
+            check_int(f"ppo.{name}", getattr(self, name), low=1)
+        check_float("ppo.learning_rate", self.learning_rate, low=0.0)
+        check_float("ppo.ent_coef", self.ent_coef, low=0.0)
+        check_float("ppo.gamma", self.gamma, low=0.0, high=1.0)
+        check_float("ppo.gae_lambda", self.gae_lambda, low=0.0, high=1.0)
+        check_float("ppo.clip_range", self.clip_range, low=1e-6)
+        check_float("ppo.vf_coef", self.vf_coef, low=0.0)
+        check_float("ppo.max_grad_norm", self.max_grad_norm, low=1e-9)
         if self.target_kl is not None:
-            check_float("target_kl", self.target_kl, low=1e-9)
-        check_int("think_steps", self.think_steps, low=1)
-        check_int("halt_max_steps", self.halt_max_steps, low=1, allow_none=True)
-        if self.freeze_trm and not self.policy.startswith("trm"):
-            raise ValueError(f"--freeze-trm freezes a TRM policy; --policy {self.policy} has none")
-        if self.halt_max_steps is not None and self.policy != "trm-carry":
-            raise ValueError(
-                "--halt-max-steps (ACT thinking time) needs --policy trm-carry, whose buffer "
-                f"stores the state each step's last round starts from; got --policy {self.policy}"
-            )
-        check_choice("state_dtype", self.state_dtype, ("bfloat16", "float16", "float32"))
-        check_int("val_episodes", self.val_episodes, low=1)
-        check_int("test_episodes", self.test_episodes, low=1)
-        check_float("eval_every_s", self.eval_every_s, low=0.0)
-        check_int("rollout_threads", self.rollout_threads, low=1, allow_none=True)
-        check_int("update_threads", self.update_threads, low=1, allow_none=True)
-        check_float("checkpoint_seconds", self.checkpoint_seconds, low=0.0)
-        parse_overrides(self.model_set, "--model-set")
-        parse_overrides(self.env_set, "--env-set")
+            check_float("ppo.target_kl", self.target_kl, low=1e-9)
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict (paths as strings)."""
+    def sb3_kwargs(self) -> dict[str, Any]:
+        """The keyword arguments of SB3's PPO constructor (``n_envs`` is the env's)."""
         out = dataclasses.asdict(self)
-        out["out"] = str(self.out)
-        out["init_from"] = None if self.init_from is None else str(self.init_from)
-        out["model_set"], out["env_set"] = list(self.model_set), list(self.env_set)
+        del out["n_envs"]
         return out
 
 
 @dataclass(frozen=True)
 class PPORecipe:
-    """Defaults of one env id: the TRM preset, PPO's settings and env arguments found to work."""
+    """Defaults of one env id: the TRM, PPO's settings and env options found to work."""
 
-    preset: str
-    n_envs: int = 32
-    n_steps: int = 64
-    batch_size: int = 512
-    n_epochs: int = 4
-    learning_rate: float = 3e-4
-    gamma: float = 0.99
-    ent_coef: float = 0.01
+    model: TRMConfig
+    ppo: PPOSettings = field(default_factory=PPOSettings)
     init_learning_rate: float | None = None
-    """Learning rate with ``--init-from`` (None: ``learning_rate``). A pretrained maze policy is
-    nearly deterministic and its value head starts from scratch: at 3e-4 the first updates
+    """Learning rate with ``--init-from`` (None: ``ppo.learning_rate``). A pretrained maze policy
+    is nearly deterministic and its value head starts from scratch: at 3e-4 the first updates
     wreck it (98% -> 30% of validation mazes within 2x optimal in 4k steps), at 3e-5 it holds."""
-    model_set: dict[str, Any] = field(default_factory=dict)
-    env_set: dict[str, Any] = field(default_factory=dict)
+    env: dict[str, Any] = field(default_factory=dict)
+    """Env options (fields of the game's config)."""
 
 
-_MAZE: dict[str, Any] = {"env_set": {"shaping": True}, "init_learning_rate": 3e-5}
+def _recipe(preset: str, **ppo: Any) -> PPORecipe:
+    return PPORecipe(TRMConfig.preset(preset), PPOSettings(**ppo))
+
+
+def _maze(**ppo: Any) -> PPORecipe:
+    recipe = _recipe("cpu-maze-conv", **ppo)
+    return dataclasses.replace(recipe, init_learning_rate=3e-5, env={"shaping": True})
+
+
 #: The recipe of each env id (ids not listed use their game's entry under "maze"/"sudoku").
 RECIPES: dict[str, PPORecipe] = {
-    "maze": PPORecipe("cpu-maze-conv", **_MAZE),
-    "trm_rl/Maze-5x5-v0": PPORecipe("cpu-maze-conv", **_MAZE),
-    "trm_rl/Maze-9x9-v0": PPORecipe("cpu-maze-conv", **_MAZE),
-    "trm_rl/Maze-15x15-v0": PPORecipe("cpu-maze-conv", n_envs=16, **_MAZE),
-    "trm_rl/Maze-31x31-v0": PPORecipe("cpu-maze-conv", n_envs=8, **_MAZE),
-    "trm_rl/MazeHard-v0": PPORecipe("cpu-maze-conv", n_envs=8, **_MAZE),
-    "sudoku": PPORecipe("cpu-sudoku-9x9", n_envs=16, gamma=0.9),
-    "trm_rl/Sudoku-4x4-v0": PPORecipe("cpu-sudoku-4x4", gamma=0.9),
-    "trm_rl/Sudoku-6x6-v0": PPORecipe("cpu-sudoku-6x6", n_envs=16, gamma=0.9),
-    "trm_rl/Sudoku-9x9-v0": PPORecipe("cpu-sudoku-9x9", n_envs=16, gamma=0.9),
+    "maze": _maze(),
+    "trm_rl/Maze-5x5-v0": _maze(),
+    "trm_rl/Maze-9x9-v0": _maze(),
+    "trm_rl/Maze-15x15-v0": _maze(n_envs=16),
+    "trm_rl/Maze-31x31-v0": _maze(n_envs=8),
+    "trm_rl/MazeHard-v0": _maze(n_envs=8),
+    "sudoku": _recipe("cpu-sudoku-9x9", n_envs=16, gamma=0.9),
+    "trm_rl/Sudoku-4x4-v0": _recipe("cpu-sudoku-4x4", gamma=0.9),
+    "trm_rl/Sudoku-6x6-v0": _recipe("cpu-sudoku-6x6", n_envs=16, gamma=0.9),
+    "trm_rl/Sudoku-9x9-v0": _recipe("cpu-sudoku-9x9", n_envs=16, gamma=0.9),
 }
 
 
@@ -204,4 +231,346 @@ def recipe_for(env_id: str, game: str) -> PPORecipe:
     return RECIPES.get(env_id, RECIPES[game])
 
 
-__all__ = ["POLICIES", "RECIPES", "PPOConfig", "PPORecipe", "PolicyName", "recipe_for"]
+# ----------------------------------------------------------------------------------- the tree
+@dataclass(frozen=True, kw_only=True)
+class PPORun:
+    """The budget, thinking, evaluation and I/O of a PPO run: what it shares with its command
+    line."""
+
+    out: Path = Path("runs/ppo")
+    """Run directory: config.json, agent.zip, metrics.csv, TensorBoard events, splits."""
+    timesteps: int | None = None
+    """Budget in env steps (summed over the parallel envs)."""
+    minutes: float | None = None
+    """Wall-clock budget of PPO in minutes (validation excluded); prefer timesteps."""
+    seed: int = 0
+    """Seed of the model, of PPO's sampling and of the training envs (>= 0)."""
+    resume: bool = False
+    """Continue the run in ``out`` from its last checkpoint (envs restart their episodes)."""
+    init_from: Path | None = None
+    """A supervised run directory (trm-rl train-supervised --out) whose TRM weights initialise
+    the policy's TRM (same game; another grid size only for mixer='conv')."""
+    think_steps: int = 1
+    """TRM supervision steps per env step (TRM policies; the earlier ones without gradients)."""
+    think_rounds: int | None = None
+    """'trm-carry' only: ACT thinking time. Each env step thinks up to this many rounds and
+    stops when the TRM's halting head says so (None: think_steps rounds at every step)."""
+    freeze_trm: bool = False
+    """Train only the TRM's heads (lm_head, the maze move head) and the value head; the
+    embeddings and the reasoning network keep their initial (e.g. --init-from) weights."""
+    state_dtype: Literal["bfloat16", "float16", "float32"] = "bfloat16"
+    """How 'trm-carry' keeps and stores its state."""
+    val_episodes: int = 200
+    """Held-out validation puzzles played at each evaluation (deterministic actions)."""
+    test_episodes: int = 1000
+    """Held-out test puzzles reserved for trm-rl evaluate-ppo."""
+    eval_every_s: float = 60.0
+    """Validate about every this many seconds of training (and at the end)."""
+    device: str = "auto"
+    """'auto' (CUDA when present), 'cpu', 'cuda', ..."""
+    compile: bool = False
+    """torch.compile the TRM's reasoning network."""
+    rollout_threads: int | None = 1
+    """torch threads while collecting rollouts (small batches: 1 is fastest on a CPU)."""
+    update_threads: int | None = 1
+    """torch threads during the update (on a shared 2-core CPU one per process is fastest)."""
+    progress: bool = True
+    """Show a progress bar with ETA."""
+    tensorboard: bool = True
+    """Write TensorBoard events into the run directory."""
+    checkpoint_seconds: float = 120.0
+    """Save agent.zip at least this often (and at the end)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class PPOConfig(PPORun):
+    """Everything a PPO run trains with (``config.json``)."""
+
+    env: EnvSpec
+    """The env: id and typed config."""
+    model: TRMConfig
+    """The policy's TRM (for mlp/convnet policies: the TRM they are matched to in parameters)."""
+    policy: PolicyKind = "trm"
+    """'trm' (a TRM supervision step from scratch at every env step), 'trm-carry' (the TRM
+    state persists across env steps), 'mlp' (SB3 MLP over the one-hot grid) or 'convnet' (a
+    residual conv net), the baselines matched in parameters to the TRM policy."""
+    ppo: PPOSettings = field(default_factory=PPOSettings)
+    """PPO's settings."""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.env, EnvSpec):
+            raise ValueError(f"PPOConfig.env must be an EnvSpec, got {type(self.env).__name__}")
+        if not isinstance(self.model, TRMConfig):
+            raise ValueError(f"PPOConfig.model must be a TRMConfig, got {type(self.model)}")
+        check_choice("policy", self.policy, POLICIES)
+        check_budget(self.timesteps, self.minutes, "timesteps")
+        check_int("seed", self.seed, low=0)
+        check_int("think_steps", self.think_steps, low=1)
+        check_int("think_rounds", self.think_rounds, low=1, allow_none=True)
+        check_choice("state_dtype", self.state_dtype, ("bfloat16", "float16", "float32"))
+        check_int("val_episodes", self.val_episodes, low=1)
+        check_int("test_episodes", self.test_episodes, low=1)
+        check_float("eval_every_s", self.eval_every_s, low=0.0)
+        check_int("rollout_threads", self.rollout_threads, low=1, allow_none=True)
+        check_int("update_threads", self.update_threads, low=1, allow_none=True)
+        check_float("checkpoint_seconds", self.checkpoint_seconds, low=0.0)
+        trm = self.policy.startswith("trm")
+        if self.freeze_trm and not trm:
+            raise ValueError(f"--freeze-trm freezes a TRM policy; --policy {self.policy} has none")
+        if self.init_from is not None and not trm:
+            raise ValueError("--init-from initialises TRM policies; use --policy trm or trm-carry")
+        if self.think_steps > 1 and not trm:
+            raise ValueError(f"--think-steps is the TRM's; --policy {self.policy} has no TRM")
+        if self.think_rounds is not None and self.policy != "trm-carry":
+            raise ValueError(
+                "--think-rounds (ACT thinking time) needs --policy trm-carry, whose buffer "
+                f"stores the state each step's last round starts from; got --policy {self.policy}"
+            )
+        object.__setattr__(self, "out", Path(self.out))
+        if self.init_from is not None:
+            object.__setattr__(self, "init_from", Path(self.init_from))
+
+    @property
+    def game(self) -> str:
+        """``"maze"`` or ``"sudoku"`` (from the env config's type)."""
+        return self.env.game
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready nested dict (:meth:`from_dict` reads it back)."""
+        out = dataclasses.asdict(self)
+        out["env"] = self.env.to_dict()
+        out["model"] = self.model.to_dict()
+        out["out"] = str(self.out)
+        out["init_from"] = None if self.init_from is None else str(self.init_from)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PPOConfig:
+        """Build from :meth:`to_dict` output.
+
+        :raises ValueError: for missing parts or invalid values.
+        """
+        data = dict(data)
+        try:
+            env = EnvSpec.from_dict(data.pop("env"))
+            model = TRMConfig.from_dict(data.pop("model"))
+            ppo = PPOSettings(**data.pop("ppo", {}))
+        except (KeyError, TypeError) as e:
+            raise ValueError(f"not a PPOConfig dict ({e}); was config.json edited?") from None
+        return cls(env=env, model=model, ppo=ppo, **data)
+
+
+# ------------------------------------------------------------------------- what a user types
+EnvArgs = overrides_of(
+    "EnvArgs",
+    [MazeConfig, SudokuConfig],
+    extra=[("id", str, "Registered env id, e.g. trm_rl/Maze-9x9-v0, trm_rl/Sudoku-4x4-v0 "
+                       "(trm-rl envs lists them); --env ID is short. Default trm_rl/Maze-9x9-v0.")],
+    doc="The env (unset fields: the id's registration, then the recipe's).",
+)  # fmt: skip
+PolicyModelArgs = overrides_of(
+    "PolicyModelArgs",
+    [TRMConfig],
+    extra=[("preset", str, "A TRMConfig preset in place of the env recipe's TRM.")],
+    doc="The policy's TRM (unset fields: --init-from's run, the preset or the recipe).",
+)
+PPOSettingsArgs = overrides_of("PPOSettingsArgs", [PPOSettings], doc="PPO (unset: the recipe).")
+
+
+@dataclass(frozen=True, kw_only=True)
+class PPOArgs(PPORun):
+    """Train a TRM policy (or a baseline matched in parameters) with PPO in an env. Unset env,
+    model and PPO fields come from the env id's recipe; a value you set is used as given or
+    refused with the reason."""
+
+    env: EnvArgs = field(default_factory=EnvArgs)  # type: ignore[valid-type]
+    """The env."""
+    policy: str = "trm"
+    """'trm', 'trm-carry', 'mlp' or 'convnet' (see PPOConfig.policy); older names: 'trm-h1l1'
+    (= trm with --model.H-cycles 1 --model.L-cycles 1), 'conv' (= convnet)."""
+    model: PolicyModelArgs = field(default_factory=PolicyModelArgs)  # type: ignore[valid-type]
+    """The policy's TRM."""
+    ppo: PPOSettingsArgs = field(default_factory=PPOSettingsArgs)  # type: ignore[valid-type]
+    """PPO's settings."""
+    preset: str | None = None
+    """Older spelling of --model.preset."""
+    model_set: tuple[str, ...] = ()
+    """Older spelling of --model.FIELD: KEY=VALUE items (JSON values), e.g. hidden_size=96."""
+    env_set: tuple[str, ...] = ()
+    """Older spelling of --env.FIELD: KEY=VALUE items (JSON values), e.g. shaping=false."""
+    halt_max_steps: int | None = None
+    """Older name of --think-rounds (not the TRM's halt_max_steps, which is
+    --model.halt-max-steps)."""
+
+
+def ppo_args(env: str = "trm_rl/Maze-9x9-v0", **options: Any) -> PPOArgs:
+    """:class:`PPOArgs` from plain values, for scripts and tests: ``ppo_args("trm_rl/Sudoku-4x4-v0",
+    timesteps=2048, model={"H_cycles": 1}, ppo={"n_envs": 8}, env_fields={"max_steps": 30})``."""
+    model = PolicyModelArgs(**options.pop("model", {}))
+    ppo = PPOSettingsArgs(**options.pop("ppo", {}))
+    env_args = EnvArgs(id=env, **options.pop("env_fields", {}))
+    return PPOArgs(env=env_args, model=model, ppo=ppo, **options)
+
+
+def resolve_ppo(args: PPOArgs) -> PPOConfig:
+    """The :class:`PPOConfig` a :class:`PPOArgs` asks for (see the module doc for the order).
+
+    :raises ValueError: naming the option and what to set instead.
+    """
+    env_fields = combine(
+        set_fields(args.env), parse_key_values(args.env_set, EnvArgs, "--env-set"),
+        "--env-set", "--env",
+    )  # fmt: skip
+    env_id = env_fields.pop("id", "trm_rl/Maze-9x9-v0")
+    config_class = env_config_class(env_id)
+    game = GAMES[config_class]
+    recipe = recipe_for(env_id, game)
+    names = {f.name for f in dataclasses.fields(config_class)}
+    recipe_env = {k: v for k, v in recipe.env.items() if k in names}
+    env = make_env_spec(env_id, {**recipe_env, **env_fields})
+
+    policy, policy_fields = args.policy, {}
+    if policy in LEGACY_POLICIES:
+        policy, policy_fields = LEGACY_POLICIES[policy]
+    policy = check_choice("policy", policy, POLICIES + tuple(LEGACY_POLICIES))
+    think_rounds = args.think_rounds
+    if args.halt_max_steps is not None:
+        if think_rounds is not None and think_rounds != args.halt_max_steps:
+            raise ValueError("--halt-max-steps is the older name of --think-rounds; give one")
+        think_rounds = args.halt_max_steps
+
+    model_fields = combine(
+        set_fields(args.model), parse_key_values(args.model_set, PolicyModelArgs, "--model-set"),
+        "--model-set", "--model",
+    )  # fmt: skip
+    if args.preset is not None:
+        model_fields = combine(model_fields, {"preset": args.preset}, "--preset", "--model")
+    model_fields = combine(model_fields, policy_fields, f"--policy {args.policy}", "--model")
+    preset = model_fields.pop("preset", None)
+    model = _policy_model(env, recipe, preset, args.init_from, policy, model_fields)
+
+    ppo = set_fields(args.ppo)
+    if (
+        "learning_rate" not in ppo
+        and args.init_from is not None
+        and recipe.init_learning_rate is not None
+    ):
+        ppo["learning_rate"] = recipe.init_learning_rate
+    run = {f.name: getattr(args, f.name) for f in dataclasses.fields(PPORun)}
+    run["think_rounds"] = think_rounds
+    return PPOConfig(
+        env=env,
+        model=model,
+        policy=policy,  # type: ignore[arg-type]
+        ppo=dataclasses.replace(recipe.ppo, **ppo),
+        **run,
+    )
+
+
+def _policy_model(
+    env: EnvSpec,
+    recipe: PPORecipe,
+    preset: str | None,
+    init_from: Path | None,
+    policy: str,
+    fields: dict[str, Any],
+) -> TRMConfig:
+    """The policy's TRM: the base (``--init-from`` run, preset or recipe) fitted to the env's
+    grid, the policy's defaults, then the user's fields."""
+    rows, cols = _grid_shape(env)
+    vocab = 6 if env.game == "maze" else rows + 2
+    if init_from is not None:
+        if preset is not None:
+            raise ValueError(
+                "--init-from takes the supervised run's TRM; drop --model.preset (or --init-from)"
+            )
+        base = supervised_trm_config(init_from, env.game)
+        if base.vocab_size < vocab:
+            raise ValueError(
+                f"the supervised run's vocab_size={base.vocab_size} cannot hold this env's "
+                f"tokens ({vocab}); initialise from a run on the same game and board size"
+            )
+        if base.mixer != "conv" and base.seq_len != rows * cols:
+            raise ValueError(
+                f"the supervised run is a {base.mixer} TRM for {base.seq_len} cells, this env "
+                f"has {rows}x{cols}; only mixer='conv' runs transfer across grid sizes"
+            )
+        fixed = {"seq_len": rows * cols, "grid_width": cols}
+    else:
+        if preset is not None and preset not in TRMConfig.preset_names():
+            raise ValueError(f"unknown preset {preset!r}; choose one of {TRMConfig.preset_names()}")
+        base = TRMConfig.preset(preset) if preset is not None else recipe.model
+        fixed = {"seq_len": rows * cols, "grid_width": cols, "vocab_size": vocab}
+    for key, value in fixed.items():
+        if key in fields and fields[key] != value:
+            raise ValueError(
+                f"model.{key}={fields[key]!r} contradicts the env ({rows}x{cols} grid, {vocab} "
+                "tokens); leave it unset"
+            )
+    defaults = {k: v for k, v in POLICY_MODEL_DEFAULTS.get(policy, {}).items() if k not in fields}
+    return base.replace(**{**fixed, **defaults, **fields})
+
+
+def _grid_shape(env: EnvSpec) -> tuple[int, int]:
+    """Rows and columns of the env's observation grid."""
+    instance = gym.make(env.id, **env.kwargs)
+    try:
+        rows, cols = instance.observation_space["grid"].shape
+    finally:
+        instance.close()
+    return int(rows), int(cols)
+
+
+def supervised_trm_config(run_dir: Path, game: str) -> TRMConfig:
+    """The TRM config of a supervised run, checked to be a TRM of ``game``.
+
+    :raises ValueError: for a folder that is not a finished supervised run, a baseline, or a
+        run of the other game.
+    """
+    stored = read_config(run_dir, "supervised")
+    kind = stored.get("resolved", {}).get("kind") or grid_info(_data_config(stored["data"])).kind
+    if kind != game:
+        raise ValueError(
+            f"--init-from {str(run_dir)!r} was trained on {kind} puzzles; this env plays {game}: "
+            f"initialise from a {game} run"
+        )
+    folder = run_state.latest_checkpoint(Path(run_dir))
+    if folder is None:
+        raise ValueError(
+            f"--init-from {str(run_dir)!r} has no checkpoint; pass the --out folder of a "
+            "finished trm-rl train-supervised run"
+        )
+    base = load_config(folder)
+    if not isinstance(base, TRMConfig):
+        raise ValueError(
+            f"--init-from {str(run_dir)!r} holds a {type(base).__name__}; only TRM runs can "
+            "initialise a TRM policy"
+        )
+    return base
+
+
+def _data_config(fields: dict[str, Any]) -> DataConfig:
+    return DataConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()})
+
+
+__all__ = [
+    "ENV_CONFIGS",
+    "LEGACY_POLICIES",
+    "POLICIES",
+    "RECIPES",
+    "EnvArgs",
+    "EnvSpec",
+    "PPOArgs",
+    "PPOConfig",
+    "PPORecipe",
+    "PPORun",
+    "PPOSettings",
+    "PPOSettingsArgs",
+    "PolicyKind",
+    "PolicyModelArgs",
+    "make_env_spec",
+    "ppo_args",
+    "recipe_for",
+    "resolve_ppo",
+    "supervised_trm_config",
+]

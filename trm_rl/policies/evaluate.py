@@ -28,16 +28,18 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+import torch
 
 import envs
-from envs.maze.rules import neighbour_table
 from envs.maze.rules import parse_puzzle as parse_maze
-from envs.maze.solver import distance_maps, free_cells
-from envs.maze.types import GOAL, START
+from envs.maze.solver import goal_distances
+from envs.maze.solver import oracle_actions as maze_oracle_actions
 from envs.sudoku.rules import from_tokens, puzzle_from_input
 from envs.sudoku.rules import parse_puzzle as parse_sudoku
+from envs.sudoku.solver import oracle_actions as sudoku_oracle_actions
 from envs.sudoku.solver import solve
 from envs.utils import check_int
+from trm_rl.policies.carry import TRMCarryPolicy
 
 __all__ = [
     "ActFn",
@@ -114,7 +116,7 @@ def env_game(env_id: Any) -> str:
     """``"maze"`` or ``"sudoku"`` for a registered trm_rl id."""
     if not isinstance(env_id, str) or env_id not in envs.ENV_IDS:
         raise ValueError(f"unknown env id {env_id!r}; use one of {sorted(envs.ENV_IDS)}")
-    return "maze" if "Maze" in env_id else "sudoku"
+    return envs.GAMES[env_id]
 
 
 def checked_env_kwargs(env_kwargs: Any) -> dict[str, Any]:
@@ -339,14 +341,10 @@ def agent_act(agent: Any, deterministic: bool = True, adaptive: bool | None = No
     :param agent: an SB3 agent whose policy is a ``MaskableActorCriticPolicy`` (ours are).
     :param deterministic: take the most likely legal action (else sample).
     :param adaptive: ``trm-carry`` with ACT thinking time: False thinks the full
-        ``halt_max_steps`` rounds at every step (default: stop when the halting head says so).
+        ``think_rounds`` rounds at every step (default: stop when the halting head says so).
     :return: the policy; for ``trm-carry`` its attribute ``think_steps`` is ``[rounds, actions]``
         summed over every action it took (divide for the mean thinking rounds per action).
     """
-    import torch
-
-    from trm_rl.policies.carry import TRMCarryPolicy
-
     policy = getattr(agent, "policy", None)
     if policy is None or not hasattr(policy, "get_distribution"):
         raise ValueError(f"agent must be an SB3 agent with a policy, got {type(agent).__name__}")
@@ -379,46 +377,41 @@ def agent_act(agent: Any, deterministic: bool = True, adaptive: bool | None = No
 
 
 class _MazeOracle:
-    """A move down the BFS distance to the goal (:func:`baselines.oracles.maze_oracle_action`'s
-    rule); the distance maps are computed once per episode, batched, at episode starts."""
+    """The batched maze oracle (:func:`envs.maze.solver.oracle_actions`: a move down the BFS
+    distance to the goal), with each env's distance map computed once per episode, at its
+    start (walls never change within an episode)."""
 
     def __init__(self) -> None:
-        self._dist: np.ndarray | None = None  # (B, H*W + 1) steps to goal, sentinel last
+        self._dist: np.ndarray | None = None  # (B, H, W) steps to goal of each env's maze
 
     def __call__(
         self, obs: dict[str, np.ndarray], masks: np.ndarray, starts: np.ndarray
     ) -> np.ndarray:
         grid = np.asarray(obs["grid"])
-        batch, h, w = grid.shape
-        flat = grid.reshape(batch, h * w)
         starts = np.asarray(starts, dtype=bool)
-        if self._dist is None or self._dist.shape != (batch, h * w + 1):
-            self._dist = np.full((batch, h * w + 1), np.iinfo(np.int32).max, dtype=np.int64)
-            starts = np.ones(batch, dtype=bool)
+        if self._dist is None or self._dist.shape != grid.shape:
+            self._dist = np.zeros(grid.shape, dtype=np.int32)
+            starts = np.ones(len(grid), dtype=bool)
         rows = np.flatnonzero(starts)
         if len(rows):
-            goal = (flat[rows] == GOAL).argmax(axis=1)
-            dist = distance_maps(free_cells(grid[rows]), goal).reshape(len(rows), h * w)
-            self._dist[rows, :-1] = np.where(dist < 0, np.iinfo(np.int32).max, dist)
-        agent = (flat == START).argmax(axis=1)
-        ahead = np.take_along_axis(self._dist, neighbour_table(h, w)[agent], axis=1)  # (B, 4)
-        return ahead.argmin(axis=1)
+            self._dist[rows] = goal_distances(grid[rows])
+        return maze_oracle_actions(grid, self._dist)
 
 
 class _SudokuOracle:
-    """Place the solution's digit in the first blank cell (the rule of
-    :func:`baselines.oracles.sudoku_oracle_action`). Each env's solution is looked up at its
-    episode start by the board (the puzzle), or solved when the puzzle is not listed."""
+    """The batched Sudoku oracle (:func:`envs.sudoku.solver.oracle_actions`: the solution's
+    digit in the first blank cell). Each env's solution is looked up at its episode start by
+    the board (the puzzle), or solved when the puzzle is not listed."""
 
     def __init__(self, pairs: list[tuple[Any, Any]]) -> None:
         self._pairs = pairs  # (puzzle, solution), parsed once the board size is known
         self._known: dict[bytes, np.ndarray] | None = None
-        self._solution: np.ndarray | None = None  # (B, C) digits of each env's episode
+        self._solution: np.ndarray | None = None  # (B, N, N) digits of each env's episode
 
     def _lookup(self, size: int) -> dict[bytes, np.ndarray]:
         if self._known is None:
             self._known = {
-                parse_sudoku(p, size).tobytes(): parse_sudoku(s, size, what="solution").ravel()
+                parse_sudoku(p, size).tobytes(): parse_sudoku(s, size, what="solution")
                 for p, s in self._pairs
             }
         return self._known
@@ -426,24 +419,24 @@ class _SudokuOracle:
     def __call__(
         self, obs: dict[str, np.ndarray], masks: np.ndarray, starts: np.ndarray
     ) -> np.ndarray:
-        board = from_tokens(obs["grid"])
-        batch, size = board.shape[:2]
-        board = board.reshape(batch, size * size)
+        grid = np.asarray(obs["grid"])
+        board = from_tokens(grid)
         starts = np.asarray(starts, dtype=bool)
         if self._solution is None or self._solution.shape != board.shape:
             self._solution = np.zeros_like(board)
-            starts = np.ones(batch, dtype=bool)
-        known = self._lookup(size)
+            starts = np.ones(len(board), dtype=bool)
+        known = self._lookup(board.shape[1])
         for row in np.flatnonzero(starts).tolist():
             solution = known.get(board[row].tobytes())
             if solution is None:
-                solution = solve(board[row].reshape(size, size))
+                solution = solve(board[row])
             # An unsolvable board (never from the env) keeps zeros: the fallback below acts.
-            self._solution[row] = 0 if solution is None else np.asarray(solution).ravel()
-        cell = (board == 0).argmax(axis=1)
-        digit = self._solution[np.arange(batch), cell].astype(np.int64)
-        fallback = np.asarray(masks, dtype=bool).argmax(axis=1)
-        return np.where(digit > 0, cell * size + digit - 1, fallback)
+            self._solution[row] = 0 if solution is None else solution
+        actions = np.asarray(masks, dtype=bool).argmax(axis=1)  # the fallback
+        solved = np.flatnonzero(self._solution.any(axis=(1, 2)))
+        if len(solved):
+            actions[solved] = sudoku_oracle_actions(grid[solved], self._solution[solved])
+        return actions
 
 
 def oracle_policy(

@@ -19,52 +19,42 @@ A run directory holds:
 from __future__ import annotations
 
 import csv
-import json
+import dataclasses
 import math
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 import torch
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.logger import CSVOutputFormat, Logger, TensorBoardOutputFormat
 
-from envs.utils import atomic_write, atomic_write_file, check_int
-from trm_rl.policies.agents import (
-    ALGORITHMS,
-    build_agent,
-    env_kwargs_of,
-    game_of,
-    resolved_options,
-    supervised_heldout_solutions,
+from envs.maze.io import read_maze_csv
+from envs.sudoku.io import read_sudoku_csv
+from envs.utils import atomic_write_file, check_int
+from trm_rl import runs
+from trm_rl.policies.agent_file import read_agent_file, restore_agent
+from trm_rl.policies.agents import build_agent, supervised_heldout_solutions
+from trm_rl.policies.config import (
+    EnvArgs,
+    PPOArgs,
+    PPOConfig,
+    PPOSettingsArgs,
+    env_config_class,
+    make_env_spec,
+    resolve_ppo,
 )
-from trm_rl.policies.config import PPOConfig
 from trm_rl.policies.evaluate import agent_act, oracle_policy, random_policy, run_episodes
 from trm_rl.policies.split import Split, heldout_split
 from trm_rl.policies.vec_env import make_sb3_vec_env
 from trm_rl.utils import resolve_device, set_seed
 
-RUN_CONFIG = "config.json"
 AGENT = "agent.zip"
 HELDOUT = "heldout.npz"
 METRICS = "metrics.csv"
-#: Options that may change on --resume (a budget may be extended).
-RESUME_FREE = (
-    "resume",
-    "out",  # a run directory may be moved or copied and resumed there
-    "minutes",
-    "timesteps",
-    "progress",
-    "device",
-    "tensorboard",
-    "checkpoint_seconds",
-    "rollout_threads",
-    "update_threads",
-    "compile",
-    "eval_every_s",
-)
 
 
 # ---------------------------------------------------------------------------------- helpers
@@ -78,55 +68,87 @@ def _save_agent(agent: Any, run_dir: Path, train_seconds: float) -> None:
     atomic_write_file(run_dir / AGENT, lambda tmp: agent.save(tmp))
 
 
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    with atomic_write(path) as f:
-        json.dump(data, f, indent=2, sort_keys=True)
-        f.write("\n")
-
-
-def read_ppo_config(run_dir: Path) -> dict[str, Any]:
+def read_ppo_config(run_dir: str | Path) -> dict[str, Any]:
     """``config.json`` of a PPO run (a clear error when the folder is not one)."""
-    path = Path(run_dir) / RUN_CONFIG
+    return runs.read_config(run_dir, "ppo")
+
+
+def stored_ppo_config(stored: dict[str, Any]) -> PPOConfig:
+    """The :class:`PPOConfig` of a PPO run's ``config.json`` dict: format 2, or format 1 (flat
+    options, written before the config tree; rebuilt through the older flags it used).
+
+    :raises ValueError: when the dict is not a PPO run's config.
+    """
+    if stored.get("format", 1) >= 2:
+        return PPOConfig.from_dict(stored["config"])
     try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise ValueError(
-            f"{str(run_dir)!r} is not a PPO run directory (no {RUN_CONFIG}); pass the --out "
-            "folder of trm-rl train-ppo"
-        ) from None
-    except (OSError, json.JSONDecodeError) as e:
-        raise ValueError(f"cannot read {str(path)!r}: {e}") from None
-    if "ppo" not in data or "algorithm" not in data:
-        raise ValueError(
-            f"{str(path)!r} is not the config of a trm-rl train-ppo run (a supervised run? use "
-            "trm-rl evaluate)"
+        options = dict(stored["options"])
+        ppo = {k: v for k, v in stored["ppo"].items() if k != "n_envs"}
+        ppo["n_envs"] = stored.get("recipe", {}).get("n_envs") or options.get("n_envs")
+        args = PPOArgs(
+            env=EnvArgs(id=options["env"]),
+            policy=options["policy"],
+            ppo=PPOSettingsArgs(**{k: v for k, v in ppo.items() if v is not None}),
+            preset=options.get("preset"),
+            model_set=tuple(options.get("model_set", ())),
+            env_set=tuple(options.get("env_set", ())),
+            halt_max_steps=options.get("halt_max_steps"),
+            **{k: options[k] for k in _FORMAT1_RUN_FIELDS if k in options},
         )
-    return data
+        cfg = resolve_ppo(args)
+    except (KeyError, TypeError) as e:
+        raise ValueError(f"not a PPO run config ({e}); was config.json edited?") from None
+    model = stored.get("model")
+    if model:  # the TRM exactly as the run built it (e.g. from --init-from)
+        from_run = type(cfg.model).from_dict(model)
+        cfg = dataclasses.replace(cfg, model=from_run)
+    init = options.get("init_from")
+    return dataclasses.replace(cfg, init_from=None if init is None else Path(init))
+
+
+_FORMAT1_RUN_FIELDS = (
+    "out", "timesteps", "minutes", "seed", "think_steps", "freeze_trm", "state_dtype",
+    "val_episodes", "test_episodes", "eval_every_s", "device", "compile", "rollout_threads",
+    "update_threads", "progress", "tensorboard", "checkpoint_seconds",
+)  # fmt: skip
+
+
+def _spaces_env(cfg: PPOConfig) -> Any:
+    """A small batched env of the run's game and size: the spaces an agent is built on."""
+    return make_sb3_vec_env(cfg.env.id, 1, seed=cfg.seed, **cfg.env.kwargs)
 
 
 def load_agent(run_dir: str | Path, device: str = "auto", env: Any = None) -> Any:
     """The trained SB3 agent of a run (``MaskablePPO`` or ``CarryMaskablePPO``).
 
-    Its ``predict(obs, state=None, episode_start=None, deterministic=True, action_masks=None)``
-    takes the observation of one ``gym.make(id)`` env (or a batch); a ``trm-carry`` agent
-    returns and takes its state as ``state``, the way ``RecurrentPPO`` does.
+    The agent is rebuilt from ``config.json`` and only its weights, optimizer state and plain
+    counters are read from ``agent.zip`` (never pickled objects: a file someone sent you cannot
+    run code). Its ``predict(obs, state=None, episode_start=None, deterministic=True,
+    action_masks=None)`` takes the observation of one ``gym.make(id)`` env (or a batch); a
+    ``trm-carry`` agent returns and takes its state as ``state``, the way ``RecurrentPPO`` does.
 
     :param run_dir: the ``--out`` folder of ``trm-rl train-ppo``.
     :param device: "auto", "cpu", "cuda", ...
     :param env: optional env to attach (for further ``learn`` calls).
-    :raises ValueError: when the folder is not a PPO run or has no agent yet.
+    :raises ValueError: when the folder is not a PPO run, has no agent yet, or its files are
+        damaged or do not fit each other.
     """
     run_dir = Path(run_dir)
-    config = read_ppo_config(run_dir)
+    stored = read_ppo_config(run_dir)
     path = run_dir / AGENT
     if not path.exists():
         raise ValueError(
             f"run {str(run_dir)!r} has no {AGENT} yet; wait for its first checkpoint or resume it"
         )
-    algorithm = ALGORITHMS.get(config["algorithm"])
-    if algorithm is None:
-        raise ValueError(f"unknown algorithm {config['algorithm']!r} in {RUN_CONFIG}")
-    return algorithm.load(path, env=env, device=resolve_device(device))
+    cfg = dataclasses.replace(stored_ppo_config(stored), init_from=None)
+    agent_file = read_agent_file(path)
+    venv = env if env is not None else _spaces_env(cfg)
+    agent, _ = build_agent(cfg, venv, resolve_device(device))
+    restore_agent(agent, agent_file)
+    if env is None:
+        venv.close()
+        agent.env = None
+    return agent
 
 
 def load_heldout(run_dir: Path) -> dict[str, np.ndarray]:
@@ -156,7 +178,7 @@ class RunCallback(BaseCallback):
         self.train_seconds = train_seconds
         self.budget_s = None if cfg.minutes is None else 60.0 * cfg.minutes
         self.total_timesteps = total_timesteps
-        self.bar: Any = None
+        self.bar = runs.RunProgress("ppo", False)
         self.last_val: dict[str, float] = {}
 
     # time accounting: training only (validation and checkpoints excluded)
@@ -181,17 +203,7 @@ class RunCallback(BaseCallback):
         self._last_eval = self.elapsed() if self.num_timesteps else -math.inf
         self._last_ckpt = time.perf_counter()
         self._first = True
-        if self.cfg.progress:
-            from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-
-            self.bar = Progress(
-                TextColumn("[bold]ppo"),
-                BarColumn(),
-                TextColumn("{task.fields[status]}"),
-                TimeRemainingColumn(),
-            )
-            self.task = self.bar.add_task("ppo", total=1000, status="")
-            self.bar.start()
+        self.bar = runs.RunProgress("ppo", self.cfg.progress)
 
     def _on_rollout_start(self) -> None:
         if not self._first:  # an update just finished: the agent is consistent here
@@ -212,11 +224,11 @@ class RunCallback(BaseCallback):
             self.logger.record("time/sps_train", steps / max(session_s, 1e-9))
 
     def _on_step(self) -> bool:
-        if self.bar is not None and self.n_calls % 16 == 0:
+        if self.n_calls % 16 == 0:
             status = f"{self.num_timesteps} steps"
             if "val/success_2x" in self.last_val:
                 status += f"  val 2x-opt {self.last_val['val/success_2x']:.3f}"
-            self.bar.update(self.task, completed=int(1000 * self.fraction()), status=status)
+            self.bar.update(self.fraction(), status)
         return self.budget_s is None or self.elapsed() < self.budget_s
 
     def validate(self) -> dict[str, float]:
@@ -246,11 +258,10 @@ class RunCallback(BaseCallback):
             self.logger.record(key, value)
         self.last_val = values
         self._last_eval = self.elapsed()
-        if self.bar is not None:
-            self.bar.console.log(
-                f"{self.num_timesteps} steps, {self.elapsed() / 60:.1f} min: "
-                + "  ".join(f"{k} {v:.3f}" for k, v in values.items())
-            )
+        self.bar.log(
+            f"{self.num_timesteps} steps, {self.elapsed() / 60:.1f} min: "
+            + "  ".join(f"{k} {v:.3f}" for k, v in values.items())
+        )
         return values
 
     def checkpoint(self) -> None:
@@ -264,9 +275,7 @@ class RunCallback(BaseCallback):
         self.logger.record("time/total_timesteps", self.num_timesteps)
         self.logger.dump(self.num_timesteps)
         self.checkpoint()
-        if self.bar is not None:
-            self.bar.update(self.task, completed=1000)
-            self.bar.stop()
+        self.bar.close()
 
 
 # ---------------------------------------------------------------------------------- metrics
@@ -300,46 +309,37 @@ def _number(value: str) -> float | str:
 
 
 # ------------------------------------------------------------------------------------ train
+def timesteps_done(run_dir: str | Path) -> int:
+    """Env steps a PPO run has checkpointed (0 without ``agent.zip``); reads only the plain
+    counters of the file."""
+    path = Path(run_dir) / AGENT
+    return int(read_agent_file(path).data.get("num_timesteps", 0)) if path.exists() else 0
+
+
 def train_ppo(cfg: PPOConfig) -> Path:
     """Train (or resume) a PPO run as configured; returns the run directory.
 
     :raises ValueError: for an existing run without ``--resume``, a resume whose options
-        differ, or any bad option (named).
+        differ, a finished run, or any bad option (named).
     """
     run_dir = Path(cfg.out)
-    config_path = run_dir / RUN_CONFIG
+    runs.check_fresh(run_dir, cfg.resume, (run_dir / AGENT).exists())
     resuming = cfg.resume and (run_dir / AGENT).exists()
-    if cfg.resume and not config_path.exists():
-        raise ValueError(f"--resume: {str(run_dir)!r} holds no run; drop --resume to start one")
-    if not cfg.resume and (config_path.exists() or (run_dir / AGENT).exists()):
-        raise ValueError(
-            f"{str(run_dir)!r} already holds a run; pass --resume to continue it or choose "
-            "another --out"
-        )
     if cfg.resume:
-        saved = read_ppo_config(run_dir)["options"]
-        mine = cfg.to_dict()
-        changed = sorted(k for k in mine if k not in RESUME_FREE and saved.get(k) != mine[k])
-        if changed:
-            raise ValueError(
-                f"--resume with other options than the run's ({changed}); only "
-                f"{list(RESUME_FREE)} may change"
-            )
+        stored = read_ppo_config(run_dir)
+        runs.check_resume(stored_ppo_config(stored).to_dict(), cfg.to_dict(), "ppo")
     device = resolve_device(cfg.device)
     set_seed(cfg.seed)
-    game = game_of(cfg.env)
-    recipe, ppo_kwargs = resolved_options(cfg, game)
-    env_kwargs = env_kwargs_of(cfg, recipe)
     run_dir.mkdir(parents=True, exist_ok=True)
     _threads(cfg.rollout_threads)
     # A policy initialised from a supervised run is evaluated only on puzzles whose solution
     # that run held out (Sudoku; maze streams are endless, see supervised_heldout_solutions).
     allowed = None
-    if cfg.init_from is not None and game == "sudoku":
+    if cfg.init_from is not None and cfg.game == "sudoku":
         allowed = supervised_heldout_solutions(cfg.init_from)
     split = heldout_split(
-        cfg.env,
-        env_kwargs,
+        cfg.env.id,
+        cfg.env.kwargs,
         cfg.val_episodes + cfg.test_episodes,
         seed=0,
         workdir=run_dir / "data",
@@ -358,24 +358,22 @@ def train_ppo(cfg: PPOConfig) -> Path:
             arrays["val_solutions"] = val[1]  # type: ignore[assignment]
             arrays["test_solutions"] = split.eval_solutions[cfg.val_episodes :]
         atomic_write_file(run_dir / HELDOUT, lambda tmp: np.savez_compressed(tmp, **arrays))
-    n_envs = cfg.n_envs or recipe.n_envs
-    venv = make_sb3_vec_env(cfg.env, n_envs, seed=cfg.seed, **split.train_env_kwargs)
+    venv = make_sb3_vec_env(cfg.env.id, cfg.ppo.n_envs, seed=cfg.seed, **split.train_env_kwargs)
     if resuming:
         agent = load_agent(run_dir, device=str(device), env=venv)
         train_seconds = float(getattr(agent, "trm_train_seconds", 0.0))
-        info = read_ppo_config(run_dir)
+        if cfg.timesteps is not None:
+            runs.refuse_finished(agent.num_timesteps >= cfg.timesteps, f"{cfg.timesteps} env steps")
     else:
-        agent, info = build_agent(cfg, venv, recipe, ppo_kwargs, device)
+        agent, info = build_agent(cfg, venv, device)
         train_seconds = 0.0
-        info = {
-            "options": cfg.to_dict(),
-            "recipe": {"preset": cfg.preset or recipe.preset, "n_envs": n_envs},
-            "ppo": ppo_kwargs,
-            "train_env_kwargs": _jsonable_kwargs(split.train_env_kwargs),
-            "eval_env_kwargs": _jsonable_kwargs(split.eval_env_kwargs),
+        runs.write_config(
+            run_dir, "ppo", cfg.to_dict(),
+            ppo=cfg.ppo.sb3_kwargs(),
+            train_env_kwargs=_jsonable_kwargs(split.train_env_kwargs),
+            eval_env_kwargs=_jsonable_kwargs(split.eval_env_kwargs),
             **info,
-        }
-        _write_json(config_path, info)
+        )  # fmt: skip
     if cfg.compile and hasattr(agent.policy, "trm"):
         agent.policy.trm.compile_network()
     agent.set_logger(
@@ -425,29 +423,26 @@ def evaluate_ppo(
         ``oracle`` (each: episodes, success, success_2x, length_ratio, ...), and the setup.
         ``trm-carry`` results add ``think_steps`` (mean TRM rounds per action); with ACT
         thinking time, ``deterministic_full_thinking`` is the same policy thinking
-        ``halt_max_steps`` rounds at every step (the compute the halting head saves).
+        ``think_rounds`` rounds at every step (the compute the halting head saves).
     :param max_steps: cap on episode length for every policy (default: the env's).
     :param stochastic: also play the policy with sampled actions.
     """
     run_dir = Path(run_dir)
     config = read_ppo_config(run_dir)
-    options = config["options"]
-    env_id = env or options["env"]
+    cfg = stored_ppo_config(config)
+    env_id = env or cfg.env.id
     eval_kwargs = dict(config["eval_env_kwargs"])
-    if env_id != options["env"]:
-        if game_of(env_id) != config["game"]:
-            raise ValueError(
-                f"{env_id!r} is not a {config['game']} env; the run plays {config['game']}"
-            )
+    if env_id != cfg.env.id:
+        other = make_env_spec(env_id, {})
+        if other.game != cfg.game:
+            raise ValueError(f"{env_id!r} is not a {cfg.game} env; the run plays {cfg.game}")
         eval_kwargs = {k: v for k, v in eval_kwargs.items() if k not in ("size", "dataset")}
     agent = load_agent(run_dir, device=device)
     if puzzles is not None:
-        from trm_rl.policies.agents import env_spaces
-
-        size = env_spaces(env_id, eval_kwargs)[0]["grid"].shape[0]
-        board, solutions = _read_puzzle_csv(Path(puzzles), config["game"], size)
+        size = _grid_side(env_id, eval_kwargs)
+        board, solutions = _read_puzzle_csv(Path(puzzles), cfg.game, size)
         source = str(puzzles)
-    elif env_id == options["env"]:
+    elif env_id == cfg.env.id:
         held = load_heldout(run_dir)
         board, solutions = held["test_puzzles"], held.get("test_solutions")
         source = "the run's test split"
@@ -469,7 +464,7 @@ def evaluate_ppo(
     report: dict[str, Any] = {
         "run": str(run_dir),
         "env": env_id,
-        "policy": options["policy"],
+        "policy": cfg.policy,
         "puzzles": source,
         "train_timesteps": int(agent.num_timesteps),
         "train_minutes": float(getattr(agent, "trm_train_seconds", 0.0)) / 60.0,
@@ -478,8 +473,8 @@ def evaluate_ppo(
     variants = {"deterministic": (True, None)}
     if stochastic:
         variants["stochastic"] = (False, None)
-    if getattr(agent.policy, "halt_max_steps", None) is not None:
-        # ACT thinking time: the same policy thinking every step to halt_max_steps, beside it
+    if getattr(agent.policy, "think_rounds", None) is not None:
+        # ACT thinking time: the same policy thinking every step to think_rounds, beside it
         variants["deterministic_full_thinking"] = (True, False)
     for name, (greedy, adaptive) in variants.items():
         act = agent_act(agent, greedy, adaptive=adaptive)
@@ -500,12 +495,25 @@ def _read_puzzle_csv(path: Path, game: str, size: int) -> tuple[np.ndarray, np.n
     if not path.exists():
         raise ValueError(f"--puzzles {str(path)!r} does not exist")
     if game == "maze":
-        from envs.maze.io import read_maze_csv
-
-        return np.stack([p.grid for p in read_maze_csv(path)]), None
-    from envs.sudoku.io import read_sudoku_csv
-
+        mazes = read_maze_csv(path)
+        shapes = sorted({p.grid.shape for p in mazes})
+        if len(shapes) != 1 or shapes[0] != (size, size):
+            raise ValueError(
+                f"--puzzles {str(path)!r} holds mazes of shape(s) {shapes}; this env plays "
+                f"{size}x{size} mazes: pass --env with that size (or a file of that size)"
+            )
+        return np.stack([p.grid for p in mazes]), None
     return read_sudoku_csv(path, size)
+
+
+def _grid_side(env_id: str, kwargs: dict[str, Any]) -> int:
+    """Rows of the observation grid of ``gym.make(env_id, **kwargs)``."""
+    env_config_class(env_id)  # a clear error for an unknown id
+    env = gym.make(env_id, **kwargs)
+    try:
+        return int(env.observation_space["grid"].shape[0])
+    finally:
+        env.close()
 
 
 __all__ = [
@@ -516,5 +524,7 @@ __all__ = [
     "load_agent",
     "load_heldout",
     "read_ppo_config",
+    "stored_ppo_config",
+    "timesteps_done",
     "train_ppo",
 ]

@@ -25,12 +25,16 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv
+from stable_baselines3.common.vec_env import VecMonitor
 from stable_baselines3.common.vec_env.base_vec_env import (
     VecEnv,
     VecEnvIndices,
     VecEnvObs,
     VecEnvStepReturn,
 )
+
+import envs  # noqa: F401  (registers the ids)
+from envs.utils import check_int
 
 __all__ = ["SB3VecEnvAdapter", "make_sb3_vec_env"]
 
@@ -237,9 +241,6 @@ def make_sb3_vec_env(
     :param kwargs: constructor arguments of the environment (``size=``, ``max_steps=`` ...).
     :return: an SB3 ``VecEnv``.
     """
-    import envs  # noqa: F401  (registers the ids)
-    from envs.utils import check_int
-
     check_int("seed", seed, low=0, allow_none=True)
     venv = gym.make_vec(
         env_id, num_envs=num_envs, vectorization_mode="vector_entry_point", **kwargs
@@ -248,7 +249,5 @@ def make_sb3_vec_env(
     if seed is not None:
         adapter.seed(seed)
     if monitor:
-        from stable_baselines3.common.vec_env import VecMonitor
-
         adapter = VecMonitor(adapter, info_keywords=tuple(info_keywords))
     return adapter

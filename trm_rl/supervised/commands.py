@@ -17,10 +17,19 @@ from typing import Any
 import numpy as np
 import torch
 
+from envs.maze.rules import parse_puzzle as parse_maze
+from envs.sudoku.rules import check_givens as check_sudoku_givens
+from envs.sudoku.solver import count_solutions
 from envs.utils import atomic_write
+from trm_rl import runs
+from trm_rl.data.build import grid_info, make_data
+from trm_rl.data.config import DataConfig
+from trm_rl.data.text import from_text, read_puzzle_file, to_text
 from trm_rl.model.checkpoint import load_checkpoint
 from trm_rl.supervised import state as run_state
+from trm_rl.supervised.env_play import play_in_env
 from trm_rl.supervised.evaluate import model_inputs, predict, score
+from trm_rl.supervised.trajectory import write_trajectory_gif
 from trm_rl.utils import resolve_device
 
 
@@ -30,7 +39,7 @@ def load_run(run_dir: str | Path, device: str = "auto") -> tuple[torch.nn.Module
     :raises ValueError: when the folder is not a run or has no checkpoint yet.
     """
     run_dir = Path(run_dir)
-    config = run_state.read_run_config(run_dir)
+    config = runs.read_config(run_dir, "supervised")
     folder = run_state.latest_checkpoint(run_dir)
     if folder is None:
         raise ValueError(
@@ -84,13 +93,16 @@ def evaluate_run(
     :param limit: score only the first ``limit`` puzzles of the split (large grids are slow).
     :return: JSON-ready metrics.
     """
-    from trm_rl.data import DataConfig, make_data
-
     model, config = load_run(run, device)
     fields = dict(config["data"])
     if data is not None and data != fields["name"]:
         fields = {"name": data, "seed": fields.get("seed", 0)}
     data_obj = make_data(DataConfig(**_tuples(fields)))
+    if data_obj.kind != _kind(config):
+        raise ValueError(
+            f"--data {data_obj.name!r} holds {data_obj.kind} puzzles, but the run {str(run)!r} "
+            f"was trained on {_kind(config)} puzzles; score it on {_kind(config)} data"
+        )
     _check_size(model, data_obj.grid_shape, f"data {data_obj.name!r}")
     inputs, labels = data_obj.split(split)
     if limit is not None:
@@ -105,8 +117,6 @@ def evaluate_run(
     out = {"run": str(run), "data": data_obj.name, "split": split, **metrics}
     out["steps_no_halt"] = steps
     if env_episodes:
-        from trm_rl.supervised.env_play import play_in_env
-
         n = min(env_episodes, len(inputs))
         final = traj["predictions"][-1][:n]  # mazes follow the scored answers: no second pass
         out["env"] = play_in_env(model, data_obj, inputs[:n], labels[:n], steps, final)
@@ -131,8 +141,6 @@ def solve_file(
     :return: the number of puzzles answered.
     :raises ValueError: naming the line of a puzzle the model cannot take.
     """
-    from trm_rl.data import from_text, read_puzzle_file, to_text
-
     model, config = load_run(run, device)
     kind = _kind(config)
     dev = next(model.parameters()).device
@@ -146,6 +154,13 @@ def solve_file(
         except ValueError as e:
             raise ValueError(f"{str(input_path)!r}, line {line}: {e}") from None
         _check_size(model, shape, f"{str(input_path)!r}, line {line}")
+        try:
+            check_solvable(kind, tokens, shape)
+        except ValueError as e:
+            raise ValueError(
+                f"{str(input_path)!r}, line {line}: {e}; fix or drop the puzzle (nothing was "
+                "written)"
+            ) from None
         parsed.append((text, tokens, shape))
     results: list[dict[str, Any]] = [{} for _ in parsed]
     shapes = sorted({p[2] for p in parsed})
@@ -180,19 +195,31 @@ def solve_file(
         for r in results:
             f.write(json.dumps(r) + "\n")
     if first_traj is not None:
-        from trm_rl.supervised.trajectory import write_trajectory_gif
-
         write_trajectory_gif(kind, *first_traj, path=trajectory)
     return len(results)
 
 
+def check_solvable(kind: str, tokens: np.ndarray, shape: tuple[int, int]) -> None:
+    """Refuse a puzzle that has no answer: contradictory Sudoku givens or no solution, a maze
+    without a path from S to G (a model would still write an 'answer').
+
+    :raises ValueError: naming the problem.
+    """
+    if kind == "sudoku":
+        board = np.where(tokens >= 2, tokens.astype(np.int64) - 1, 0).reshape(shape)
+        check_sudoku_givens(board)
+        if count_solutions(board, limit=1) == 0:
+            raise ValueError("the Sudoku has no solution")
+    else:
+        parse_maze(tokens.reshape(shape), check_solvable=True)
+
+
 def _kind(config: dict[str, Any]) -> str:
-    name = str(config["data"]["name"])
-    if name.startswith("sudoku"):
-        return "sudoku"
-    if name.startswith("maze"):
-        return "maze"
-    return str(config.get("resolved", {}).get("kind", "sudoku"))
+    """The game of a run's ``config.json`` (format 2 stores it; format 1: from its data)."""
+    kind = config.get("resolved", {}).get("kind")
+    if kind in ("maze", "sudoku"):
+        return str(kind)
+    return grid_info(DataConfig(**_tuples(config["data"]))).kind
 
 
 def _tuples(fields: dict[str, Any]) -> dict[str, Any]:

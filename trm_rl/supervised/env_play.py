@@ -21,6 +21,7 @@ from torch import nn
 from envs.maze import MazeEnv
 from envs.maze.types import GOAL, MOVES, PATH
 from envs.sudoku import SudokuEnv
+from trm_rl.supervised.evaluate import model_inputs, predict
 
 
 @torch.no_grad()
@@ -29,8 +30,6 @@ def cell_probabilities(
 ) -> np.ndarray:
     """[N, L, V] softmax of the logits after ``steps`` supervision steps (at most the model's
     ``halt_max_steps``: in eval mode a row restarts after it)."""
-    from trm_rl.supervised.evaluate import model_inputs
-
     device = next(model.parameters()).device
     tokens = torch.as_tensor(inputs, device=device).long()
     batch = {"inputs": model_inputs(model, tokens, grid_shape)}
@@ -118,8 +117,6 @@ def play_in_env(
         ]
         return {"episodes": len(solved), "success": float(np.mean(solved))}
     if answers is None:
-        from trm_rl.supervised.evaluate import predict
-
         device = next(model.parameters()).device
         answers = predict(model, inputs, data.grid_shape, steps, device)["predictions"][-1]
     h, w = data.grid_shape

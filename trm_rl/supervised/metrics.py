@@ -20,6 +20,8 @@ import math
 from pathlib import Path
 from typing import Any
 
+from torch.utils.tensorboard import SummaryWriter
+
 from envs.utils import atomic_write
 
 TRAIN_KEYS = (
@@ -68,8 +70,6 @@ class MetricsLog:
         self._writer = csv.DictWriter(self._file, fieldnames=COLUMNS)
         self._tb = None
         if tensorboard:
-            from torch.utils.tensorboard import SummaryWriter
-
             self._tb = SummaryWriter(log_dir=str(run_dir), purge_step=resume_step)
 
     def log(self, row: dict[str, Any]) -> None:

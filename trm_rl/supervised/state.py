@@ -1,4 +1,5 @@
-"""Run directories and resumable training checkpoints.
+"""Resumable training checkpoints of a supervised run (``config.json`` and the resume rules
+are :mod:`trm_rl.runs`'s).
 
 A run directory holds::
 
@@ -19,41 +20,15 @@ of two saves.
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from envs.utils import atomic_write, atomic_write_file
+from envs.utils import atomic_write_file
 
 CHECKPOINT = "checkpoint"
-RUN_CONFIG = "config.json"
-
-
-def write_run_config(run_dir: Path, config: dict[str, Any]) -> None:
-    """Write ``config.json`` of a run (atomically)."""
-    with atomic_write(run_dir / RUN_CONFIG) as f:
-        json.dump(config, f, indent=2, sort_keys=True)
-        f.write("\n")
-
-
-def read_run_config(run_dir: Path) -> dict[str, Any]:
-    """Read ``config.json`` of a run.
-
-    :raises ValueError: naming the folder when it is not a run directory.
-    """
-    path = Path(run_dir) / RUN_CONFIG
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        raise ValueError(
-            f"{str(run_dir)!r} is not a run directory (no {RUN_CONFIG}); pass the --out folder "
-            "of a trm-rl train-supervised run"
-        ) from None
-    except (OSError, json.JSONDecodeError) as e:
-        raise ValueError(f"cannot read {str(path)!r}: {e}") from None
 
 
 def latest_checkpoint(run_dir: Path) -> Path | None:

@@ -23,26 +23,17 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
+from trm_rl import runs
 from trm_rl.model.checkpoint import save_checkpoint
 from trm_rl.model.losses import act_loss
+from trm_rl.model.trm import InnerCarry, TRMCarry
 from trm_rl.supervised import state as run_state
-from trm_rl.supervised.config import TrainConfig
+from trm_rl.supervised.config import OptimConfig, TrainConfig, stored_train_config
 from trm_rl.supervised.evaluate import evaluate_model
 from trm_rl.supervised.metrics import VAL_KEYS, MetricsLog
-from trm_rl.supervised.models import build_data, build_model_and_config
+from trm_rl.supervised.models import build_data, build_run_model
 from trm_rl.supervised.optim import EMA, AdamAtan2, cosine_lr, lr_at
 from trm_rl.utils import resolve_device
-
-#: Options that may differ between a run and its ``--resume`` (they do not change the result).
-RESUME_FREE = (
-    "resume",
-    "out",
-    "progress",
-    "device",
-    "threads",
-    "tensorboard",
-    "checkpoint_seconds",
-)
 
 
 def _dist_info() -> tuple[int, int]:
@@ -55,30 +46,27 @@ def _dist_info() -> tuple[int, int]:
     return 0, 1
 
 
-def _check_resume(cfg: TrainConfig, stored: dict[str, Any]) -> None:
-    ours = cfg.to_dict()
-    differ = [
-        f"{k}: run {stored[k]!r} vs now {ours[k]!r}"
-        for k in ours
-        if k not in RESUME_FREE and k in stored and stored[k] != ours[k]
-    ]
-    if differ:
-        raise ValueError(
-            "--resume continues a run with its own options, but these differ: "
-            + "; ".join(differ)
-            + ". Drop them (or start a new run with another --out)"
-        )
+#: The dense optimisers, by :attr:`OptimConfig.optimizer`.
+OPTIMIZERS: dict[str, type] = {"adamw": torch.optim.AdamW, "adam-atan2": AdamAtan2}
 
 
-def build_optimizer(
-    cfg: TrainConfig, model: torch.nn.Module, lr: float, wd: float
-) -> torch.optim.Optimizer:
+def build_optimizer(optim: OptimConfig, model: torch.nn.Module) -> torch.optim.Optimizer:
     """The dense optimiser of a model: AdamW or Adam-atan2 with decoupled weight decay."""
     params = [p for p in model.parameters() if p.requires_grad]
-    betas = (cfg.beta1, cfg.beta2)
-    if cfg.optimizer == "adam-atan2":
-        return AdamAtan2(params, lr=lr, betas=betas, weight_decay=wd)
-    return torch.optim.AdamW(params, lr=lr, betas=betas, weight_decay=wd)
+    return OPTIMIZERS[optim.optimizer](
+        params, lr=optim.lr, betas=(optim.beta1, optim.beta2), weight_decay=optim.weight_decay
+    )
+
+
+def steps_done(run_dir: Path) -> int:
+    """Optimiser steps a run has checkpointed (0 without a checkpoint).
+
+    :raises ValueError: for an unreadable training state.
+    """
+    folder = run_state.latest_checkpoint(Path(run_dir))
+    if folder is None:
+        return 0
+    return int(run_state.load_train_state(folder, 0, torch.device("cpu"))["step"])
 
 
 def train(cfg: TrainConfig) -> Path:
@@ -97,34 +85,28 @@ def train(cfg: TrainConfig) -> Path:
 
     # -- resume or fresh --------------------------------------------------------------------
     checkpoint = run_state.latest_checkpoint(run_dir)
+    runs.check_fresh(run_dir, cfg.resume, checkpoint is not None)
     if cfg.resume:
-        stored = run_state.read_run_config(run_dir)
-        _check_resume(cfg, stored["train"])
-    elif checkpoint is not None or (run_dir / run_state.RUN_CONFIG).exists():
-        raise ValueError(
-            f"{str(run_dir)!r} already holds a run; pass --resume to continue it, or choose "
-            "another --out (nothing is overwritten)"
-        )
+        stored = stored_train_config(runs.read_config(run_dir, "supervised"))
+        runs.check_resume(stored.to_dict(), cfg.to_dict(), "supervised")
 
     # -- seed -> data -> model ----------------------------------------------------------------
     torch.manual_seed(cfg.seed)
     data, data_config = build_data(cfg)
-    model, recipe = build_model_and_config(cfg, data)
+    model = build_run_model(cfg)
     model.to(device)
     eval_model = copy.deepcopy(model)  # holds the EMA weights for evaluation (eager)
     if cfg.compile:
         model.compile_network()
     torch.manual_seed(cfg.seed + 1000 * rank + 1)  # exploration draws, per rank
-    batch_size = cfg.batch_size or recipe.batch_size
+    optim = cfg.optim
+    batch_size = optim.batch_size
     if batch_size % world:
         raise ValueError(f"batch_size {batch_size} must be divisible by the {world} processes")
     local = batch_size // world
-    lr = recipe.lr if cfg.lr is None else cfg.lr
-    wd = recipe.weight_decay if cfg.weight_decay is None else cfg.weight_decay
-    warmup = recipe.warmup_steps if cfg.warmup_steps is None else cfg.warmup_steps
-    min_ratio = recipe.lr_min_ratio if cfg.lr_min_ratio is None else cfg.lr_min_ratio
-    optimiser = build_optimizer(cfg, model, lr, wd)
-    ema = EMA(model, cfg.ema_decay) if cfg.ema else None
+    lr, wd, warmup, min_ratio = optim.lr, optim.weight_decay, optim.warmup_steps, optim.lr_min_ratio
+    optimiser = build_optimizer(optim, model)
+    ema = EMA(model, optim.ema_decay) if optim.ema else None
     # Every process draws the same global stream and takes its own rows of each batch (see
     # _next_batch), so N processes train exactly what one process trains.
     sampler = data.train_sampler(seed=cfg.seed)
@@ -132,24 +114,17 @@ def train(cfg: TrainConfig) -> Path:
     if cfg.eval_size is not None:
         val_inputs, val_labels = val_inputs[: cfg.eval_size], val_labels[: cfg.eval_size]
 
-    run_config = {
-        "train": cfg.to_dict(),
-        "data": data_config,
-        "model": model.config.to_dict(),
-        "resolved": {
-            "batch_size": batch_size,
-            "lr": lr,
-            "weight_decay": wd,
-            "warmup_steps": warmup,
-            "lr_min_ratio": min_ratio,
-            "world_size": world,
-            "parameters": model.num_parameters(),
-        },
+    resolved = {
+        "kind": data.kind,
+        "world_size": world,
+        "parameters": model.num_parameters(),
     }
     step, examples, train_time = 0, 0, 0.0
     carry = None
     if cfg.resume and checkpoint is not None:
         saved = run_state.load_train_state(checkpoint, rank, device)
+        if cfg.steps is not None:
+            runs.refuse_finished(saved["step"] >= cfg.steps, f"{cfg.steps} steps")
         model.load_state_dict(saved["model"])
         optimiser.load_state_dict(saved["optimizer"])
         if ema is not None:
@@ -159,11 +134,13 @@ def train(cfg: TrainConfig) -> Path:
         step, examples, train_time = saved["step"], saved["examples"], saved["train_time"]
         carry = _carry_from(saved["carry"], model, device)
     elif rank == 0:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        run_state.write_run_config(run_dir, run_config)
+        runs.write_config(
+            run_dir, "supervised", cfg.to_dict(), data=data_config,
+            model=model.config.to_dict(), resolved=resolved,
+        )  # fmt: skip
     log = MetricsLog(run_dir, cfg.tensorboard, resume_step=step if cfg.resume else None)
     if rank == 0 and not cfg.resume:
-        log.hparams({**cfg.to_dict(), **run_config["resolved"]})
+        log.hparams({**runs.flatten(cfg.to_dict()), **resolved})
 
     budget_s = None if cfg.minutes is None else cfg.minutes * 60
     total_steps = cfg.steps
@@ -231,7 +208,7 @@ def train(cfg: TrainConfig) -> Path:
 
     # -- the loop -----------------------------------------------------------------------------
     model.train()
-    bar = _progress(cfg.progress and rank == 0, total_steps, budget_s)
+    bar = runs.RunProgress("train", cfg.progress and rank == 0)
     sums: dict[str, float] = {}
     last_eval_time, last_save = train_time, time.monotonic()
     window_start, window_examples = train_time, examples
@@ -242,14 +219,14 @@ def train(cfg: TrainConfig) -> Path:
         )
         examples += started
         carry, outputs = model(carry, batch)
-        out = act_loss(outputs, carry, loss_type=cfg.loss, halt_loss=_uses_halting(model))
+        out = act_loss(outputs, carry, loss_type=optim.loss, halt_loss=_uses_halting(model))
         (out.loss / batch_size).backward()
         if world > 1:
             for p in model.parameters():
                 if p.grad is not None:
                     dist.all_reduce(p.grad)
-        if cfg.grad_clip is not None:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        if optim.grad_clip is not None:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), optim.grad_clip)
         if total_steps is not None:
             current_lr = lr_at(step, lr, warmup, total_steps, min_ratio)
         elif step < warmup:
@@ -266,7 +243,7 @@ def train(cfg: TrainConfig) -> Path:
         _accumulate(sums, out, world)
         step += 1
         train_time += time.perf_counter() - t0
-        bar.update(step, progress_fraction())
+        bar.update(progress_fraction(), f"step {step}")
 
         due = (eval_every is not None and step % eval_every == 0) or (
             eval_every is None and train_time - last_eval_time >= 20.0
@@ -279,7 +256,7 @@ def train(cfg: TrainConfig) -> Path:
             if rank == 0:
                 row.update(evaluate())
                 log.log(row)
-                bar.note(row)
+                bar.log(_note(row))
             sums.clear()
             last_eval_time, window_start, window_examples = train_time, train_time, examples
         if done() or time.monotonic() - last_save >= cfg.checkpoint_seconds:
@@ -402,8 +379,6 @@ def _carry_to(carry) -> dict[str, Any]:
 
 
 def _carry_from(saved: dict[str, Any], model, device):
-    from trm_rl.model.trm import InnerCarry, TRMCarry
-
     return TRMCarry(
         inner=InnerCarry(saved["z_H"].to(device), saved["z_L"].to(device)),
         steps=saved["steps"].to(device),
@@ -412,38 +387,7 @@ def _carry_from(saved: dict[str, Any], model, device):
     )
 
 
-class _progress:
-    """A rich progress bar over the budget (steps or minutes) with ETA; silent when off."""
-
-    def __init__(self, enabled: bool, total_steps: int | None, budget_s: float | None) -> None:
-        self.enabled = enabled
-        if not enabled:
-            return
-        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-
-        self.total_steps = total_steps
-        self.progress = Progress(
-            TextColumn("[bold]train"),
-            BarColumn(),
-            TextColumn("{task.fields[status]}"),
-            TimeRemainingColumn(),
-        )
-        self.task = self.progress.add_task("train", total=1000, status="")
-        self.progress.start()
-
-    def update(self, step: int, fraction: float) -> None:
-        if self.enabled:
-            self.progress.update(self.task, completed=int(1000 * min(1.0, fraction)))
-            self.progress.update(self.task, status=f"step {step}")
-
-    def note(self, row: dict[str, Any]) -> None:
-        if self.enabled:
-            val = row.get("val/exact_accuracy")
-            text = f"step {row['step']}  loss {row['train/loss']:.3f}"
-            if val is not None:
-                text += f"  val exact {val:.3f}"
-            self.progress.console.log(text)
-
-    def close(self) -> None:
-        if self.enabled:
-            self.progress.stop()
+def _note(row: dict[str, Any]) -> str:
+    text = f"step {row['step']}  loss {row['train/loss']:.3f}"
+    val = row.get("val/exact_accuracy")
+    return text if val is None else text + f"  val exact {val:.3f}"

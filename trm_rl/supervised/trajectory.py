@@ -12,8 +12,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
+from envs.maze.render import render_rgb as render_maze
 from envs.sudoku.render import FONT
+from envs.sudoku.render import render_rgb as render_sudoku
 from envs.utils import atomic_write_file
 
 BAR_PX = 14
@@ -46,17 +49,13 @@ def render_frame(
     """
     h, w = shape
     if kind == "sudoku":
-        from envs.sudoku.render import render_rgb
-
         digits = np.clip(answer.astype(np.int64) - 1, 0, h).reshape(h, w)
         given = np.clip(question.astype(np.int64) - 1, 0, h).reshape(h, w)
-        grid = render_rgb(digits.astype(np.uint8), given.astype(np.uint8), None)
+        grid = render_sudoku(digits.astype(np.uint8), given.astype(np.uint8), None)
     else:
-        from envs.maze.render import render_rgb
-
         tokens = np.clip(answer.astype(np.int64), 0, 5).reshape(h, w)
         cell = max(4, 240 // max(h, w))
-        grid = render_rgb(tokens.astype(np.uint8), None, cell)
+        grid = render_maze(tokens.astype(np.uint8), None, cell)
     width = grid.shape[1]
     bar = np.full((BAR_PX, width, 3), 245, dtype=np.uint8)
     filled = round(width * float(np.clip(prob, 0.0, 1.0)))
@@ -80,8 +79,6 @@ def write_trajectory_gif(
     :param halt_probs: [S] sigmoid(q_halt) after each step.
     :param question: [H*W] question tokens.
     """
-    from PIL import Image
-
     frames = [
         Image.fromarray(render_frame(kind, predictions[s], question, shape, halt_probs[s], s + 1))
         for s in range(len(predictions))

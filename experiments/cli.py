@@ -1,4 +1,5 @@
-"""``trm-rl <command>``: a thin command-line front over the library.
+"""``trm-rl <command>``: a thin command-line front over the library (the top floor: it may
+import every package of the project; nothing imports it).
 
 Commands:
   demo              play episodes of a registered env with an oracle or a random policy
@@ -14,14 +15,24 @@ Commands:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import json
+import sys
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, NoReturn
 
 import tyro
 
-from trm_rl.policies.config import PPOConfig
-from trm_rl.supervised.config import TrainConfig
+from envs import ENV_IDS
+from experiments.plot import plot_study, summary_tables
+from experiments.sweep import SweepArgs
+from experiments.sweep import main as sweep_main
+from trm_rl.demo import check_demo_args, run_demo
+from trm_rl.policies.config import PPOArgs, resolve_ppo
+from trm_rl.policies.train import evaluate_ppo, train_ppo
+from trm_rl.supervised.commands import evaluate_run, solve_file
+from trm_rl.supervised.config import TrainArgs, resolve_train
+from trm_rl.supervised.trainer import train
 
 
 @dataclass
@@ -122,38 +133,6 @@ class EvaluatePPO:
 
 
 @dataclass
-class SweepOptions:
-    """Options of a sweep (the study scripts experiments/<study>.py take these)."""
-
-    preset: str
-    """cpu-quick (k_cycles only: about 7 minutes on 2 cores), cpu-full (3 seeds, 1.5 to 4 hours
-    on 2 cores; --dry-run prints the estimate) or gpu-paper (the paper's models, device auto,
-    bf16); see experiments/studies.py."""
-    out: Path | None = None
-    """Study directory (default: results/<study>): a folder per run, runs.csv, curves.csv,
-    plots/, report.md. Running again resumes: finished runs are skipped."""
-    dry_run: bool = False
-    """Print the runs, their budgets, the total CPU-minutes and the estimated wall time, check
-    that every config builds, and run nothing."""
-    workers: int = 2
-    """Runs at once on this machine, one thread each (1: in this process)."""
-    ray_address: str | None = None
-    """Run on Ray instead: 'local' (a Ray instance on this machine), 'auto' or HOST:PORT (a
-    cluster whose nodes have this package; needs pip install -e '.[ray]')."""
-
-
-@dataclass
-class SweepArgs(SweepOptions):
-    """Run a study (a base config x a grid x seeds) on local workers or a Ray cluster; write
-    runs.csv, curves.csv, plots/ and report.md into its directory."""
-
-    study: tyro.conf.Positional[Annotated[str, tyro.conf.arg(metavar="STUDY")]] = field(
-        kw_only=True
-    )
-    """k_cycles, think_longer or ablations (experiments/studies.py)."""
-
-
-@dataclass
 class Plot:
     """Draw the plots and report.md of a study directory from its runs.csv and curves.csv."""
 
@@ -166,35 +145,61 @@ class Plot:
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``trm-rl`` console script."""
     try:
-        cmd = _parse(argv)
+        cmd = _parse(edge_argv(sys.argv[1:] if argv is None else list(argv)))
     except ValueError as err:  # a config that validated false: the message, no traceback
-        raise SystemExit(f"trm-rl: {err}") from None
-    if isinstance(cmd, TrainConfig | Evaluate | Solve):
+        fail("", err)
+    if isinstance(cmd, TrainArgs | Evaluate | Solve):
         _supervised(cmd)
-    elif isinstance(cmd, PPOConfig | EvaluatePPO):
+    elif isinstance(cmd, PPOArgs | EvaluatePPO):
         _ppo(cmd)
     elif isinstance(cmd, Demo):
         _demo(cmd)
     elif isinstance(cmd, SweepArgs | Plot):
         _experiments(cmd)
     else:
-        import envs
-
-        for env_id, kwargs in envs.ENV_IDS.items():
+        for env_id, kwargs in ENV_IDS.items():
             print(f"{env_id:28s} {kwargs}")
 
 
-Command = Demo | Envs | TrainConfig | Evaluate | Solve | PPOConfig | EvaluatePPO | SweepArgs | Plot
+def fail(command: str, err: BaseException) -> NoReturn:
+    """A usage error: one line on stderr naming the problem, exit code 2, no traceback."""
+    prefix = f"trm-rl {command}" if command else "trm-rl"
+    print(f"{prefix}: {err}", file=sys.stderr)
+    raise SystemExit(2)
 
 
-def _parse(argv: list[str] | None) -> Command:
+#: Short flags of the train commands that stand for a nested field: ``--data NAME`` is
+#: ``--data.name NAME`` and ``--env ID`` is ``--env.id ID`` (the spelling of earlier releases).
+EDGE_FLAGS: dict[str, dict[str, str]] = {
+    "train-supervised": {"--data": "--data.name"},
+    "train-ppo": {"--env": "--env.id"},
+}
+
+
+def edge_argv(argv: list[str]) -> list[str]:
+    """``argv`` with the short flags of :data:`EDGE_FLAGS` spelled as the nested fields."""
+    command = next((a for a in argv if not a.startswith("-")), None)
+    table = EDGE_FLAGS.get(command or "", {})
+    out = []
+    for arg in argv:
+        flag, eq, value = arg.partition("=")
+        if flag in table:
+            arg = table[flag] + eq + value
+        out.append(arg)
+    return out
+
+
+Command = Demo | Envs | TrainArgs | Evaluate | Solve | PPOArgs | EvaluatePPO | SweepArgs | Plot
+
+
+def _parse(argv: list[str]) -> Command:
     return tyro.cli(
         Annotated[Demo, tyro.conf.subcommand("demo")]
         | Annotated[Envs, tyro.conf.subcommand("envs")]
-        | Annotated[TrainConfig, tyro.conf.subcommand("train-supervised")]
+        | Annotated[TrainArgs, tyro.conf.subcommand("train-supervised")]
         | Annotated[Evaluate, tyro.conf.subcommand("evaluate")]
         | Annotated[Solve, tyro.conf.subcommand("solve")]
-        | Annotated[PPOConfig, tyro.conf.subcommand("train-ppo")]
+        | Annotated[PPOArgs, tyro.conf.subcommand("train-ppo")]
         | Annotated[EvaluatePPO, tyro.conf.subcommand("evaluate-ppo")]
         | Annotated[SweepArgs, tyro.conf.subcommand("sweep")]
         | Annotated[Plot, tyro.conf.subcommand("plot")],
@@ -204,60 +209,44 @@ def _parse(argv: list[str] | None) -> Command:
 
 
 def _demo(cmd: Demo) -> None:
-    from trm_rl.demo import check_demo_args, run_demo
-
     args = (cmd.env_id, cmd.episodes, cmd.policy, cmd.seed, cmd.render)
     try:
         check_demo_args(*args)
     except ValueError as err:  # a usage error: the message, no traceback
-        raise SystemExit(f"trm-rl demo: {err}") from None
+        fail("demo", err)
     run_demo(*args)
 
 
-def _supervised(cmd: TrainConfig | Evaluate | Solve) -> None:
+def _supervised(cmd: TrainArgs | Evaluate | Solve) -> None:
     """Run a supervised command; a usage error prints its message (no traceback)."""
-    import json
-
-    name = {TrainConfig: "train-supervised", Evaluate: "evaluate", Solve: "solve"}[type(cmd)]
+    name = {TrainArgs: "train-supervised", Evaluate: "evaluate", Solve: "solve"}[type(cmd)]
     try:
-        if isinstance(cmd, TrainConfig):
-            from trm_rl.supervised.trainer import train
-
-            run_dir = train(cmd)
+        if isinstance(cmd, TrainArgs):
+            run_dir = train(resolve_train(cmd))
             print(f"run written to {run_dir} (evaluate with: trm-rl evaluate --run {run_dir})")
         elif isinstance(cmd, Evaluate):
-            from trm_rl.supervised.commands import evaluate_run
-
             result = evaluate_run(
                 cmd.run, cmd.data, cmd.split, cmd.max_steps, cmd.device, cmd.batch_size,
                 cmd.env_episodes, cmd.limit,
             )  # fmt: skip
             print(json.dumps(result, indent=2))
         else:
-            from trm_rl.supervised.commands import solve_file
-
             count = solve_file(
                 cmd.run, cmd.input, cmd.output, cmd.max_steps, cmd.device, cmd.trajectory
             )
             print(f"wrote {count} answers to {cmd.output}")
     except (ValueError, FileNotFoundError) as err:
-        raise SystemExit(f"trm-rl {name}: {err}") from None
+        fail(name, err)
 
 
-def _ppo(cmd: PPOConfig | EvaluatePPO) -> None:
+def _ppo(cmd: PPOArgs | EvaluatePPO) -> None:
     """Run a PPO command; a usage error prints its message (no traceback)."""
-    import json
-
-    name = "train-ppo" if isinstance(cmd, PPOConfig) else "evaluate-ppo"
+    name = "train-ppo" if isinstance(cmd, PPOArgs) else "evaluate-ppo"
     try:
-        if isinstance(cmd, PPOConfig):
-            from trm_rl.policies.train import train_ppo
-
-            run_dir = train_ppo(cmd)
+        if isinstance(cmd, PPOArgs):
+            run_dir = train_ppo(resolve_ppo(cmd))
             print(f"run written to {run_dir} (evaluate with: trm-rl evaluate-ppo --run {run_dir})")
         else:
-            from trm_rl.policies.train import evaluate_ppo
-
             result = evaluate_ppo(
                 cmd.run,
                 cmd.env,
@@ -270,7 +259,7 @@ def _ppo(cmd: PPOConfig | EvaluatePPO) -> None:
             )
             print(json.dumps(result, indent=2))
     except (ValueError, FileNotFoundError) as err:
-        raise SystemExit(f"trm-rl {name}: {err}") from None
+        fail(name, err)
 
 
 def _experiments(cmd: SweepArgs | Plot) -> None:
@@ -278,18 +267,14 @@ def _experiments(cmd: SweepArgs | Plot) -> None:
     name = "sweep" if isinstance(cmd, SweepArgs) else "plot"
     try:
         if isinstance(cmd, SweepArgs):
-            from experiments.sweep import main as sweep_main
-
             sweep_main(cmd)
         else:
-            from experiments.plot import plot_study, summary_tables
-
             written = plot_study(cmd.study_dir, cmd.metric)
             print(summary_tables(cmd.study_dir))
             for path in written["plots"] + written["report"]:
                 print(path)
     except (ValueError, ImportError, FileNotFoundError) as err:
-        raise SystemExit(f"trm-rl {name}: {err}") from None
+        fail(name, err)
 
 
 if __name__ == "__main__":
