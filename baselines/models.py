@@ -7,7 +7,10 @@ module is their home under ``baselines``.
 
 * :class:`MLPModel` / :class:`MLPConfig`: the "direct prediction" MLP over the flattened grid.
 * :class:`ConvNetModel` / :class:`ConvNetConfig`: a residual 3x3 conv net; any grid size.
-* :func:`matched_mlp_config`, :func:`matched_convnet_config`: sized to a TRM's parameter count.
+* :class:`DTNetModel` / :class:`DTNetConfig`: a weight-tied recurrent conv net with recall and
+  progressive training (DT-recall); any grid size, thinks longer with more steps.
+* :func:`matched_mlp_config`, :func:`matched_convnet_config`, :func:`matched_dtnet_config`:
+  sized to a TRM's parameter count.
 
 Example::
 
@@ -27,14 +30,18 @@ from trm_rl.model.baselines import (
     matched_mlp_config,
     trm_parameters,
 )
+from trm_rl.model.recurrent_conv import DTNetConfig, DTNetModel, matched_dtnet_config
 
 __all__ = [
     "MATCH_TOLERANCE",
     "ConvNetConfig",
     "ConvNetModel",
+    "DTNetConfig",
+    "DTNetModel",
     "MLPConfig",
     "MLPModel",
     "matched_convnet_config",
+    "matched_dtnet_config",
     "matched_mlp_config",
     "trm_parameters",
 ]

@@ -17,8 +17,11 @@ Modules: ``config`` (:class:`TRMConfig`, presets), ``layers`` (RMSNorm, SwiGLU, 
 the 3x3 :class:`~trm_rl.model.layers.GridConv`), ``trm`` (the recursion and ACT), ``batch``
 (the batch contract), ``losses``, ``checkpoint``, ``one_shot`` (the TRM interface for one-shot
 predictors), ``baselines`` (:class:`MLPModel`, :class:`ConvNetModel` and their matching to a
-TRM's parameter count; re-exported by ``baselines.models``), ``registry`` (:func:`build_model`,
-:func:`config_from_dict`: the one fixed mapping kind -> classes).
+TRM's parameter count; re-exported by ``baselines.models``), ``recurrent_conv``
+(:class:`DTNetModel`: a weight-tied recurrent conv net with recall and progressive training,
+Bansal et al. 2022, the "does recursion help?" control; :func:`matched_dtnet_config`),
+``registry`` (:func:`build_model`, :func:`config_from_dict`: the one fixed mapping kind ->
+classes).
 
 **Local thinking** (``mixer="conv"``, presets ``cpu-maze-conv``, ``cpu-sudoku-conv``; not
 upstream). The token mixer is a depthwise 3x3 + pointwise convolution over the 2-D grid
@@ -35,8 +38,10 @@ prefix).
 **Baselines** (one-shot, same interface: ``initial_carry``, ``forward``, ``solve``,
 ``check_batch``, ``num_parameters``): every forward is a complete prediction, every row halts
 after it (``steps == 1``), and a Q head predicts exact correctness, so ``act_loss`` trains and
-scores them unchanged. Checkpoints of all three kinds share one format: the config JSON carries
-``"kind"`` ("trm", "mlp", "convnet"; none = "trm").
+scores them unchanged. The recurrent conv net (``"dtnet"``) has the same interface but carries
+its latent between supervision steps, as the TRM does (``halt_max_steps`` of them in training,
+``solve(max_steps=N)`` at test time). Checkpoints of every kind share one format: the config
+JSON carries ``"kind"`` ("trm", "mlp", "convnet", "dtnet"; none = "trm").
 
 With the same weights and float32 activations, logits, Q logits, carries and halting decisions are
 bitwise equal to the official ``TinyRecursiveReasoningModel_ACTV1``, so is the loss with
@@ -84,6 +89,7 @@ from trm_rl.model.baselines import (
     matched_mlp_config,
 )
 from trm_rl.model.config import OFFICIAL_PARAM_COUNTS, PRESETS, TRMConfig
+from trm_rl.model.recurrent_conv import DTNetConfig, DTNetModel, matched_dtnet_config
 from trm_rl.model.registry import MODEL_KINDS, Model, ModelConfig, build_model, config_from_dict
 from trm_rl.model.trm import TRM, InnerCarry, PuzzleEmbedding, SolveResult, TRMCarry
 
@@ -94,6 +100,8 @@ __all__ = [
     "TRM",
     "ConvNetConfig",
     "ConvNetModel",
+    "DTNetConfig",
+    "DTNetModel",
     "InnerCarry",
     "MLPConfig",
     "MLPModel",
@@ -106,5 +114,6 @@ __all__ = [
     "build_model",
     "config_from_dict",
     "matched_convnet_config",
+    "matched_dtnet_config",
     "matched_mlp_config",
 ]

@@ -1,10 +1,10 @@
-"""The three kinds of model behind one interface, and the only place that maps a kind to its
+"""The kinds of model behind one interface, and the only place that maps a kind to its
 classes: ``"trm"`` (:class:`TRM`), ``"mlp"`` (:class:`MLPModel`), ``"convnet"``
-(:class:`ConvNetModel`).
+(:class:`ConvNetModel`), ``"dtnet"`` (:class:`DTNetModel`, a recurrent conv net).
 
 Config dicts and checkpoints carry the kind as ``"kind"`` (a dict without it is a TRM config,
 as every config written before the tag existed). The mapping is fixed and explicit: a kind read
-from a file selects one of these three entries, never a class looked up by name.
+from a file selects one of these entries, never a class looked up by name.
 """
 
 from __future__ import annotations
@@ -14,16 +14,18 @@ from typing import Any
 
 from trm_rl.model.baselines import ConvNetConfig, ConvNetModel, MLPConfig, MLPModel
 from trm_rl.model.config import KIND_KEY, TRMConfig
+from trm_rl.model.recurrent_conv import DTNetConfig, DTNetModel
 from trm_rl.model.trm import TRM
 
-ModelConfig = TRMConfig | MLPConfig | ConvNetConfig
-Model = TRM | MLPModel | ConvNetModel
+ModelConfig = TRMConfig | MLPConfig | ConvNetConfig | DTNetConfig
+Model = TRM | MLPModel | ConvNetModel | DTNetModel
 
 #: kind -> (config class, model class).
 MODEL_KINDS: dict[str, tuple[type, type]] = {
     "trm": (TRMConfig, TRM),
     "mlp": (MLPConfig, MLPModel),
     "convnet": (ConvNetConfig, ConvNetModel),
+    "dtnet": (DTNetConfig, DTNetModel),
 }
 
 #: Model classes, for ``isinstance`` checks.
@@ -31,18 +33,20 @@ MODEL_CLASSES: tuple[type, ...] = tuple(model for _, model in MODEL_KINDS.values
 
 
 def build_model(config: ModelConfig) -> Model:
-    """A freshly initialised model of the config's kind (``TRM(config)``, ``MLPModel(config)``
-    or ``ConvNetModel(config)``).
+    """A freshly initialised model of the config's kind (``TRM(config)``, ``MLPModel(config)``,
+    ``ConvNetModel(config)`` or ``DTNetModel(config)``).
 
-    :param config: a :class:`TRMConfig`, :class:`MLPConfig` or :class:`ConvNetConfig`.
+    :param config: a :class:`TRMConfig`, :class:`MLPConfig`, :class:`ConvNetConfig` or
+        :class:`DTNetConfig`.
     :raises ValueError: for anything else.
     """
     for config_class, model_class in MODEL_KINDS.values():
         if type(config) is config_class:
             return model_class(config)
     raise ValueError(
-        f"build_model needs a TRMConfig, MLPConfig or ConvNetConfig, got {type(config).__name__}; "
-        "read a config dict with trm_rl.model.config_from_dict(d)"
+        "build_model needs a TRMConfig, MLPConfig or another model config (ConvNetConfig, "
+        f"DTNetConfig), got {type(config).__name__}; read a config dict with "
+        "trm_rl.model.config_from_dict(d)"
     )
 
 

@@ -34,11 +34,12 @@ from trm_rl.model.baselines import (
     matched_mlp_config,
 )
 from trm_rl.model.config import TRMConfig
+from trm_rl.model.recurrent_conv import DTNetConfig, matched_dtnet_config
 from trm_rl.model.registry import MODEL_KINDS, ModelConfig, config_from_dict
 from trm_rl.overrides import combine, overrides_of, parse_key_values, set_fields
 
 Optimizer = Literal["adamw", "adam-atan2"]
-ModelKind = Literal["trm", "mlp", "convnet"]
+ModelKind = Literal["trm", "mlp", "convnet", "dtnet"]
 
 
 # ------------------------------------------------------------------------------------ optimiser
@@ -153,6 +154,10 @@ class SupervisedRun:
     """Evaluate on the validation split every N steps (None: about every 20 s of training)."""
     eval_size: int | None = None
     """Validation puzzles per evaluation (None: the whole validation split)."""
+    keep_every: int | None = None
+    """Keep the evaluated weights every N steps (and at the end) in snapshots/step-N/, so a
+    study can pick a checkpoint on validation and score it on test, or compare runs at equal
+    FLOPs (None: keep none)."""
     device: str = "auto"
     """'auto' (CUDA when present), 'cpu', 'cuda', 'cuda:1', ..."""
     compile: bool = False
@@ -174,7 +179,8 @@ class TrainConfig(SupervisedRun):
     data: DataConfig
     """The puzzles: source, splits, augmentation."""
     model: ModelConfig
-    """The model: a TRMConfig, MLPConfig or ConvNetConfig fitted to the data."""
+    """The model: a TRMConfig or a baseline config (MLPConfig, ConvNetConfig, DTNetConfig)
+    fitted to the data."""
     optim: OptimConfig = field(default_factory=OptimConfig)
     """The optimiser, its schedule and the loss."""
 
@@ -183,7 +189,8 @@ class TrainConfig(SupervisedRun):
             raise ValueError(f"TrainConfig.data must be a DataConfig, got {type(self.data)}")
         if type(self.model) not in {cls for cls, _ in MODEL_KINDS.values()}:
             raise ValueError(
-                "TrainConfig.model must be a TRMConfig, MLPConfig or ConvNetConfig, got "
+                "TrainConfig.model must be a TRMConfig or a baseline config (MLPConfig, "
+                "ConvNetConfig, DTNetConfig), got "
                 f"{type(self.model).__name__}"
             )
         if not isinstance(self.optim, OptimConfig):
@@ -192,6 +199,7 @@ class TrainConfig(SupervisedRun):
         check_int("seed", self.seed, low=0)
         check_int("eval_every", self.eval_every, low=1, allow_none=True)
         check_int("eval_size", self.eval_size, low=1, allow_none=True)
+        check_int("keep_every", self.keep_every, low=1, allow_none=True)
         check_int("threads", self.threads, low=1, allow_none=True)
         check_float("checkpoint_seconds", self.checkpoint_seconds, low=0.0)
         object.__setattr__(self, "out", Path(self.out))
@@ -248,8 +256,8 @@ DataArgs = overrides_of(
     "DataArgs", [DataConfig], doc="The puzzles (unset fields: DataConfig's defaults)."
 )
 _KIND_HELP = (
-    "Model kind: 'trm', 'mlp' (an MLP over the flattened grid) or 'convnet' (a residual conv "
-    "net); baselines are matched in parameters to the TRM of the preset/recipe unless their "
+    "Model kind: 'trm', 'mlp' (an MLP over the flattened grid), 'convnet' (a residual conv "
+    "net) or 'dtnet' (a weight-tied recurrent conv net with recall, DT-recall style); baselines are matched in parameters to the TRM of the preset/recipe unless their "
     "size fields are set. Default: trm."
 )
 _PRESET_HELP = (
@@ -258,7 +266,7 @@ _PRESET_HELP = (
 )
 ModelArgs = overrides_of(
     "ModelArgs",
-    [TRMConfig, MLPConfig, ConvNetConfig],
+    [TRMConfig, MLPConfig, ConvNetConfig, DTNetConfig],
     extra=[("kind", ModelKind, _KIND_HELP), ("preset", str, _PRESET_HELP)],
     doc="The model (unset fields: the preset's or the data's recipe; [mlp] etc. name the kinds "
     "a field belongs to).",
@@ -365,6 +373,7 @@ def resolve_model(args: TrainArgs, recipe_model: TRMConfig, grid: GridInfo) -> M
 _MATCH_INPUTS: dict[str, tuple[str, ...]] = {
     "mlp": ("num_layers", "embed_dim", "hidden_size"),
     "convnet": ("num_blocks", "channels"),
+    "dtnet": ("block_layers", "width", "recall"),
 }
 #: Baselines matched in parameters to a TRM, by kind.
 _MATCHERS: dict[str, Any] = {
@@ -374,6 +383,7 @@ _MATCHERS: dict[str, Any] = {
         else matched_mlp_config(trm, **kw).replace(hidden_size=hidden_size)
     ),
     "convnet": matched_convnet_config,
+    "dtnet": matched_dtnet_config,
 }
 
 
