@@ -11,6 +11,7 @@ Commands:
   evaluate-ppo      score a PPO run on held-out puzzles beside random and oracle (JSON)
   sweep             run a study (k_cycles, think_longer, ablations): runs, CSVs, plots, report
   plot              draw the plots and report.md of a study directory from its CSVs
+  report            write report.md (and a README's tables) of a study directory from its CSVs
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import tyro
 
 from envs import ENV_IDS
 from experiments.plot import plot_study, summary_tables
+from experiments.report import ReportArgs, run_report
 from experiments.sweep import SweepArgs
 from experiments.sweep import main as sweep_main
 from trm_rl.demo import check_demo_args, run_demo
@@ -80,6 +82,9 @@ class Evaluate:
     """Puzzles per forward pass."""
     limit: int | None = None
     """Score only the first N puzzles of the split (large grids are slow on a CPU)."""
+    snapshot: int | None = None
+    """Score the snapshot kept at this step (train-supervised --keep-every) instead of the last
+    checkpoint."""
     device: str = "auto"
     """'auto', 'cpu', 'cuda', ..."""
 
@@ -154,7 +159,7 @@ def main(argv: list[str] | None = None) -> None:
         _ppo(cmd)
     elif isinstance(cmd, Demo):
         _demo(cmd)
-    elif isinstance(cmd, SweepArgs | Plot):
+    elif isinstance(cmd, SweepArgs | Plot | ReportArgs):
         _experiments(cmd)
     else:
         for env_id, kwargs in ENV_IDS.items():
@@ -189,7 +194,18 @@ def edge_argv(argv: list[str]) -> list[str]:
     return out
 
 
-Command = Demo | Envs | TrainArgs | Evaluate | Solve | PPOArgs | EvaluatePPO | SweepArgs | Plot
+Command = (
+    Demo
+    | Envs
+    | TrainArgs
+    | Evaluate
+    | Solve
+    | PPOArgs
+    | EvaluatePPO
+    | SweepArgs
+    | Plot
+    | ReportArgs
+)
 
 
 def _parse(argv: list[str]) -> Command:
@@ -202,7 +218,8 @@ def _parse(argv: list[str]) -> Command:
         | Annotated[PPOArgs, tyro.conf.subcommand("train-ppo")]
         | Annotated[EvaluatePPO, tyro.conf.subcommand("evaluate-ppo")]
         | Annotated[SweepArgs, tyro.conf.subcommand("sweep")]
-        | Annotated[Plot, tyro.conf.subcommand("plot")],
+        | Annotated[Plot, tyro.conf.subcommand("plot")]
+        | Annotated[ReportArgs, tyro.conf.subcommand("report")],
         args=argv,
         description=__doc__,
     )
@@ -227,7 +244,7 @@ def _supervised(cmd: TrainArgs | Evaluate | Solve) -> None:
         elif isinstance(cmd, Evaluate):
             result = evaluate_run(
                 cmd.run, cmd.data, cmd.split, cmd.max_steps, cmd.device, cmd.batch_size,
-                cmd.env_episodes, cmd.limit,
+                cmd.env_episodes, cmd.limit, cmd.snapshot,
             )  # fmt: skip
             print(json.dumps(result, indent=2))
         else:
@@ -262,12 +279,17 @@ def _ppo(cmd: PPOArgs | EvaluatePPO) -> None:
         fail(name, err)
 
 
-def _experiments(cmd: SweepArgs | Plot) -> None:
-    """Run a sweep or draw a study's plots; a usage error prints its message (no traceback)."""
-    name = "sweep" if isinstance(cmd, SweepArgs) else "plot"
+def _experiments(cmd: SweepArgs | Plot | ReportArgs) -> None:
+    """Run a sweep, draw a study's plots or write its report; a usage error prints its message
+    (no traceback); ``report --check`` exits 1 when the README differs from the CSVs."""
+    name = {SweepArgs: "sweep", Plot: "plot", ReportArgs: "report"}[type(cmd)]
     try:
         if isinstance(cmd, SweepArgs):
             sweep_main(cmd)
+        elif isinstance(cmd, ReportArgs):
+            code = run_report(cmd)
+            if code:
+                raise SystemExit(code)
         else:
             written = plot_study(cmd.study_dir, cmd.metric)
             print(summary_tables(cmd.study_dir))

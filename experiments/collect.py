@@ -33,13 +33,15 @@ from trm_rl.data.files import sniff
 #: ``runs.csv`` columns the plots need, besides ``status`` (or ``error``).
 RUN_REQUIRED = ("run", "regime", "task", "variant", "score")
 #: The ``curves.csv`` columns of the study format, and those the plots need.
-CURVE_FIELDS = ["run", "variant", "group", "seed", "regime", "task", "minutes", "step", "metric",
-                "value"]  # fmt: skip
+CURVE_FIELDS = ["run", "variant", "group", "seed", "regime", "task", "minutes", "step",
+                "examples", "flops", "split", "metric", "value"]  # fmt: skip
 CURVE_REQUIRED = ("run", "minutes", "metric", "value")
 #: The ``curves.csv`` metric of the learning curves (validation score against minutes).
 DEFAULT_METRIC = "val/score"
 #: The ``curves.csv`` metric of scores against supervision steps at test time (``step``).
 TEST_STEPS_METRIC = "test/exact_by_steps"
+#: The ``curves.csv`` columns a learning curve can be drawn against (training budget units).
+CURVE_XS = ("step", "flops", "minutes")
 FIX = "rewrite it with `trm-rl sweep` (or experiments/ppo_results.py) or add the column"
 Row = dict[str, str]
 Curve = tuple[np.ndarray, np.ndarray]
@@ -288,6 +290,9 @@ class StudyCurves:
 
     curves: dict[str, Curve] = field(default_factory=dict)
     """Run -> (minutes, values) of the chosen metric, sorted by minutes."""
+    by_x: dict[str, dict[str, Curve]] = field(default_factory=dict)
+    """x column (:data:`CURVE_XS`: ``step``, ``flops``, ``minutes``) -> run -> (x, values) of
+    the chosen metric, sorted by x; a point enters an axis when its x and value are numbers."""
     by_steps: dict[str, dict[int, float]] = field(default_factory=dict)
     """Run -> {supervision steps at test time: score}."""
     notes: list[str] = field(default_factory=list)
@@ -317,6 +322,7 @@ def read_curves(study_dir: str | Path, metric: str = DEFAULT_METRIC) -> StudyCur
             )
         out.notes.append(f"curves.csv has no rows of metric `{metric}`: no learning curves.")
     raw: dict[str, list[tuple[float, float]]] = {}
+    raw_x: dict[str, dict[str, list[tuple[float, float]]]] = {x: {} for x in CURVE_XS}
     skipped = 0
     for c in rows:
         point = (num(c["minutes"]), num(c["value"]))
@@ -325,6 +331,10 @@ def read_curves(study_dir: str | Path, metric: str = DEFAULT_METRIC) -> StudyCur
                 raw.setdefault(c["run"], []).append(point)
             else:
                 skipped += 1
+            for x in CURVE_XS:
+                xy = (num(c.get(x)), point[1])
+                if all(map(math.isfinite, xy)):
+                    raw_x[x].setdefault(c["run"], []).append(xy)
         elif c["metric"] == TEST_STEPS_METRIC:
             step = num(c.get("step"))
             if math.isfinite(step) and math.isfinite(point[1]):
@@ -337,12 +347,15 @@ def read_curves(study_dir: str | Path, metric: str = DEFAULT_METRIC) -> StudyCur
             "minutes, step or value is not a number."
         )
     out.curves = {run: tuple(np.array(sorted(p)).T) for run, p in raw.items()}
+    out.by_x = {x: {run: tuple(np.array(sorted(p)).T) for run, p in runs.items()}
+                for x, runs in raw_x.items()}  # fmt: skip
     return out
 
 
 __all__ = [
     "CURVE_FIELDS",
     "CURVE_REQUIRED",
+    "CURVE_XS",
     "DEFAULT_METRIC",
     "RUN_REQUIRED",
     "TEST_STEPS_METRIC",

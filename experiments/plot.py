@@ -1,49 +1,38 @@
-"""Plots and a markdown report for a study, from its tidy CSVs only (no training code imported).
+"""Plots of a study, from its tidy CSVs only (no training code imported); the tables and
+``report.md`` come from :mod:`experiments.report`, the statistics from :mod:`experiments.stats`.
 
-Inputs, in ``STUDY_DIR`` (written by the sweep runner):
+Inputs, in ``STUDY_DIR`` (written by the sweep runner), read and checked by
+:func:`experiments.collect.read_runs` and :func:`~experiments.collect.read_curves`: ``runs.csv``
+(one row per run and scored target; only done rows with a numeric score are drawn) and
+``curves.csv`` (optional; ``val/score`` against ``step``, ``flops`` and ``minutes``, and
+``test/exact_by_steps`` against ``step``). A missing or unreadable file or column is a
+``ValueError`` naming the file and the fix; nothing is written then.
 
-- ``runs.csv``: one row per run. Required columns: ``run, regime, task, variant, score`` and
-  ``status`` (or, from other writers, ``error``); optional ones read as empty when absent
-  (``study, group, K, seed, params, minutes, steps, flops, score_name, random_score,
-  oracle_score``, ...); unknown columns are ignored. Only rows with ``status == "done"`` (or an
-  empty ``error``) enter plots and tables; the failed ones (``failed: <Error>: <message>``, as
-  the sweep writes them) are counted and listed in the report, and so are done rows without a
-  numeric score or without a task, regime or variant.
-- ``curves.csv`` (optional): tidy rows ``run, variant, group, seed, regime, task, minutes,
-  step, metric, value``. The rows of the chosen metric (``val/score``) of done runs are plotted,
-  under the task, regime and variant that ``runs.csv`` gives the run; points whose minutes or
-  value is not a number are skipped (and counted in the report).
+Every figure keeps the regimes apart (supervised, PPO, PPO from a supervised init: one panel per
+(task, regime), :func:`experiments.report.regime_of`), names the split and the unit on its y axis,
+puts its legend right of the axes and gives every variant one colour across all the study's
+plots (:func:`variant_styles`: the Okabe-Ito palette over the sorted variants of ``runs.csv``,
+then the same colours dashed). Outputs, in ``STUDY_DIR/plots/``, each written atomically; a plot
+without data is not written:
 
-The CSVs are read and checked by :func:`experiments.collect.read_runs` and
-:func:`~experiments.collect.read_curves`: a missing or unreadable file, a missing column or a
-``runs.csv`` without rows is a ``ValueError`` naming the file and the fix; nothing is written
-then.
-
-Outputs, each written atomically (a temporary file beside it, then ``os.replace``); a plot with
-no data is not written, and a ``report.md`` that this script did not write is never replaced:
-
-- ``plots/curves_<task>_<regime>.png``: the metric against training minutes; per variant the
-  mean over seeds on a common time grid with a 95% bootstrap band, the seeds drawn faint;
-- ``plots/score_vs_K_<task>_<regime>.png``: final score against K (H_cycles) for the rows with
-  a K, split into series by ``group`` unless the group names K (``K=3``); the rows without a K
-  (baselines) as horizontal lines with their CI band;
-- ``plots/score_vs_compute_<task>_<regime>.png``: final score against estimated FLOPs (log
-  scale; against minutes when a row lacks FLOPs), one marker per run and the variant means
-  (the geometric mean of the FLOPs);
-- ``plots/ablations_<task>_<regime>.png``: mean score per non-empty ``group`` (>= 2 groups);
-- ``plots/test_steps_<task>_<regime>.png``: score against the supervision steps allowed at test
-  time (``curves.csv`` metric ``test/exact_by_steps``, ``step`` = steps), per variant the mean
-  over seeds with a 95% bootstrap band (supervised runs; the think_longer study);
-- ``report.md``: run counts, the failed runs, and per (task, regime) a table and its plots.
-
-PPO plots show the mean random-policy (dashed grey) and oracle (dotted black) scores. Every
-confidence interval is a 95% percentile bootstrap of the mean over seeds (1000 resamples, a
-seeded generator: the outputs are deterministic); a cell with one seed has none (``—``).
+- ``curves_{steps,flops,minutes}_<task>_<regime>.png``: the validation curve against training
+  steps, estimated training FLOPs and minutes; seeds faint; the mean over seeds only where every
+  seed has a value (each seed interpolated onto a shared grid inside the range all of them
+  cover, :func:`common_grid`) with a 95% bootstrap band;
+- ``score_vs_K_<task>_<regime>.png``: the test score against K (H_cycles), baselines as lines;
+- ``score_vs_compute_<task>_<regime>.png``: the test score of every run against its training
+  FLOPs (or minutes when FLOPs are missing);
+- ``iqm_<task>_<regime>.png``: per variant the IQM of the test score with its stratified
+  bootstrap 95% CI (rliable), seeds as dots;
+- ``test_steps_<task>_<regime>.png``: the test score against supervision steps at test time
+  (``test/exact_by_steps``), per variant the mean over seeds where every seed has a value;
+- ``profile_<regime>.png``: per regime, one panel per task: the fraction of runs whose test
+  score exceeds tau, per variant with a 95% band (:func:`experiments.stats.performance_profile`).
 
 :func:`plot_supervised_curves` draws ``results/supervised/curves.png`` for
 ``experiments/supervised_results.py``.
 
-    python experiments/plot.py results/studies/k_sweep
+    trm-rl plot results/k_cycles
 """
 
 from __future__ import annotations
@@ -65,6 +54,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import PercentFormatter, ScalarFormatter
 
 from envs.utils import atomic_write
+from experiments import stats
 from experiments.collect import (
     DEFAULT_METRIC,
     TEST_STEPS_METRIC,
@@ -75,67 +65,90 @@ from experiments.collect import (
     read_rows,
     read_runs,
 )
+from experiments.report import (
+    REPS,
+    check_report_path,
+    panels,
+    score_name,
+    study_tables,
+    variants,
+    write_report,
+)
 
-#: How every report.md this script writes begins (one that does not is not replaced).
-_OUR_REPORT = re.compile(r"# .* report\n\n\d+ runs: \d+ done, \d+ failed\.")
-COLORS = tuple(f"C{i}" for i in range(10))  # the tab10 cycle
+#: The Okabe-Ito colour-blind-safe palette (Okabe & Ito 2008), black last.
+OKABE_ITO = ("#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7",
+             "#000000")  # fmt: skip
+#: Line styles of the 2nd, 3rd, ... round through the palette (more than 8 variants).
+DASHES = ("-", "--", ":", "-.")
+REFERENCE = "#999999"  # random policy and oracle lines
 GRID_POINTS = 200
+MEAN_NOTE = ("mean of the seeds on a shared grid, only where\nevery seed has a value; "
+             "band: 95% bootstrap CI")  # fmt: skip
+#: Learning-curve x columns: file name part, axis label (PPO steps are environment steps).
+CURVE_AXES = {
+    "step": ("steps", "training steps ({unit})"),
+    "flops": ("flops", "training FLOPs (estimated, log scale)"),
+    "minutes": ("minutes", "training time (minutes of wall clock, shared CPU)"),
+}
 
 
-def _finite(values: Iterable[float]) -> np.ndarray:
-    v = np.asarray(values if isinstance(values, np.ndarray) else list(values), dtype=float).ravel()
-    return v[np.isfinite(v)]
+# ------------------------------------------------------------------------------------ colours
+@dataclass(frozen=True)
+class Style:
+    """How one variant is drawn in every plot of a study."""
+
+    color: str
+    dash: str
 
 
-def bootstrap_ci(
-    values: Iterable[float], n_resamples: int = 1000, seed: int = 0, level: float = 0.95
-) -> tuple[float, float]:
-    """Percentile bootstrap confidence interval of the mean (non-finite values are dropped).
+def variant_styles(rows: Iterable[Row]) -> dict[str, Style]:
+    """One style per variant, built once per study from its sorted variant names: the
+    Okabe-Ito colours in order, then again dashed, dotted, ... (failed runs count too, so a
+    failure never shifts the colours of the others).
 
-    :param values: one value per seed.
-    :param n_resamples: bootstrap resamples (drawn with replacement, each of ``len(values)``).
-    :param seed: seeds the ``numpy`` generator, so the interval is deterministic.
-    :param level: the coverage, e.g. 0.95 for the 2.5th and 97.5th percentiles.
-    :return: ``(low, high)``; ``(v, v)`` for a single (or constant) value, ``(nan, nan)`` for none.
+    :param rows: every row of ``runs.csv``.
     """
-    v = _finite(values)
-    if v.size == 0:
-        return math.nan, math.nan
-    if np.all(v == v[0]):
-        return float(v[0]), float(v[0])
-    rng = np.random.default_rng(seed)
-    means = v[rng.integers(0, v.size, size=(n_resamples, v.size))].mean(axis=1)
-    low, high = np.quantile(means, [(1 - level) / 2, (1 + level) / 2])
-    return float(low), float(high)
+    names = sorted({r["variant"] for r in rows if r.get("variant")})
+    n = len(OKABE_ITO)
+    return {v: Style(OKABE_ITO[i % n], DASHES[i // n % len(DASHES)]) for i, v in enumerate(names)}
 
 
-def iqm(values: Iterable[float]) -> float:
-    """Interquartile mean: the mean of the finite values ``x`` with ``q25 <= x <= q75``.
+# --------------------------------------------------------------------------------- statistics
+def common_grid(
+    curves: Sequence[Curve], points: int = GRID_POINTS
+) -> tuple[np.ndarray, np.ndarray]:
+    """Seeds' curves on a shared x grid inside the range every one of them covers.
 
-    ``q25`` and ``q75`` are ``np.percentile``'s (linear interpolation) 25th and 75th percentiles.
-    For ``n >= 3`` at least one value lies in that window: ``n = 3`` gives the median,
-    ``n = 4`` and ``n = 5`` the mean of the middle 2 and 3 values. For ``n = 2`` the window may
-    hold none; the IQM is then the mean of both. ``n = 1``: the value; none: ``nan``.
+    Each curve is interpolated linearly between its points; no curve is extended beyond its
+    first or last point, so a mean over the rows never mixes seeds that have a value with seeds
+    that have none (a seed ending early cannot make the mean jump).
 
-    :param values: one value per seed.
+    :param curves: one ``(x, y)`` per seed, ``x`` sorted increasing.
+    :param points: grid points (one when the shared range is a single x).
+    :return: ``grid (G,)`` and ``values (seeds, G)``; ``G = 0`` when the ranges do not overlap.
+    :raises ValueError: when ``curves`` is empty or a curve has no points.
     """
-    v = _finite(values)
-    if v.size == 0:
-        return math.nan
-    q25, q75 = np.percentile(v, [25, 75])
-    middle = v[(v >= q25) & (v <= q75)]
-    return float(middle.mean() if middle.size else v.mean())
+    if not curves or any(np.size(x) == 0 for x, _ in curves):
+        raise ValueError("common_grid needs at least one curve with points; drop empty curves")
+    low = max(float(x[0]) for x, _ in curves)
+    high = min(float(x[-1]) for x, _ in curves)
+    if low > high:
+        return np.empty(0), np.empty((len(curves), 0))
+    grid = np.linspace(low, high, points) if high > low else np.array([low])
+    return grid, np.array([np.interp(grid, x, y) for x, y in curves])
 
 
-def _mean(values: Iterable[float]) -> float:
-    v = _finite(values)
-    return float(v.mean()) if v.size else math.nan
+def mean_band(values: np.ndarray, reps: int = REPS, seed: int = 0) -> tuple[np.ndarray, ...]:
+    """The mean over seeds at every column and its pointwise 95% stratified bootstrap interval
+    (rliable, through :mod:`experiments.stats`; seeds resampled within each column).
+
+    :param values: ``(seeds, points)``, at least 2 seeds, all finite.
+    :return: ``(mean, low, high)``, each ``(points,)``.
+    """
+    return stats.pointwise_mean_ci(np.asarray(values, dtype=float), reps=reps, seed=seed)
 
 
-def _unique(items: Iterable[Any]) -> list[Any]:
-    return list(dict.fromkeys(items))
-
-
+# ------------------------------------------------------------------------------------ drawing
 def _safe(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "_"
 
@@ -152,7 +165,7 @@ def _write_atomic(path: Path, data: bytes) -> Path:
     return path
 
 
-def _figure(panels: int = 1, width: float = 7.0, height: float = 4.5, dpi: int = 120) -> Figure:
+def _figure(panels: int = 1, width: float = 6.0, height: float = 4.2, dpi: int = 110) -> Figure:
     """A figure of ``panels`` axes side by side, on the Agg canvas (no pyplot state)."""
     fig = Figure(figsize=(width * panels, height), dpi=dpi)
     FigureCanvasAgg(fig)
@@ -173,15 +186,34 @@ def _axes(title: str, xlabel: str, ylabel: str, percent: bool = True) -> tuple[F
     return fig, fig.axes[0]
 
 
+def _legend(ax: Axes, title: str | None = None) -> None:
+    """The legend right of the axes, outside the data."""
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, fontsize=8,
+                  title=title, title_fontsize=7, frameon=False)  # fmt: skip
+
+
 def _png(fig: Figure) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", bbox_inches="tight")
     return buf.getvalue()
 
 
-def _save(fig: Figure, ax: Axes, path: Path, loc: str = "best") -> Path:
-    ax.legend(fontsize=8, loc=loc)
+def _save(fig: Figure, path: Path, title: str | None = None) -> Path:
+    for ax in fig.axes:
+        _legend(ax, title)
     return _write_atomic(path, _png(fig))
+
+
+def ylabel(name: str, split: str) -> str:
+    """A y label that names the split and the unit: ``exact accuracy, validation (%)``.
+
+    :param name: the score name of ``runs.csv`` (``exact accuracy (test)``, ``puzzles solved``).
+    :param split: ``test`` or ``validation``.
+    """
+    base = re.sub(r"\s*\((test|validation|val)\)\s*$", "", name.strip())
+    base = re.sub(r"^(test|validation|val)\s+", "", base) or "score"
+    return f"{base}, {split} (%)"
 
 
 @dataclass
@@ -189,93 +221,106 @@ class _Panel:
     """The done runs of one (task, regime) and what their plots share."""
 
     rows: list[Row]
-    title: str
-    ylabel: str
-    colors: dict[str, str]
+    task: str
+    regime: str
+    styles: dict[str, Style]
+    reps: int
+
+    @property
+    def title(self) -> str:
+        return f"{self.task} — {self.regime}"
+
+    @property
+    def stem(self) -> str:
+        return f"{_safe(self.task)}_{_safe(self.regime)}"
+
+    def ylabel(self, split: str = "test") -> str:
+        return ylabel(score_name(self.rows), split)
+
+    def line(self, variant: str) -> dict[str, Any]:
+        style = self.styles[variant]
+        return {"color": style.color, "ls": style.dash}
 
 
 def _references(ax: Axes, rows: list[Row]) -> None:
-    """The mean random-policy and oracle scores of PPO rows, as horizontal lines."""
-    if rows[0]["regime"] != "ppo":
+    """The mean random-policy and oracle test scores of PPO rows, as grey horizontal lines."""
+    if not rows[0]["regime"].startswith("ppo"):
         return
-    for key, label, style, color in (
-        ("random_score", "random policy", "--", "grey"),
-        ("oracle_score", "oracle", ":", "k"),
+    for key, label, dash in (
+        ("random_score", "random policy", "--"),
+        ("oracle_score", "oracle", ":"),
     ):
-        value = _mean(num(r.get(key)) for r in rows)
-        if math.isfinite(value):
-            ax.axhline(value, ls=style, lw=1.2, label=label, color=color)
+        values = [num(r.get(key)) for r in rows]
+        values = [v for v in values if math.isfinite(v)]
+        if values:
+            ax.axhline(float(np.mean(values)), ls=dash, lw=1.2, label=label, color=REFERENCE)
 
 
-def _scores(rows: list[Row]) -> np.ndarray:
-    return _finite(num(r["score"]) for r in rows)
+def _scores(rows: Iterable[Row]) -> np.ndarray:
+    v = np.array([num(r["score"]) for r in rows], dtype=float)
+    return v[np.isfinite(v)]
 
 
-def _plot_curves(p: _Panel, curves: dict[str, Curve], path: Path, percent: bool) -> Path | None:
-    """Learning curves per variant: the mean over seeds on a common time grid (each seed's curve
-    interpolated linearly between its first and last points only; a grid point uses the seeds
-    with data there) and its 95% bootstrap band; the seeds drawn faint."""
+def _mean_line(ax: Axes, p: _Panel, variant: str, seeds: list[Curve], label: str) -> None:
+    """Seeds faint, then their mean on the shared grid with a 95% band (2+ seeds)."""
+    for x, y in seeds:
+        marker = "o" if x.size == 1 else None
+        ax.plot(x, y, alpha=0.25, lw=0.7, marker=marker, ms=3, **p.line(variant))
+    grid, ys = common_grid(seeds)
+    if grid.size == 0:
+        ax.plot([], [], lw=2, label=f"{label}: seeds do not overlap, no mean", **p.line(variant))
+        return
+    if len(seeds) == 1:
+        mean, low, high = ys[0], ys[0], ys[0]
+    else:
+        mean, low, high = mean_band(ys, p.reps)
+    marker = "o" if grid.size == 1 else None
+    ax.plot(grid, mean, lw=2, marker=marker, label=label, **p.line(variant))
+    ax.fill_between(grid, low, high, color=p.styles[variant].color, alpha=0.2, lw=0)
+
+
+def _plot_curves(
+    p: _Panel, curves: Mapping[str, Curve], x: str, path: Path, metric: str
+) -> Path | None:
+    """Learning curves against one x column (:data:`CURVE_AXES`)."""
     seeds: dict[str, list[Curve]] = {}
     for r in p.rows:
         if r["run"] in curves:
             seeds.setdefault(r["variant"], []).append(curves[r["run"]])
     if not seeds:
         return None
-    times = np.concatenate([t for cs in seeds.values() for t, _ in cs])
-    grid = np.linspace(times.min(), times.max(), GRID_POINTS)
-    fig, ax = _axes(p.title, "training time (minutes)", p.ylabel, percent)
+    unit = "environment steps" if p.regime.startswith("ppo") else "optimiser updates"
+    percent = metric == DEFAULT_METRIC
+    label = p.ylabel("validation") if percent else f"{metric} (validation)"
+    fig, ax = _axes(p.title, CURVE_AXES[x][1].format(unit=unit), label, percent)
     for variant, cs in seeds.items():
-        ys = np.full((len(cs), grid.size), np.nan)
-        for i, (t, y) in enumerate(cs):
-            marker = "o" if t.size == 1 else None  # a lone point is no line
-            ax.plot(t, y, color=p.colors[variant], alpha=0.25, lw=0.7, marker=marker, ms=3)
-            inside = (grid >= t[0]) & (grid <= t[-1])
-            ys[i, inside] = np.interp(grid[inside], t, y)
-        mean, low, high = (np.full(grid.size, np.nan) for _ in range(3))
-        for j in np.flatnonzero(~np.isnan(ys).all(axis=0)):
-            column = _finite(ys[:, j])
-            mean[j], (low[j], high[j]) = column.mean(), bootstrap_ci(column)
-        lone = "o" if np.isfinite(mean).sum() == 1 else None  # one point: a marker, not a line
-        ax.plot(
-            grid, mean, color=p.colors[variant], lw=2, marker=lone, label=f"{variant} (n={len(cs)})"
-        )
-        ax.fill_between(grid, low, high, color=p.colors[variant], alpha=0.2, lw=0)
+        _mean_line(ax, p, variant, cs, f"{variant} (n={len(cs)})")
+    if x == "flops":
+        ax.set_xscale("log")
     _references(ax, p.rows)
-    return _save(fig, ax, path, loc="lower right")
+    return _save(fig, path, MEAN_NOTE)
 
 
-def _plot_score_vs_test_steps(
-    p: _Panel, by_steps: dict[str, dict[int, float]], path: Path
+def _plot_test_steps(
+    p: _Panel, by_steps: Mapping[str, dict[int, float]], path: Path
 ) -> Path | None:
-    """Score against the supervision steps allowed at test time (log2 axis), per variant: the
-    mean over seeds with its 95% bootstrap band, seeds faint. Drawn when a variant was scored
-    at two or more step counts (one-shot baselines are flat lines)."""
-    seeds: dict[str, list[dict[int, float]]] = {}
+    """Test score against the supervision steps allowed at test time (log2 axis), per variant
+    scored at 2+ step counts: seeds faint, the mean where every seed has a value, a 95% band."""
+    seeds: dict[str, list[Curve]] = {}
     for r in p.rows:
-        if len(by_steps.get(r["run"], {})) >= 2:
-            seeds.setdefault(r["variant"], []).append(by_steps[r["run"]])
+        run = by_steps.get(r["run"], {})
+        if len(run) >= 2:
+            xs = np.array(sorted(run), dtype=float)
+            seeds.setdefault(r["variant"], []).append((xs, np.array([run[int(s)] for s in xs])))
     if not seeds:
         return None
-    fig, ax = _axes(f"{p.title}: thinking longer at test time", "supervision steps at test time",
-                    p.ylabel)  # fmt: skip
-    for variant, runs in seeds.items():
-        color = p.colors[variant]
-        for run in runs:
-            xs = sorted(run)
-            ax.plot(xs, [run[x] for x in xs], color=color, alpha=0.25, lw=0.7)
-        xs = sorted(set().union(*runs))
-        mean, low, high = [], [], []
-        for x in xs:
-            column = _finite(run[x] for run in runs if x in run)
-            mean.append(column.mean())
-            low_x, high_x = bootstrap_ci(column)
-            low.append(low_x)
-            high.append(high_x)
-        ax.plot(xs, mean, color=color, lw=2, label=f"{variant} (n={len(runs)})")
-        ax.fill_between(xs, low, high, color=color, alpha=0.2, lw=0)
+    fig, ax = _axes(f"{p.title}: thinking longer", "supervision steps at test time (log2 scale)",
+                    p.ylabel("test"))  # fmt: skip
+    for variant, cs in seeds.items():
+        _mean_line(ax, p, variant, cs, f"{variant} (n={len(cs)})")
     ax.set_xscale("log", base=2)
     ax.xaxis.set_major_formatter(ScalarFormatter())  # 1, 2, 4, ... rather than 2^0, 2^1, ...
-    return _save(fig, ax, path, loc="lower right")
+    return _save(fig, path, MEAN_NOTE)
 
 
 def _k_series(row: Row) -> str:
@@ -284,234 +329,199 @@ def _k_series(row: Row) -> str:
 
 
 def _plot_score_vs_k(p: _Panel, path: Path) -> Path | None:
-    """Final score against K: per series the mean over seeds with 95% CI error bars and the seeds
-    as faint dots; the rows without a K (baselines) as horizontal lines with a CI band."""
+    """Test score against K: per series a grey line through the means, at every K the seeds as
+    dots and the mean with its 95% CI in the colour of that K's variant; the rows without a K
+    (baselines) as horizontal lines with their CI band in their own colour."""
     with_k = [r for r in p.rows if math.isfinite(num(r.get("K")))]
     if not with_k:
         return None
-    fig, ax = _axes(f"{p.title}: score vs K", "K (H_cycles)", p.ylabel)
-    for name in _unique(map(_k_series, with_k)):
+    fig, ax = _axes(f"{p.title}: score vs K", "K (H_cycles)", p.ylabel("test"))
+    for name in dict.fromkeys(map(_k_series, with_k)):
         series = [r for r in with_k if _k_series(r) == name]
         ks = sorted({num(r["K"]) for r in series})
-        stats = []
+        means = []
         for k in ks:
-            values = _scores([r for r in series if num(r["K"]) == k])
-            ax.scatter(np.full(values.size, k), values, color=p.colors[name], alpha=0.3, s=14)
-            stats.append((_mean(values), *bootstrap_ci(values)))
-        m, low, high = np.array(stats).T
-        yerr = np.maximum(0, [m - low, high - m])
-        ax.errorbar(ks, m, yerr=yerr, color=p.colors[name], marker="o", capsize=3, label=name)
-    without_k = [r for r in p.rows if not math.isfinite(num(r.get("K")))]
-    for variant in _unique(r["variant"] for r in without_k):
-        values = _scores([r for r in without_k if r["variant"] == variant])
-        if values.size:
-            color = p.colors[variant]
-            ax.axhline(values.mean(), color=color, lw=1.2, label=f"{variant} (no K)")
-            ax.axhspan(*bootstrap_ci(values), color=color, alpha=0.15, lw=0)
+            at_k = [r for r in series if num(r["K"]) == k]
+            for variant, sub in variants(at_k).items():
+                _point(ax, p, variant, k, _scores(sub))
+            means.append(float(_scores(at_k).mean()))
+        ax.plot(ks, means, color=REFERENCE, lw=1, zorder=1, label=f"{name} (mean per K)")
+    for variant, sub in variants(r for r in p.rows if r not in with_k).items():
+        values = _scores(sub)
+        ax.axhline(
+            values.mean(), lw=1.2, label=f"{variant} (no K, n={values.size})", **p.line(variant)
+        )
+        if values.size >= 2:
+            e = stats.aggregate({variant: values}, reps=p.reps)[variant]["mean"]
+            ax.axhspan(e.low, e.high, color=p.styles[variant].color, alpha=0.15, lw=0)
     _references(ax, p.rows)
     ax.set_xticks(sorted({num(r["K"]) for r in with_k}))
-    return _save(fig, ax, path)
+    return _save(fig, path, "means: 95% bootstrap CI")
+
+
+def _point(ax: Axes, p: _Panel, variant: str, x: float, values: np.ndarray) -> None:
+    """Seeds as dots and their mean with a 95% CI (2+ seeds) at ``x``."""
+    color = p.styles[variant].color
+    ax.scatter(np.full(values.size, x), values, color=color, alpha=0.35, s=14)
+    yerr = None
+    if values.size >= 2:
+        e = stats.aggregate({variant: values}, reps=p.reps)[variant]["mean"]
+        yerr = [[max(0.0, e.point - e.low)], [max(0.0, e.high - e.point)]]
+    ax.errorbar([x], [values.mean()], yerr=yerr, color=color, marker="o", capsize=3,
+                label=f"{variant} (n={values.size})")  # fmt: skip
 
 
 def _plot_score_vs_compute(p: _Panel, path: Path) -> Path | None:
-    """Final score against training FLOPs (log scale), or minutes when a row lacks FLOPs: one
-    marker per run coloured by variant, and the variant means (geometric mean of the FLOPs)."""
+    """Test score against training FLOPs (log scale), or minutes when a row lacks FLOPs: one
+    marker per run and per variant the mean (geometric mean of the FLOPs)."""
     flops = all(num(r.get("flops")) > 0 for r in p.rows)
     key = "flops" if flops else "minutes"
     points = [(r["variant"], num(r.get(key)), num(r["score"])) for r in p.rows]
     points = [q for q in points if math.isfinite(q[1]) and math.isfinite(q[2])]
     if not points:
         return None
-    xlabel = "estimated training FLOPs" if flops else "training time (minutes)"
-    fig, ax = _axes(f"{p.title}: score vs compute", xlabel, p.ylabel)
-    for variant in _unique(v for v, _, _ in points):
+    xlabel = "training FLOPs (estimated, log scale)" if flops else CURVE_AXES["minutes"][1]
+    fig, ax = _axes(f"{p.title}: score vs compute", xlabel, p.ylabel("test"))
+    for variant in dict.fromkeys(v for v, _, _ in points):
         xs, ys = np.array([(x, y) for v, x, y in points if v == variant]).T
-        ax.scatter(xs, ys, color=p.colors[variant], alpha=0.45, s=18)
-        mean = {"marker": "D", "s": 60, "edgecolors": "k", "label": f"{variant} (mean)"}
+        color = p.styles[variant].color
+        ax.scatter(xs, ys, color=color, alpha=0.45, s=18)
         x = np.exp(np.log(xs).mean()) if flops else xs.mean()  # geometric mean on a log axis
-        ax.scatter([x], [ys.mean()], color=p.colors[variant], **mean)
+        ax.scatter([x], [ys.mean()], color=color, marker="D", s=60, edgecolors="k",
+                   label=f"{variant} (mean, n={ys.size})")  # fmt: skip
     if flops:
         low, high = min(x for _, x, _ in points), max(x for _, x, _ in points)
         if low == high:  # one FLOP count: a decade around it, not a singular axis
             ax.set_xlim(low / 3, high * 3)
         ax.set_xscale("log")
     _references(ax, p.rows)
-    return _save(fig, ax, path)
+    return _save(fig, path, "dots: runs")
 
 
-def _plot_ablations(p: _Panel, path: Path) -> Path | None:
-    """Mean score per non-empty ``group`` (when >= 2 have scores) with 95% CI error bars and the
-    seeds as dots."""
-    groups = [g for g in _unique(r.get("group", "") for r in p.rows) if g]
-    scores = {g: _scores([r for r in p.rows if r.get("group") == g]) for g in groups}
-    scores = {g: v for g, v in scores.items() if v.size}
-    if len(scores) < 2:
+def _plot_iqm(p: _Panel, path: Path) -> Path | None:
+    """Per variant a bar at the IQM of the test score with its stratified bootstrap 95% CI
+    (variants with 2+ runs; a lone run is a dot without a bar) and the seeds as dots."""
+    scores = {v: _scores(sub) for v, sub in variants(p.rows).items()}
+    scores = {v: s for v, s in scores.items() if s.size}
+    if not scores:
         return None
-    fig, ax = _axes(f"{p.title}: groups", "group", p.ylabel)
-    for i, values in enumerate(scores.values()):
-        (low, high), m = bootstrap_ci(values), values.mean()
-        yerr = [[max(0, m - low)], [max(0, high - m)]]
-        ax.bar(i, m, color=COLORS[i % len(COLORS)], alpha=0.7, yerr=yerr, capsize=4)
-        offsets = np.linspace(-0.15, 0.15, values.size) if values.size > 1 else np.zeros(1)
-        ax.scatter(i + offsets, values, color="k", s=12, zorder=3)
-    ax.scatter([], [], color="k", s=12, label="seeds")
+    many = {v: s for v, s in scores.items() if s.size >= 2}
+    aggregates = stats.aggregate(many, reps=p.reps) if many else {}
+    fig, ax = _axes(f"{p.title}: IQM", "variant", p.ylabel("test"))
+    for i, (variant, values) in enumerate(scores.items()):
+        color = p.styles[variant].color
+        if variant in aggregates:
+            e = aggregates[variant]["iqm"]
+            yerr = [[max(0.0, e.point - e.low)], [max(0.0, e.high - e.point)]]
+            note = "; IQM = mean, n < 4" if stats.iqm_note(values.size) else ""
+            ax.bar(i, e.point, color=color, alpha=0.75, yerr=yerr, capsize=4,
+                   label=f"{variant} (n={values.size}{note})")  # fmt: skip
+        offsets = np.linspace(-0.2, 0.2, values.size) if values.size > 1 else np.zeros(1)
+        ax.scatter(i + offsets, values, color="k", s=10, zorder=3)
     _references(ax, p.rows)
-    ax.set_xticks(range(len(scores)), list(scores), rotation=20 if len(scores) > 4 else 0)
-    return _save(fig, ax, path)
+    ax.set_xticks(range(len(scores)), [v for v in scores], rotation=30, ha="right", fontsize=8)
+    return _save(fig, path, "IQM, 95% stratified bootstrap CI;\ndots: runs")
 
 
-def _pct(x: float) -> str:
-    return f"{100 * x:.1f}%" if math.isfinite(x) else "—"
+def _plot_profiles(
+    regime: str, by_task: Mapping[str, list[Row]], styles: dict[str, Style], reps: int, path: Path
+) -> Path | None:
+    """Performance profiles of one regime: per task, per variant with 2+ runs, the fraction of
+    runs with a test score above tau, with a pointwise 95% band."""
+    tasks = {}
+    for task, rows in by_task.items():
+        scores = {v: _scores(sub) for v, sub in variants(rows).items()}
+        scores = {v: s for v, s in scores.items() if s.size >= 2}
+        if scores:
+            tasks[task] = (rows, scores)
+    if not tasks:
+        return None
+    taus = np.linspace(0.0, 1.0, 101)
+    fig = _figure(len(tasks), width=5.0)
+    for ax, (task, (rows, scores)) in zip(fig.axes, tasks.items(), strict=True):
+        label = ylabel(score_name(rows), "test")
+        _style(ax, f"{task} — {regime}", f"τ: {label}", "fraction of runs with score > τ")
+        ax.xaxis.set_major_formatter(PercentFormatter(1.0))
+        for variant, (frac, low, high) in stats.performance_profile(
+            scores, taus, reps=reps
+        ).items():
+            style = styles[variant]
+            ax.plot(taus, frac, color=style.color, ls=style.dash, lw=1.8,
+                    label=f"{variant} (n={scores[variant].size})")  # fmt: skip
+            ax.fill_between(taus, low, high, color=style.color, alpha=0.15, lw=0)
+        ax.set_ylim(-0.02, 1.02)
+    fig.tight_layout()
+    return _save(fig, path, "band: 95% bootstrap CI")
 
 
-def _cell(text: str) -> str:
-    return " ".join(text.replace("|", "\\|").split()) or "—"
-
-
-def _table(rows: list[Row]) -> list[str]:
-    ppo = rows[0]["regime"] == "ppo"
-    cols = ["variant", "group", "seeds (n)", "score mean", "95% CI", "IQM", "params", "minutes"]
-    cols += ["random", "oracle"] if ppo else []
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    for variant, group in _unique((r["variant"], r.get("group", "")) for r in rows):
-        sub = [r for r in rows if r["variant"] == variant and r.get("group", "") == group]
-        values, params = _scores(sub), _mean(num(r.get("params")) for r in sub)
-        low, high = bootstrap_ci(values)
-        minutes = _mean(num(r.get("minutes")) for r in sub)
-        cells = [_cell(variant), _cell(group), str(len(sub)), _pct(_mean(values))]
-        cells += [f"{_pct(low)}–{_pct(high)}" if values.size > 1 else "—", _pct(iqm(values))]
-        cells += [f"{round(params):,}" if math.isfinite(params) else "—"]
-        cells += [f"{minutes:.1f}" if math.isfinite(minutes) else "—"]
-        if ppo:
-            refs = ("random_score", "oracle_score")
-            cells += [_pct(_mean(num(r.get(k)) for r in sub)) for k in refs]
-        lines.append("| " + " | ".join(cells) + " |")
-    return lines
-
-
+# -------------------------------------------------------------------------------------- study
 def _check_outputs(study_dir: Path) -> None:
     """Refuse before writing anything when ``plots`` is not a folder or ``report.md`` is a file
-    this script did not write."""
-    plots, report = study_dir / "plots", study_dir / "report.md"
+    that :mod:`experiments.report` did not write."""
+    plots = study_dir / "plots"
     if plots.exists() and not plots.is_dir():
         raise ValueError(
             f"{plots} is a file, not a folder: plot.py writes its PNGs there; move that file away"
         )
-    if report.is_dir():
-        raise ValueError(f"{report} is a folder: plot.py writes report.md there; move it away")
-    if report.exists():
-        try:
-            head = report.read_text(encoding="utf-8", errors="replace")[:500]
-        except OSError as err:
-            raise ValueError(f"cannot read {report} ({err}): make it readable") from None
-        if not _OUR_REPORT.match(head):
-            raise ValueError(
-                f"{report} was not written by experiments/plot.py (it does not begin with "
-                "'# <study> report' and the run counts): move or rename it so that it is kept, "
-                "then plot again"
-            )
+    check_report_path(study_dir)
 
 
-def _run_line(row: Row, why: str) -> str:
-    return (
-        f"- `{row['run'] or '—'}` ({_cell(row['task'])}, {_cell(row['regime'])}, "
-        f"{_cell(row['variant'])}, seed {row.get('seed') or '—'}): {_cell(why)}"
-    )
-
-
-# -------------------------------------------------------------------------------------- study
-def plot_study(study_dir: str | Path, metric: str = DEFAULT_METRIC) -> dict[str, list[Path]]:
-    """Write the plots of every (task, regime) of a study and its ``report.md``.
-
-    Failed runs and done runs without a numeric score are left out of the tables and plots,
-    counted and listed in the report; a study whose runs all failed gets a report and no plot.
+def plot_study(
+    study_dir: str | Path, metric: str = DEFAULT_METRIC, reps: int = REPS
+) -> dict[str, list[Path]]:
+    """Write the plots of every (task, regime) and regime of a study, then its ``report.md``
+    (:func:`experiments.report.write_report`, which links the plots under the tables).
 
     :param study_dir: the folder holding ``runs.csv`` (and ``curves.csv``).
     :param metric: the ``curves.csv`` metric drawn in the learning-curve plots.
+    :param reps: bootstrap resamples of every band and interval.
     :return: ``{"plots": [PNG paths], "report": [report.md path]}``.
     :raises ValueError: naming the file and the fix, before anything is written, when the
         folder or ``runs.csv`` is missing, a CSV is unreadable or lacks a required column,
         ``runs.csv`` has no rows, ``metric`` is not in ``curves.csv``, or ``plots`` or
-        ``report.md`` is in the way (see the module docstring).
+        ``report.md`` is in the way.
     """
     runs = read_runs(study_dir)
     study_dir = runs.path.parent
     points = read_curves(study_dir, metric)
     _check_outputs(study_dir)
-    rows, done = runs.rows, runs.done
-    study = next((r["study"] for r in rows if r.get("study")), study_dir.name)
-    counts = f"{len(rows)} runs: {len(rows) - len(runs.failed)} done, {len(runs.failed)} failed."
-    lines = [f"# {study} report", "", counts]
-    if runs.failed:
-        lines += ["", "Failed runs (left out of the tables and plots):", ""]
-        lines += [_run_line(row, status) for row, status in runs.failed]
-    if runs.left_out:
-        lines += ["", "Done runs left out of the tables and plots:", ""]
-        lines += [_run_line(row, why) for row, why in runs.left_out]
-    if points.notes:
-        lines += ["", *points.notes]
-    plots: list[Path] = []
-    for task, regime in _unique(
-        (r["task"], r["regime"]) for r in rows if r["task"] and r["regime"]
-    ):
-        sub = [r for r in done if r["task"] == task and r["regime"] == regime]
-        lines += ["", f"## {task} — {regime}", ""]
-        if not sub:
-            lines.append("No completed runs.")
-            continue
-        name = next((r["score_name"] for r in sub if r.get("score_name")), "score")
-        keys = [r["variant"] for r in sub] + [_k_series(r) for r in sub if r.get("K")]
-        colors = {k: COLORS[i % len(COLORS)] for i, k in enumerate(_unique(keys))}
-        panel = _Panel(sub, f"{task} — {regime}", name, colors)
-        out, stem = study_dir / "plots", f"{_safe(task)}_{_safe(regime)}"
-        default = metric == DEFAULT_METRIC
-        curves_panel = _Panel(sub, panel.title, name if default else metric, colors)
-        made = [
-            _plot_curves(curves_panel, points.curves, out / f"curves_{stem}.png", default),
-            _plot_score_vs_k(panel, out / f"score_vs_K_{stem}.png"),
-            _plot_score_vs_compute(panel, out / f"score_vs_compute_{stem}.png"),
-            _plot_ablations(panel, out / f"ablations_{stem}.png"),
-            _plot_score_vs_test_steps(panel, points.by_steps, out / f"test_steps_{stem}.png"),
+    styles = variant_styles(runs.rows)
+    out = study_dir / "plots"
+    made: dict[tuple[str, str], list[Path]] = {}
+    by_regime: dict[str, dict[str, list[Row]]] = {}
+    for (task, regime), sub in panels(runs.done).items():
+        by_regime.setdefault(regime, {})[task] = sub
+        p = _Panel(sub, task, regime, styles, reps)
+        paths = [
+            _plot_curves(p, points.by_x.get(x, {}), x, out / f"curves_{name}_{p.stem}.png", metric)
+            for x, (name, _) in CURVE_AXES.items()
         ]
-        lines += [
-            f"Score: {name} (mean over seeds; 95% percentile bootstrap CI over seeds, "
-            "1000 resamples; IQM as defined in `experiments/plot.py`).",
-            "",
+        paths += [
+            _plot_score_vs_k(p, out / f"score_vs_K_{p.stem}.png"),
+            _plot_score_vs_compute(p, out / f"score_vs_compute_{p.stem}.png"),
+            _plot_iqm(p, out / f"iqm_{p.stem}.png"),
+            _plot_test_steps(p, points.by_steps, out / f"test_steps_{p.stem}.png"),
         ]
-        lines += _table(sub)
-        for path in filter(None, made):
-            plots.append(path)
-            lines += ["", f"![{path.stem}](plots/{path.name})"]
-    report = _write_atomic(study_dir / "report.md", ("\n".join(lines) + "\n").encode())
-    return {"plots": plots, "report": [report]}
+        made[(task, regime)] = [path for path in paths if path is not None]
+    for regime, by_task in by_regime.items():
+        path = _plot_profiles(regime, by_task, styles, reps, out / f"profile_{_safe(regime)}.png")
+        if path is not None:
+            made[(f"performance profile, {regime}", "")] = [path]
+    report = write_report(study_dir, made, points.notes, reps)
+    return {"plots": [p for paths in made.values() for p in paths], "report": [report]}
 
 
-def summary_tables(study_dir: str | Path) -> str:
-    """The tables of ``report.md`` as text for a terminal: one per (task, regime), with the
-    mean over seeds, its 95% bootstrap CI and the IQM of every variant (and, for RL, the random
-    policy and the oracle). Without a done run: one line that says so.
+def summary_tables(study_dir: str | Path, reps: int = REPS) -> str:
+    """The tables of ``report.md`` as text for a terminal (:func:`experiments.report.study_tables`).
 
     :raises ValueError: as :func:`plot_study` does for ``runs.csv``.
     """
-    runs = read_runs(study_dir)
-    if not runs.done:
-        return (
-            f"no completed runs in {runs.path}: {len(runs.failed)} failed, "
-            f"{len(runs.left_out)} done but left out (listed in report.md by `trm-rl plot`)"
-        )
-    lines: list[str] = []
-    for task, regime in _unique((r["task"], r["regime"]) for r in runs.done):
-        sub = [r for r in runs.done if r["task"] == task and r["regime"] == regime]
-        name = next((r["score_name"] for r in sub if r.get("score_name")), "score")
-        if lines:
-            lines.append("")
-        lines += [f"{task} — {regime} (score: {name})", *_table(sub)]
-    return "\n".join(lines)
+    return study_tables(study_dir, reps)
 
 
 # --------------------------------------------------------------------------------- supervised
 #: The ``val/`` metrics of a supervised run's panel: maze validity where recorded, else exact.
-SUPERVISED_METRICS = {"val/valid": "valid shortest paths", "val/exact_accuracy": "exact puzzles"}
+SUPERVISED_METRICS = {"val/valid": "valid shortest paths", "val/exact_accuracy": "exact accuracy"}
 
 
 def plot_supervised_curves(curves: Iterable[Mapping[str, Any]], path: str | Path) -> Path | None:
@@ -537,16 +547,16 @@ def plot_supervised_curves(curves: Iterable[Mapping[str, Any]], path: str | Path
     fig = _figure(len(datasets), width=5.5, height=4.0, dpi=110)
     for ax, data in zip(fig.axes, datasets, strict=True):
         metric = next(m for m in SUPERVISED_METRICS if m in points[data])
-        label = SUPERVISED_METRICS[metric]
+        label = f"{SUPERVISED_METRICS[metric]}, validation (%)"
         _style(ax, data, "training time (minutes, 2-core CPU)", label)
         for i, (run, pts) in enumerate(sorted(points[data][metric].items())):
             minutes, values = np.array(sorted(pts)).T
-            style = ("-", "--", ":")[i // len(COLORS) % 3]  # > 10 runs: new dashes, same colours
+            n = len(OKABE_ITO)  # more runs than colours: the colours again, dashed
             marker = "o" if minutes.size == 1 else None
-            ax.plot(minutes, values, color=COLORS[i % len(COLORS)], ls=style, marker=marker,
-                    ms=3, label=run)  # fmt: skip
+            style = {"color": OKABE_ITO[i % n], "ls": DASHES[i // n % len(DASHES)]}
+            ax.plot(minutes, values, marker=marker, ms=3, label=run, **style)
         ax.set_ylim(0, 1.01)
-        ax.legend(fontsize=7)
+        _legend(ax)
     fig.tight_layout()
     return _write_atomic(Path(path), _png(fig))
 
@@ -560,6 +570,8 @@ class PlotArgs:
     """The study directory holding runs.csv and curves.csv; plots/ and report.md go there."""
     metric: str = DEFAULT_METRIC
     """The curves.csv metric drawn in the learning-curve plots."""
+    reps: int = REPS
+    """Bootstrap resamples of every band and interval."""
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, list[Path]]:
@@ -573,8 +585,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, list[Path]]:
     """
     args = tyro.cli(PlotArgs, args=argv)
     try:
-        written = plot_study(args.study_dir, args.metric)
-        print(summary_tables(args.study_dir))
+        written = plot_study(args.study_dir, args.metric, args.reps)
+        print(summary_tables(args.study_dir, args.reps))
     except ValueError as err:
         print(f"plot: {err}", file=sys.stderr)
         raise SystemExit(2) from None
@@ -584,16 +596,20 @@ def main(argv: Sequence[str] | None = None) -> dict[str, list[Path]]:
 
 
 __all__ = [
+    "OKABE_ITO",
     "TEST_STEPS_METRIC",  # the sweep imports it from here
     "PlotArgs",
-    "bootstrap_ci",
-    "iqm",
+    "Style",
+    "common_grid",
     "main",
+    "mean_band",
     "num",
     "plot_study",
     "plot_supervised_curves",
     "read_rows",
     "summary_tables",
+    "variant_styles",
+    "ylabel",
 ]
 
 

@@ -52,15 +52,18 @@ import torch
 import tyro
 
 from envs.utils import atomic_write, check_int
+from experiments import equal_flops
 from experiments.collect import CURVE_FIELDS, TEST_STEPS_METRIC, rounded, write_csv
 from experiments.plot import plot_study, summary_tables
 from experiments.ppo_results import run_rows, task_of
-from experiments.studies import RunSpec, get_study
+from experiments.stats import binomial_se
+from experiments.studies import RunSpec, get_study, target_data
 from trm_rl import runs
 from trm_rl.data.build import grid_info
 from trm_rl.flops import puzzle_flops, run_flops
 from trm_rl.policies.config import make_env_spec
 from trm_rl.policies.train import evaluate_ppo, read_ppo_config, timesteps_done, train_ppo
+from trm_rl.supervised import state as run_state
 from trm_rl.supervised.commands import evaluate_run
 from trm_rl.supervised.config import TrainConfig
 from trm_rl.supervised.trainer import steps_done, train
@@ -74,6 +77,7 @@ RUN_FIELDS = [
 EXTRA_FIELDS = [
     "eval_flops", "valid", "score_halt", "steps_halt", "puzzles", "stochastic_score",
     "full_thinking_score", "full_thinking_steps", "episodes", "pretrain_minutes", "wall_minutes",
+    "score_se", "score_last", "chosen_step",
 ]  # fmt: skip
 RESULT = "result.json"
 ROWS = "rows.csv"
@@ -210,15 +214,17 @@ def failed_result(spec: RunSpec, err: BaseException) -> Result:
 
 def add_flops(result: Result) -> bool:
     """Fill the ``flops`` column (estimated training FLOPs: per-step FLOPs of the run's config
-    x its steps, :func:`trm_rl.flops.run_flops`) of a done result's rows and, for a supervised
-    run's own row, ``eval_flops`` (forward FLOPs of one test puzzle at its supervision steps).
+    x its steps, :func:`trm_rl.flops.run_flops`) of a done result's rows and of its validation
+    curve points and, for a supervised run's own row, ``eval_flops`` (forward FLOPs of one test
+    puzzle at its supervision steps).
 
     An estimate that fails leaves the columns empty with a warning: FLOPs never fail a run.
 
     :return: whether a row changed (the caller rewrites ``result.json``).
     """
     rows = [r for r in result["rows"] if r.get("flops") in ("", None)]
-    if result["status"] != "done" or not rows:
+    points = [c for c in result["curves"] if c.get("flops") == "" and c.get("split") == "val"]
+    if result["status"] != "done" or not (rows or points):
         return False
     spec = RunSpec.from_dict(result["spec"])
     try:
@@ -227,6 +233,8 @@ def add_flops(result: Result) -> bool:
             row["flops"] = float(f"{run_flops(spec.regime, cfg, int(row['steps'])):.4g}")
             if spec.regime == "supervised" and row["run"] == spec.name and row["think_steps"]:
                 row["eval_flops"] = float(f"{puzzle_flops(cfg, int(row['think_steps'])):.4g}")
+        for point in points:  # the learning curve against training FLOPs
+            point["flops"] = float(f"{run_flops(spec.regime, cfg, int(point['step'])):.4g}")
     except Exception as err:  # an estimate, not a result: report it and go on
         print(f"warning: no FLOP estimate for {spec.name}: {type(err).__name__}: {err}")
         return any(row.get("flops") not in ("", None) for row in rows)
@@ -251,41 +259,67 @@ def _common(spec: RunSpec) -> dict[str, Any]:
             "group": spec.group, "K": "" if spec.K is None else spec.K, "seed": spec.seed}  # fmt: skip
 
 
+def choose_snapshot(val: dict[int, float], kept: list[int]) -> int | None:
+    """The kept step with the best validation score (the latest of equals); None when no kept
+    step has a validation score."""
+    scored = [step for step in kept if step in val]
+    if not scored:
+        return None
+    return max(scored, key=lambda step: (val[step], step))
+
+
 def _supervised(spec: RunSpec, run_dir: Path) -> tuple[list[dict], list[dict]]:
-    """Train (or continue) a supervised run, score it on its test split and on ``also``."""
+    """Train (or continue) a supervised run; pick the kept snapshot with the best validation
+    score, score it (and the last weights) on the test split, and it alone on ``also``."""
     cfg = build_config(spec, run_dir, resume=(run_dir / runs.RUN_CONFIG).exists())
     if not (cfg.resume and cfg.steps is not None and steps_done(run_dir) >= cfg.steps):
         train(cfg)  # a run killed after training, before evaluation, is only evaluated
-    reports = [(None, evaluate_run(run_dir, device=cfg.device, env_episodes=spec.eval_episodes,
-                                   limit=spec.eval_limit))]  # fmt: skip
-    for data, limit in spec.also:
-        reports.append((data, evaluate_run(run_dir, data, device=cfg.device, limit=limit)))
-    with atomic_write(run_dir / "evaluate.json") as f:
-        json.dump({r["data"]: r for _, r in reports}, f, indent=1)
-    config = runs.read_config(run_dir, "supervised")
     with (run_dir / "metrics.csv").open(newline="") as f:
         metrics = list(csv.DictReader(f))
-    last = metrics[-1] if metrics else {"time_s": "0", "step": "0"}
+    val = {int(r["step"]): float(r["val/exact_accuracy"]) for r in metrics
+           if r.get("val/exact_accuracy")}  # fmt: skip
+    kept = [step for step, _ in run_state.snapshots(run_dir)]
+    chosen = choose_snapshot(val, kept)
+
+    def score(data: str | None, limit: int | None, snapshot: int | None, episodes: int = 0):
+        return evaluate_run(run_dir, data, device=cfg.device, env_episodes=episodes,
+                            limit=limit, snapshot=snapshot)  # fmt: skip
+
+    best = score(None, spec.eval_limit, chosen, spec.eval_episodes)
+    last = best if chosen is None or chosen == max(kept) else score(None, spec.eval_limit, None)
+    reports = [(None, best)] + [
+        (data, score(target_data(data), n, chosen)) for data, n in spec.also
+    ]
+    with atomic_write(run_dir / "evaluate.json") as f:
+        json.dump({"chosen_step": chosen, "last": last,
+                   **{data or r["data"]: r for data, r in reports}}, f, indent=1)  # fmt: skip
+    config = runs.read_config(run_dir, "supervised")
+    end = metrics[-1] if metrics else {"time_s": "0", "step": "0"}
     rows = []
     for target, report in reports:
         env = report.get("env", {})
+        n = report["count"]
         rows.append(_common(spec) | {
             "run": spec.name if target is None else f"{spec.name}.{target}",
             "task": spec.task if target is None else f"{target} (trained {spec.task})",
             "params": config["resolved"]["parameters"],
-            "minutes": round(float(last["time_s"]) / 60, 2), "steps": int(last["step"]),
+            "minutes": round(float(end["time_s"]) / 60, 2), "steps": int(end["step"]),
             "flops": "", "score": rounded(report["exact_accuracy"]),
             "score_name": "exact accuracy (test)", "success": rounded(env.get("success")),
             "length_ratio": rounded(env.get("length_over_optimal")),
             "think_steps": report["steps_no_halt"], "random_score": "", "oracle_score": "",
             "status": "done", "valid": rounded(report.get("valid")),
             "score_halt": rounded(report["exact_accuracy_halt"]),
-            "steps_halt": rounded(report["steps_halt"]), "puzzles": report["count"],
+            "steps_halt": rounded(report["steps_halt"]), "puzzles": n,
+            "score_se": rounded(binomial_se(report["exact_accuracy"], n)),
+            "chosen_step": "" if chosen is None else chosen,
+            "score_last": rounded(last["exact_accuracy"]) if target is None else "",
         })  # fmt: skip
     curves = [
         _common(spec) | {
             "run": spec.name, "task": spec.task, "minutes": round(float(r["time_s"]) / 60, 3),
-            "step": int(r["step"]), "metric": "val/score",
+            "step": int(r["step"]), "examples": int(float(r.get("examples") or 0)),
+            "flops": "", "split": "val", "metric": "val/score",
             "value": float(r["val/exact_accuracy"]),
         }
         for r in metrics
@@ -294,7 +328,7 @@ def _supervised(spec: RunSpec, run_dir: Path) -> tuple[list[dict], list[dict]]:
     for row, (_, report) in zip(rows, reports, strict=True):  # thinking longer at test time
         curves += [
             _common(spec) | {"run": row["run"], "task": row["task"], "minutes": "", "step": i,
-                             "metric": TEST_STEPS_METRIC, "value": value}
+                             "split": "test", "metric": TEST_STEPS_METRIC, "value": value}
             for i, value in enumerate(report.get("exact_by_step", []), start=1)
         ]  # fmt: skip
     return rows, curves
@@ -391,13 +425,12 @@ def plan_lines(specs: list[RunSpec], workers: int, finished: set[str]) -> list[s
             f"{s.seed:>4}  {s.budget:<11}  {s.est_minutes:>8.2f}{mark}"
         )
     todo = [s for s in specs if s.name not in finished]
-    budget = sum(float(s.config.minutes or 0.0) for s in todo)
     cpu = sum(s.est_minutes for s in todo)
     wall = wall_estimate((s.est_minutes for s in todo), workers)
     lines.append(
-        f"total: {len(specs)} runs ({len(todo)} to run): {budget:.1f} training minutes, about "
-        f"{cpu:.1f} CPU-minutes with validation and evaluation; estimated wall time "
-        f"{_duration(wall)} with {workers} worker{'s' if workers > 1 else ''}"
+        f"total: {len(specs)} runs ({len(todo)} to run), budgets in steps: about "
+        f"{_duration(cpu)} CPU time with validation and evaluation on this kind of machine; "
+        f"estimated wall time {_duration(wall)} with {workers} worker{'s' if workers > 1 else ''}"
     )
     return lines
 
@@ -484,9 +517,13 @@ def run_specs(
     except KeyboardInterrupt:
         print(f"interrupted: run the same command again to resume ({out})", flush=True)
         raise
-    rows, _ = write_tables(out, specs)
+    rows, curves = write_tables(out, specs)
     done = sum(r["status"] == "done" for r in rows)
     print(f"{len(rows)} rows in {out / 'runs.csv'}: {done} done, {len(rows) - done} failed")
+    if any(s.regime == "supervised" for s in specs):
+        options = {s.name: {"limit": s.eval_limit, "device": s.config.device} for s in specs}
+        scored = equal_flops.score_runs(out, rows, curves, options)
+        print(f"{len(scored)} runs scored at equal training FLOPs: {out / 'equal_flops.csv'}")
     written = plot_study(out)
     if done:
         print(f"\n{summary_tables(out)}\n")

@@ -143,7 +143,7 @@ def test_ppo_results_collects_merges_and_plots(tmp_path: Path) -> None:
     assert list(curves[0]) == CURVE_FIELDS and len(curves) == 6
     assert (out / "s4-trm-s0.metrics.csv").read_text() == (runs[0] / "metrics.csv").read_text()
     assert (out / "report.md").read_text().startswith("# ppo report\n\n3 runs: 3 done, 0 failed.")
-    assert (out / "plots" / "curves_sudoku-4x4_ppo.png").read_bytes()[:8] == PNG_MAGIC
+    assert (out / "plots" / "curves_steps_sudoku-4x4_ppo.png").read_bytes()[:8] == PNG_MAGIC
     # Collecting one run again replaces its rows; the others stay.
     ppo_results.main(ppo_results.Args(runs=(runs[1],), out_dir=out))
     assert [r["run"] for r in read(out / "runs.csv")] == ["s4-trm-s0", "s4-trm-s2", "s4-trm-s1"]

@@ -15,13 +15,26 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from experiments.plot import (  # noqa: E402
-    bootstrap_ci,
-    iqm,
+    OKABE_ITO,
+    common_grid,
     main,
-    plot_study,
     plot_supervised_curves,
-    summary_tables,
+    variant_styles,
+    ylabel,
 )
+from experiments.plot import plot_study as _plot_study  # noqa: E402
+from experiments.plot import summary_tables as _summary_tables  # noqa: E402
+
+REPS = 100  # bootstrap resamples: enough for smoke tests, seconds not minutes
+
+
+def plot_study(study_dir: Path, metric: str = "val/score") -> dict[str, list[Path]]:
+    return _plot_study(study_dir, metric, reps=REPS)
+
+
+def summary_tables(study_dir: Path) -> str:
+    return _summary_tables(study_dir, reps=REPS)
+
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 RUN_COLUMNS = ["study", "run", "regime", "task", "variant", "group", "K", "seed", "params",
@@ -87,10 +100,11 @@ def study(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, lis
 
 def test_plot_study_writes_every_plot_and_the_report(study) -> None:
     root, written = study
-    expected = {f"{kind}_{task}_{regime}.png" for task, regime in COMBOS
-                for kind in ("curves", "score_vs_K", "score_vs_compute", "ablations")}  # fmt: skip
+    kinds = ("curves_steps", "curves_minutes", "score_vs_K", "score_vs_compute", "iqm")
+    expected = {f"{kind}_{task}_{regime}.png" for task, regime in COMBOS for kind in kinds}
     expected.add("test_steps_maze-9x9_supervised.png")  # only the TRMs ran several step counts
-    assert {p.name for p in written["plots"]} == expected
+    expected |= {"profile_supervised.png", "profile_ppo.png"}  # one per regime, never pooled
+    assert {p.name for p in written["plots"]} == expected  # no FLOPs in curves.csv: no flops plot
     for path in written["plots"]:
         assert path.parent == root / "plots"
         data = path.read_bytes()
@@ -100,13 +114,11 @@ def test_plot_study_writes_every_plot_and_the_report(study) -> None:
     assert report.startswith("# k_sweep report\n")
     assert "28 runs: 27 done, 1 failed." in report
     assert "`sudoku-ppo-crashed`" in report and "CUDA out of memory" in report
-    header = "| variant | group | seeds (n) | score mean | 95% CI | IQM | params | minutes |"
-    assert header + "\n" in report and header + " random | oracle |\n" in report
-    assert "## maze-9x9 — ppo" in report and "| 5.0% | 100.0% |" in report
+    assert "### maze-9x9 — ppo" in report and "| variant | n | test puzzles/run |" in report
     for name in expected:
         assert f"](plots/{name})" in report
-    # The failed run is left out of the table: 3 seeds per row.
-    assert "| MLP | — | 3 |" in report and "| 4 |" not in report
+    # The failed run is left out of the table: 3 runs per row.
+    assert report.count("| MLP | 3 |") == 3 and "| 4 |" not in report
     assert not list(root.glob("**/*.tmp"))
 
 
@@ -114,7 +126,7 @@ def test_summary_tables_are_the_report_tables(study) -> None:
     root, _ = study
     text = summary_tables(root)
     report = (root / "report.md").read_text()
-    assert "maze-9x9 — ppo (score: " in text
+    assert "### maze-9x9 — ppo" in text
     tables = [line for line in text.splitlines() if line.startswith("|")]
     assert tables and all(line in report.splitlines() for line in tables)
     assert len(tables) == sum(line.startswith("|") for line in report.splitlines())
@@ -137,11 +149,15 @@ def test_plots_without_data_are_skipped_and_main_prints_paths(tmp_path: Path, ca
              "score": 0.5 + 0.1 * s, "minutes": 2 + s, "status": "done"} for s in range(2)]  # fmt: skip
     write_csv(tmp_path / "runs.csv", list(rows[0]), rows)
     written = main([str(tmp_path)])
-    assert [p.name for p in written["plots"]] == ["score_vs_compute_maze-9x9_supervised.png"]
+    assert [p.name for p in written["plots"]] == [
+        "score_vs_compute_maze-9x9_supervised.png",
+        "iqm_maze-9x9_supervised.png",
+        "profile_supervised.png",
+    ]
     out = capsys.readouterr().out
     assert "score_vs_compute_maze-9x9_supervised.png" in out and "report.md" in out
     report = (tmp_path / "report.md").read_text()
-    assert "# " + tmp_path.name + " report" in report and "| MLP | — | 2 | 55.0% |" in report
+    assert "# " + tmp_path.name + " report" in report and "| MLP | 2 | — | 55.0 [" in report
 
 
 def test_missing_runs_csv_or_column_is_a_clear_error(tmp_path: Path) -> None:
@@ -155,31 +171,6 @@ def test_missing_runs_csv_or_column_is_a_clear_error(tmp_path: Path) -> None:
     write_csv(tmp_path / "curves.csv", ["run", "minutes", "metric"], [])
     with pytest.raises(ValueError, match="'value'"):
         plot_study(tmp_path)
-
-
-def test_bootstrap_ci() -> None:
-    rng = np.random.default_rng(1)
-    small, large = rng.normal(0.5, 0.1, 5), rng.normal(0.5, 0.1, 200)
-    low, high = bootstrap_ci(small)
-    assert low <= small.mean() <= high and low < high
-    low_l, high_l = bootstrap_ci(large)
-    assert low_l <= large.mean() <= high_l and high_l - low_l < high - low
-    assert bootstrap_ci(small, seed=3) == bootstrap_ci(small, seed=3)
-    assert bootstrap_ci(small, seed=3) != bootstrap_ci(small, seed=4)
-    assert bootstrap_ci(np.array([0.7])) == (0.7, 0.7)
-    assert bootstrap_ci([0.2, 0.2, 0.2]) == (0.2, 0.2)
-    assert all(math.isnan(x) for x in bootstrap_ci(np.array([])))
-    assert bootstrap_ci([0.0, 1.0, math.nan], n_resamples=500) == bootstrap_ci([0.0, 1.0], 500)
-
-
-def test_iqm() -> None:
-    assert iqm([1, 2, 3, 4]) == 2.5  # the middle two
-    assert iqm([1, 2, 3, 4, 100]) == 3.0  # the middle three: the outlier is dropped
-    assert iqm(np.arange(8.0)) == 3.5  # values 2..5
-    assert iqm([0, 1, 5]) == 1.0  # n = 3: the median
-    assert iqm([1, 3]) == 2.0  # n = 2: both
-    assert iqm([0.4]) == 0.4
-    assert math.isnan(iqm([]))
 
 
 # ------------------------------------------------------------------ robustness: what is there
@@ -239,12 +230,16 @@ def test_runs_without_curves_plots_what_is_there(tmp_path: Path) -> None:
     rows = [done_row(f"r{s}", s, 0.4 + 0.1 * s) for s in range(3)]
     write_csv(tmp_path / "runs.csv", RUN_COLUMNS, rows)
     written = plot_study(tmp_path)
-    assert [p.name for p in written["plots"]] == ["score_vs_compute_maze-9x9_supervised.png"]
+    assert [p.name for p in written["plots"]] == [
+        "score_vs_compute_maze-9x9_supervised.png",
+        "iqm_maze-9x9_supervised.png",
+        "profile_supervised.png",
+    ]
     assert pngs_ok(written["plots"])
     report = (tmp_path / "report.md").read_text()
     assert "3 runs: 3 done, 0 failed." in report
     assert "No curves.csv: no learning curves or test-step plots." in report
-    assert "| MLP | — | 3 | 50.0% |" in report
+    assert "| MLP | 3 | — | 50.0 [" in report
 
 
 def test_missing_columns_name_the_file_and_the_column(tmp_path: Path) -> None:
@@ -277,7 +272,11 @@ def test_empty_csvs(tmp_path: Path) -> None:
     write_csv(tmp_path / "runs.csv", RUN_COLUMNS, [done_row("a"), done_row("b", 1, 0.7)])
     write_csv(tmp_path / "curves.csv", CURVE_COLUMNS, [])
     written = plot_study(tmp_path)
-    assert [p.name for p in written["plots"]] == ["score_vs_compute_maze-9x9_supervised.png"]
+    assert [p.name for p in written["plots"]] == [
+        "score_vs_compute_maze-9x9_supervised.png",
+        "iqm_maze-9x9_supervised.png",
+        "profile_supervised.png",
+    ]
     assert "curves.csv has no rows of metric `val/score`" in (tmp_path / "report.md").read_text()
 
 
@@ -301,9 +300,11 @@ def test_failed_rows_are_skipped_and_counted(tmp_path: Path) -> None:
     report = (tmp_path / "report.md").read_text()
     assert "3 runs: 2 done, 1 failed." in report
     assert "- `oom` (maze-9x9, supervised, MLP, seed 1): failed: RuntimeError: CUDA out" in report
-    assert "| MLP | — | 2 | 60.0% |" in report
+    assert "| MLP | 2 | — | 60.0 [" in report
     assert {p.name for p in written["plots"]} == {
-        "curves_maze-9x9_supervised.png", "score_vs_compute_maze-9x9_supervised.png"}  # fmt: skip
+        "curves_steps_maze-9x9_supervised.png", "curves_minutes_maze-9x9_supervised.png",
+        "score_vs_compute_maze-9x9_supervised.png", "iqm_maze-9x9_supervised.png",
+        "profile_supervised.png"}  # fmt: skip
     assert pngs_ok(written["plots"])
     assert "oom" not in summary_tables(tmp_path)
 
@@ -324,8 +325,8 @@ def test_a_study_whose_runs_all_failed_gets_a_report_and_no_plot(tmp_path: Path,
     assert written["plots"] == [] and not (tmp_path / "plots").exists()
     report = (tmp_path / "report.md").read_text()
     assert "2 runs: 0 done, 2 failed." in report and "No completed runs." in report
-    assert "no completed runs in" in capsys.readouterr().out
-    assert summary_tables(tmp_path).startswith("no completed runs in")
+    assert "No completed runs." in capsys.readouterr().out
+    assert summary_tables(tmp_path).endswith("No completed runs.")
 
 
 def test_nan_and_non_numeric_values(tmp_path: Path) -> None:
@@ -347,10 +348,12 @@ def test_nan_and_non_numeric_values(tmp_path: Path) -> None:
                  "`nolabel` (—, supervised, MLP, seed 6): no task"):  # fmt: skip
         assert line in report
     assert "3 curves.csv points of `val/score` or `test/exact_by_steps` skipped" in report
-    assert "| MLP | — | 2 | 60.0% |" in report  # the two numeric rows only
+    assert "| MLP | 2 | — | 60.0 [" in report  # the two numeric rows only
     # A K that is not a number reads as no K; FLOPs that are not all numbers: minutes instead.
     assert {p.name for p in written["plots"]} == {
-        "curves_maze-9x9_supervised.png", "score_vs_compute_maze-9x9_supervised.png"}  # fmt: skip
+        "curves_steps_maze-9x9_supervised.png", "curves_minutes_maze-9x9_supervised.png",
+        "score_vs_compute_maze-9x9_supervised.png", "iqm_maze-9x9_supervised.png",
+        "profile_supervised.png"}  # fmt: skip
     assert pngs_ok(written["plots"])
 
 
@@ -365,11 +368,11 @@ def test_one_seed_per_cell_has_no_interval(tmp_path: Path) -> None:
     written = plot_study(tmp_path)
     names = {p.name for p in written["plots"]}
     assert names == {f"{kind}_maze-9x9_supervised.png" for kind in
-                     ("curves", "score_vs_K", "score_vs_compute", "ablations", "test_steps")}  # fmt: skip
+                     ("curves_steps", "curves_minutes", "score_vs_K", "score_vs_compute", "iqm", "test_steps")}  # fmt: skip
     assert pngs_ok(written["plots"])
     report = (tmp_path / "report.md").read_text()
-    assert "| MLP | — | 1 | 40.0% | — | 40.0% |" in report
-    assert "| TRM | K=3 | 1 | 60.0% | — | 60.0% |" in report
+    assert "| MLP | 1 | — | 40.0 | — |" in report
+    assert "| TRM | 1 | — | 60.0 | — |" in report
 
 
 def test_a_metric_that_curves_csv_lacks_is_a_clear_error(tmp_path: Path) -> None:
@@ -380,13 +383,13 @@ def test_a_metric_that_curves_csv_lacks_is_a_clear_error(tmp_path: Path) -> None
     assert nothing_written(tmp_path)
     write_csv(tmp_path / "curves.csv", CURVE_COLUMNS, curve_rows("a", [1, 2], "train/loss"))
     written = plot_study(tmp_path, metric="train/loss")
-    assert "curves_maze-9x9_supervised.png" in {p.name for p in written["plots"]}
+    assert "curves_steps_maze-9x9_supervised.png" in {p.name for p in written["plots"]}
 
 
 def test_files_plot_did_not_write_are_never_replaced(tmp_path: Path) -> None:
     write_csv(tmp_path / "runs.csv", RUN_COLUMNS, [done_row("a"), done_row("b", 1)])
     (tmp_path / "report.md").write_text("# My notes\n\nhand-written\n")
-    with pytest.raises(ValueError, match=r"report\.md was not written by experiments/plot\.py"):
+    with pytest.raises(ValueError, match=r"report\.md was not written by experiments/report\.py"):
         plot_study(tmp_path)
     assert (tmp_path / "report.md").read_text() == "# My notes\n\nhand-written\n"
     assert not (tmp_path / "plots").exists()
@@ -429,3 +432,31 @@ def test_plot_supervised_curves(tmp_path: Path) -> None:
     skipped = [{**r, "value": "x"} for r in rows] + [{**rows[0], "metric": "train/loss"}]
     assert plot_supervised_curves(skipped, tmp_path / "none.png") is None
     assert not (tmp_path / "none.png").exists()
+
+
+# ---------------------------------------------------------------- grid, colours and labels
+def test_common_grid_means_only_where_every_seed_has_a_value() -> None:
+    early = (np.array([0.0, 1.0, 2.0]), np.array([0.0, 0.5, 1.0]))
+    late = (np.array([1.0, 3.0, 5.0]), np.array([0.2, 0.4, 0.6]))
+    grid, ys = common_grid([early, late], points=5)
+    assert grid[0] == 1.0 and grid[-1] == 2.0 and ys.shape == (2, 5)  # the overlap only
+    np.testing.assert_allclose(ys[0], np.linspace(0.5, 1.0, 5))
+    np.testing.assert_allclose(ys[1], np.linspace(0.2, 0.3, 5))
+    apart = (np.array([4.0, 6.0]), np.array([0.1, 0.2]))
+    grid, ys = common_grid([early, apart])
+    assert grid.size == 0 and ys.shape == (2, 0)  # no x where both have a value: no mean
+    with pytest.raises(ValueError, match="at least one curve"):
+        common_grid([])
+
+
+def test_one_colour_per_variant_across_the_study() -> None:
+    rows = [{"variant": v} for v in ("TRM", "MLP", "conv", "MLP", *[f"v{i}" for i in range(8)])]
+    styles = variant_styles(rows)
+    assert list(styles) == sorted(styles) and styles["MLP"].color == OKABE_ITO[0]
+    assert len({(s.color, s.dash) for s in styles.values()}) == len(styles)  # 11 > 8 colours
+    assert variant_styles(reversed(rows)) == styles  # built from the sorted names, not the order
+
+
+def test_ylabel_names_split_and_unit() -> None:
+    assert ylabel("exact accuracy (test)", "validation") == "exact accuracy, validation (%)"
+    assert ylabel("puzzles solved", "test") == "puzzles solved, test (%)"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import functools
 import json
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ import pytest
 from experiments import sweep
 from experiments.studies import STUDIES, RunSpec, get_study
 from experiments.sweep import RUN_FIELDS, check_spec, expand, run_one, run_specs
+from trm_rl.model import build_model
 from trm_rl.model.config import TRMConfig
 from trm_rl.policies.config import ppo_args, resolve_ppo
 from trm_rl.supervised.config import resolve_train, train_args
@@ -29,7 +31,8 @@ def tiny_specs(study: str = "tiny") -> list[RunSpec]:
         variant="TRM H1/L1", group="K=1", K=1, seed=0,
         config=resolve_train(
             train_args("sudoku-4x4", steps=4, optim={"batch_size": 8}, eval_size=16,
-                       data_set=("val_size=16", "test_size=32"), **common)
+                       eval_every=2, keep_every=2, data_set=("val_size=16", "test_size=32"),
+                       **common)
         ),
         eval_episodes=8, eval_limit=32,
     )  # fmt: skip
@@ -79,37 +82,133 @@ def test_every_study_preset_expands_into_valid_configs(study, preset, check_cach
     assert {s.study for s in specs} == {study}
     for spec in specs:
         assert RunSpec.from_dict(json.loads(json.dumps(spec.to_dict()))) == spec
-        assert spec.config.minutes and spec.est_minutes > spec.config.minutes
+        assert spec.config.minutes is None and spec.est_minutes > 0  # budgets in steps
         check_spec(spec, check_cache)  # config, data, model (or policy TRM config), env
+    # Every run of a task has the same step budget (and supervised runs the same validation
+    # and snapshot points: keep_points of them).
+    budgets: dict[tuple[str, str], set] = {}
+    for spec in specs:
+        budgets.setdefault((spec.regime, spec.task), set()).add(budget_of(spec))
+    for (regime, task), found in budgets.items():
+        assert len(found) == 1, (regime, task, found)
+        steps, every = next(iter(found))
+        assert steps > 0
+        if regime == "supervised":
+            assert every == steps // 10, (task, steps, every)
+    assert all(s.budget.endswith("steps") and " min" not in s.budget for s in specs)
+
+
+def budget_of(spec: RunSpec) -> tuple[int, int | None]:
+    """(steps or env steps, validation/snapshot interval) of a run."""
+    if spec.regime == "supervised":
+        assert spec.config.eval_every == spec.config.keep_every
+        return spec.config.steps, spec.config.keep_every
+    return spec.config.timesteps, None
+
+
+def params(spec: RunSpec) -> int:
+    return _params(spec.config.model)
+
+
+@functools.cache
+def _params(model: Any) -> int:
+    return build_model(model).num_parameters()
+
+
+def check_controls(specs: list[RunSpec], controls: set[str]) -> dict[str, int]:
+    """Check the supervised controls of every task and seed against that task's TRM.
+
+    :return: per task, the K of the TRM the controls are built from (the recipe's).
+    """
+    cells: dict[tuple[str, int], dict[str, RunSpec]] = {}
+    for s in specs:
+        if s.regime == "supervised":
+            cells.setdefault((s.task, s.seed), {})[s.variant] = s
+    assert cells
+    base_k: dict[str, set[int]] = {}
+    for (task, seed), runs in cells.items():
+        trms = [r for r in runs.values() if r.K is not None]
+        untied = [r for r in runs.values() if r.variant.startswith("untied")]
+        if untied:  # as deep as one supervision step of the recipe's TRM
+            depth = 2 * untied[0].config.model.num_layers
+            [base] = [r for r in trms if r.config.model.effective_depth == depth]
+        else:
+            [base] = trms
+        base_k.setdefault(task, set()).add(base.K)
+        model = base.config.model
+        # The K runs change H only.
+        assert {r.config.model.replace(H_cycles=1) for r in trms} == {model.replace(H_cycles=1)}
+        # The same network applied once: one supervision step of H1/L1.
+        once = runs["TRM once (no recursion)"]
+        m = once.config.model
+        assert (m.H_cycles, m.L_cycles, m.halt_max_steps) == (1, 1, 1) and once.K is None
+        assert m == model.replace(H_cycles=1, L_cycles=1, halt_max_steps=1)
+        assert params(once) == params(base)
+        found = {"once"}
+        for variant, r in runs.items():
+            assert r.seed == seed and r.config.seed == seed
+            # Equal budgets and recipe: only the model differs between the variants.
+            assert dataclasses.replace(r.config, model=model) == base.config
+            if variant.startswith("untied"):
+                m = r.config.model
+                assert m.num_layers * 2 == model.effective_depth
+                assert variant == f"untied, {2 * m.num_layers} layers" and r.K is None
+                assert (m.H_cycles, m.L_cycles, m.halt_max_steps) == (1, 1, 1)  # applied once
+                assert m == model.replace(
+                    num_layers=m.num_layers, H_cycles=1, L_cycles=1, halt_max_steps=1
+                )
+                found.add("untied")
+            elif variant in BASELINES:
+                assert type(r.config.model).__name__ == BASELINES[variant][1]
+                assert abs(params(r) - params(base)) <= 0.05 * params(base), (task, variant)
+                found.add(BASELINES[variant][0])
+        assert found == controls, (task, found)
+    assert all(len(k) == 1 for k in base_k.values()), base_k  # the same TRM for every seed
+    return {task: k.pop() for task, k in base_k.items()}
+
+
+#: Baseline variants of k_cycles: (control name, config class).
+BASELINES = {
+    "MLP": ("mlp", "MLPConfig"),
+    "conv net": ("convnet", "ConvNetConfig"),
+    "DT-recall": ("dtnet", "DTNetConfig"),
+}
 
 
 def test_k_cycles_grids() -> None:
     quick = expand("k_cycles", "cpu-quick")
-    assert len(quick) == 2 * 2 * 3 * 2  # regimes x tasks x (K=1, K=3, MLP) x seeds
-    assert {s.K for s in quick} == {1, 3, None}
-    assert {s.seed for s in quick} == {0, 1}
-    assert {s.group for s in quick} == {"K=1", "K=3", "MLP"}
+    assert len(quick) == 3 * 3  # (TRM H2/L2, once, MLP) x seeds
+    assert {(s.regime, s.task) for s in quick} == {("supervised", "sudoku-4x4")}
+    assert {s.K for s in quick} == {2, None}
+    assert {s.seed for s in quick} == {0, 1, 2}
+    assert {s.variant for s in quick} == {"TRM H2/L2", "TRM once (no recursion)", "MLP"}
+    assert {s.group for s in quick} == {"K=2", "TRM once (no recursion)", "MLP"}
+    assert {(s.config.steps, s.config.eval_every, s.config.keep_every) for s in quick} == {
+        (600, 60, 60)
+    }
+    assert {s.eval_limit for s in quick} == {1000}  # >= 1,000 test puzzles (STUDIES.md)
     assert sweep.wall_estimate([s.est_minutes for s in quick], 2) <= 10.0
-    assert all(s.config.minutes <= 40 / 60 for s in quick)
+    assert check_controls(quick, {"once", "mlp"}) == {"sudoku-4x4": 2}
     full = expand("k_cycles", "cpu-full")
-    assert {s.K for s in full} == {1, 2, 3, 5, None}
-    assert {s.seed for s in full} == {0, 1, 2}
-    assert {"MLP", "conv net"} <= {s.variant for s in full}
-    assert 60 <= sweep.wall_estimate([s.est_minutes for s in full], 2) <= 180  # "a few hours"
+    assert len(full) == 2 * 5 * (3 + 5)  # tasks x seeds x (K=1..3 + five controls)
+    assert {s.K for s in full} == {1, 2, 3, None}
+    assert {s.seed for s in full} == {0, 1, 2, 3, 4}
+    assert {"MLP", "conv net", "DT-recall", "TRM once (no recursion)"} <= {s.variant for s in full}
+    assert 6 * 60 <= sweep.wall_estimate([s.est_minutes for s in full], 2) <= 10 * 60
     assert {(s.regime, s.task) for s in full} == {
-        ("supervised", "maze-7x7"), ("supervised", "sudoku-6x6"), ("ppo", "maze-5x5"),
-        ("ppo", "sudoku-4x4")}  # fmt: skip
-    # K runs change H only, or H and L (L doubled: the "L=n" groups)
+        ("supervised", "maze-11x11"),
+        ("supervised", "sudoku-6x6"),
+    }
+    assert {s.config.steps for s in full} == {2000}
+    maze = {t for s in full if s.task == "maze-11x11" for t, _ in s.also}
+    assert maze >= {"maze-15x15", "maze-21x21"}  # extrapolation beyond the training size
+    controls = {"once", "untied", "dtnet", "convnet", "mlp"}
+    assert check_controls(full, controls) == {"maze-11x11": 2, "sudoku-6x6": 2}
+    # K runs change H only
     assert all(s.config.model.H_cycles == s.K for s in full if s.K)
-    base_l = {(s.regime, s.task): s.config.model.L_cycles for s in full if s.group == "K=1"}
-    assert {
-        (s.group.startswith("L="), s.config.model.L_cycles // base_l[(s.regime, s.task)])
-        for s in full
-        if s.K
-    } == {(False, 1), (True, 2)}
-    assert all(
-        s.config.model.L_cycles == int(s.group[2:]) for s in full if s.group.startswith("L=")
-    )
+    assert all(s.group == f"K={s.K}" for s in full if s.K)
+    base_l = {s.task: s.config.model.L_cycles for s in full if s.group == "K=1"}
+    assert all(s.config.model.L_cycles == base_l[s.task] for s in full if s.K)
     paper = expand("k_cycles", "gpu-paper")
     fitted = {"H_cycles", "seq_len", "grid_width", "vocab_size"}  # K and the grid's fields
     presets = set()
@@ -127,6 +226,7 @@ def test_k_cycles_grids() -> None:
         presets.add(name)
     assert presets == {"paper-maze-att", "paper-sudoku-mlp"}
     assert all(s.config.device == "auto" for s in paper)
+    assert check_controls(paper, controls) == {"maze-hard": 3, "sudoku-extreme": 3}
 
 
 def test_ablation_and_think_longer_grids() -> None:
@@ -134,15 +234,25 @@ def test_ablation_and_think_longer_grids() -> None:
     for group in ("base", "act=off", "ema=off", "mlp=relu", "mixer=attention", "mixer=conv",
                   "single_z=on", "separate_networks=on", "full_backprop=on"):  # fmt: skip
         assert ("supervised", "sudoku-6x6", group) in groups
-    assert ("supervised", "maze-9x9", "act=on") in groups  # the maze recipe trains without ACT
-    assert ("supervised", "maze-9x9", "mixer=mlp") in groups
+    assert ("supervised", "maze-11x11", "act=on") in groups  # the maze recipe trains without ACT
+    assert ("supervised", "maze-11x11", "mixer=mlp") in groups
     for group in ("base", "carry=on", "carry+act", "shaping=off"):
         assert ("ppo", "maze-9x9", group) in groups
     assert ("ppo", "sudoku-4x4", "shaping=off") not in groups
     think = expand("think_longer", "cpu-full")
-    assert {s.variant for s in think} == {"TRM H2/L3 (conv mixer)", "conv net"}
+    assert {s.variant for s in think} == {"TRM H2/L3 (conv mixer)", "DT-recall", "conv net"}
+    assert len(think) == 3 * 5 and {s.seed for s in think} == {0, 1, 2, 3, 4}
     assert all(s.config.data.name == "maze-11x11" for s in think)
-    assert {t for s in think for t, _ in s.also} == {"maze-15x15", "maze-31x31", "maze-hard"}
+    assert {t for s in think for t, _ in s.also} >= {
+        "maze-15x15",
+        "maze-21x21",
+        "maze-31x31",
+        "maze-hard",
+    }  # larger grids (and other generators)
+    trm = next(s for s in think if s.K is not None)
+    assert trm.config.model.mixer == "conv"
+    for s in think:  # the baselines are matched in parameters to the TRM
+        assert abs(params(s) - params(trm)) <= 0.05 * params(trm), s.variant
 
 
 def test_unknown_study_or_preset_names_the_known_ones() -> None:
@@ -183,9 +293,19 @@ def test_pool_sweep_writes_csvs_report_and_plots(pool_sweep: Path) -> None:
     assert ppo["regime"] == "ppo" and ppo["random_score"] and ppo["oracle_score"] == "1.0"
     assert ppo["score_name"] == "puzzles solved" and int(ppo["steps"]) >= 64
     assert rows[1]["score_name"] == "exact accuracy (test)" and rows[1]["steps"] == "4"
+    # Validated and kept at steps 2 and 4: the best on validation is scored, the last beside it.
+    assert rows[1]["chosen_step"] in {"2", "4"} and rows[1]["puzzles"] == "32"
+    assert 0 <= float(rows[1]["score_last"]) <= 1 and float(rows[1]["score_se"]) >= 0
+    assert rows[0]["chosen_step"] == rows[0]["score_last"] == ""  # PPO runs keep no snapshots
     curves = read_csv(pool_sweep / "curves.csv")
     assert {c["run"] for c in curves} == {r["run"] for r in rows}
     assert {c["metric"] for c in curves} == {"val/score", "test/exact_by_steps"}
+    val = [c for c in curves if c["run"] == rows[1]["run"] and c["metric"] == "val/score"]
+    assert [(c["step"], c["split"]) for c in val] == [("2", "val"), ("4", "val")]
+    best = max(val, key=lambda c: (float(c["value"]), int(c["step"])))
+    assert rows[1]["chosen_step"] == best["step"]  # chosen on validation, latest of ties
+    assert all(float(c["flops"]) > 0 for c in val)
+    assert float(val[1]["flops"]) == pytest.approx(2 * float(val[0]["flops"]), rel=1e-3)
     by_steps = [c for c in curves if c["metric"] == "test/exact_by_steps"]
     assert {c["run"] for c in by_steps} == {rows[1]["run"]}  # supervised runs only
     assert [int(c["step"]) for c in by_steps] == list(range(1, int(rows[1]["think_steps"]) + 1))
@@ -265,8 +385,8 @@ def test_rerun_resumes_only_missing_runs_and_reports_failures(tmp_path, capsys) 
     # The sweep ends with the table of the done runs and the paths of the report and plots.
     printed = capsys.readouterr().out
     assert "3 runs, 1 already done, 2 to run" in printed
-    assert "sudoku-4x4 — ppo (score: puzzles solved)" in printed
-    assert "| TRM H1/L1 | K=1 | 1 |" in printed and "FAILED sup-sudoku-4x4-bad-s0" in printed
+    assert "sudoku-4x4 — ppo" in printed and "puzzles solved" in printed
+    assert "| TRM H1/L1 | 1 |" in printed and "FAILED sup-sudoku-4x4-bad-s0" in printed
     assert f"report: {out / 'report.md'}" in printed and "plot: " in printed
 
 
@@ -329,8 +449,9 @@ def test_cli_dry_run_prints_the_plan(capsys, tmp_path) -> None:
 
     main(["sweep", "k_cycles", "--preset", "cpu-quick", "--dry-run", "--out", str(tmp_path)])
     out = capsys.readouterr().out
-    assert out.count(" min ") >= 24 and "ppo-maze-5x5-trm-K3-s1" in out
-    assert "24 runs" in out and "CPU-minutes" in out and "with 2 workers" in out
+    assert out.count(" 600 steps ") == 9 and "sup-sudoku-4x4-mlp-s2" in out
+    assert "9 runs" in out and "budgets in steps" in out and "CPU time" in out
+    assert "with 2 workers" in out
     assert not any(tmp_path.iterdir())  # a dry run writes nothing
     with pytest.raises(SystemExit) as err:
         main(["sweep", "think_longer", "--preset", "cpu-quick", "--dry-run"])
@@ -344,4 +465,4 @@ def test_cli_plot_and_study_script(pool_sweep: Path, capsys) -> None:
     main(["plot", str(pool_sweep)])
     assert "report.md" in capsys.readouterr().out
     sweep.script_main("ablations", ["--preset", "cpu-full", "--dry-run", "--out", "/nonexistent"])
-    assert "75 runs" in capsys.readouterr().out
+    assert "125 runs" in capsys.readouterr().out

@@ -379,3 +379,50 @@ def test_solve_thinks_longer_on_a_larger_maze(tmp_path: Path) -> None:
     assert len(large["solution"]) == 169 and set(large["solution"]) <= set("# SGo.")
     assert large["steps"] == math.ceil(2 * 169 / 81) == 5  # scaled, never halted early
     assert 1 <= small["steps"] <= 2
+
+
+def test_snapshots_are_kept_at_every_keep_step_and_survive_a_kill(tmp_path, monkeypatch) -> None:
+    """keep_every=2 over 5 steps keeps steps 2, 4 and the end (5); a run killed at step 4 and
+    resumed keeps the same snapshots as one that ran through; none without keep_every."""
+    from trm_rl.supervised.commands import load_run
+    from trm_rl.supervised.state import snapshots
+
+    whole = train(tiny_run(tmp_path / "whole", steps=5, keep_every=2, checkpoint_seconds=0.0))
+    kept = snapshots(whole)
+    assert [step for step, _ in kept] == [2, 4, 5]
+    final = load_file(str(whole / "checkpoint" / "model.safetensors"))
+    at = {step: load_file(str(path / "model.safetensors")) for step, path in kept}
+    assert all(torch.equal(final[k], at[5][k]) for k in final)  # the end: the final weights
+    assert not all(torch.equal(at[2][k], at[5][k]) for k in final)
+
+    calls = {"n": 0}
+    original = trainer_module._accumulate
+
+    def killed_at_four(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 4:
+            raise KeyboardInterrupt
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(trainer_module, "_accumulate", killed_at_four)
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny_run(tmp_path / "split", steps=5, keep_every=2, checkpoint_seconds=0.0))
+    monkeypatch.setattr(trainer_module, "_accumulate", original)
+    assert [step for step, _ in snapshots(tmp_path / "split")] == [2]
+    resumed = train(
+        tiny_run(tmp_path / "split", steps=5, keep_every=2, checkpoint_seconds=0.0, resume=True)
+    )
+    again = snapshots(resumed)
+    assert [step for step, _ in again] == [2, 4, 5]
+    for step, path in again:
+        weights_now = load_file(str(path / "model.safetensors"))
+        assert all(torch.equal(weights_now[k], at[step][k]) for k in weights_now), step
+    model, _ = load_run(resumed, device="cpu", snapshot=4)
+    assert all(torch.equal(model.state_dict()[k], at[4][k]) for k in at[4])
+    with pytest.raises(ValueError, match=r"no snapshot of step 3; it has \[2, 4, 5\]"):
+        load_run(resumed, device="cpu", snapshot=3)
+
+    plain = train(tiny_run(tmp_path / "plain", steps=2))
+    assert snapshots(plain) == [] and not (plain / "snapshots").exists()
+    with pytest.raises(ValueError, match="it has none"):
+        load_run(plain, device="cpu", snapshot=2)

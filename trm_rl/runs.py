@@ -44,6 +44,7 @@ RESUME_FREE: frozenset[str] = frozenset(
         "checkpoint_seconds",
         "compile",
         "eval_every_s",
+        "keep_every",
     }
 )
 #: Budget fields that may grow on resume, per regime. A supervised run's learning-rate schedule

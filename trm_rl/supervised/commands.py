@@ -33,13 +33,27 @@ from trm_rl.supervised.trajectory import write_trajectory_gif
 from trm_rl.utils import resolve_device
 
 
-def load_run(run_dir: str | Path, device: str = "auto") -> tuple[torch.nn.Module, dict[str, Any]]:
+def load_run(
+    run_dir: str | Path, device: str = "auto", snapshot: int | None = None
+) -> tuple[torch.nn.Module, dict[str, Any]]:
     """The evaluated weights (EMA when the run kept one) and ``config.json`` of a run.
 
-    :raises ValueError: when the folder is not a run or has no checkpoint yet.
+    :param snapshot: the step of a snapshot the run kept (``keep_every``) to load instead of
+        its last checkpoint.
+    :raises ValueError: when the folder is not a run, has no checkpoint yet, or no snapshot of
+        that step.
     """
     run_dir = Path(run_dir)
     config = runs.read_config(run_dir, "supervised")
+    if snapshot is not None:
+        kept = dict(run_state.snapshots(run_dir))
+        if snapshot not in kept:
+            raise ValueError(
+                f"run {str(run_dir)!r} kept no snapshot of step {snapshot}; it has "
+                f"{sorted(kept) or 'none'} (train with --keep-every N to keep them)"
+            )
+        model = load_checkpoint(kept[snapshot], resolve_device(device))
+        return model.eval(), config
     folder = run_state.latest_checkpoint(run_dir)
     if folder is None:
         raise ValueError(
@@ -63,7 +77,7 @@ def default_steps(model: torch.nn.Module, cells: int) -> int:
 def _check_size(model: torch.nn.Module, grid_shape: tuple[int, int], where: str) -> None:
     cfg = model.config
     cells = grid_shape[0] * grid_shape[1]
-    size_free = getattr(cfg, "mixer", None) == "conv" or getattr(cfg, "kind", "") == "convnet"
+    size_free = bool(getattr(cfg, "any_grid_size", False))
     if cells != getattr(cfg, "seq_len", cells) and not size_free:
         raise ValueError(
             f"{where}: a {grid_shape[0]}x{grid_shape[1]} grid ({cells} cells), but this model "
@@ -75,29 +89,36 @@ def _check_size(model: torch.nn.Module, grid_shape: tuple[int, int], where: str)
 
 def evaluate_run(
     run: str | Path,
-    data: str | None = None,
+    data: str | DataConfig | None = None,
     split: str = "test",
     max_steps: int | None = None,
     device: str = "auto",
     batch_size: int = 256,
     env_episodes: int = 0,
     limit: int | None = None,
+    snapshot: int | None = None,
 ) -> dict[str, Any]:
     """Score a run on a held-out split (see :mod:`trm_rl.supervised.evaluate` for the metrics).
 
     :param run: the run directory.
-    :param data: a data name or CSV (default: the run's data, with the run's split seed).
+    :param data: a data name or CSV (default: the run's data, with the run's split seed), or a
+        whole :class:`~trm_rl.data.DataConfig` (e.g. braided or Prim mazes: a shifted
+        distribution).
     :param split: "test" or "val".
     :param max_steps: supervision steps (default: scaled with the grid, see the module doc).
     :param env_episodes: also play this many of the puzzles in the Gymnasium env.
     :param limit: score only the first ``limit`` puzzles of the split (large grids are slow).
+    :param snapshot: score the snapshot kept at this step instead of the last checkpoint.
     :return: JSON-ready metrics.
     """
-    model, config = load_run(run, device)
+    model, config = load_run(run, device, snapshot)
     fields = dict(config["data"])
-    if data is not None and data != fields["name"]:
-        fields = {"name": data, "seed": fields.get("seed", 0)}
-    data_obj = make_data(DataConfig(**_tuples(fields)))
+    if isinstance(data, DataConfig):  # another distribution, e.g. braided mazes
+        data_obj = make_data(data)
+    else:
+        if data is not None and data != fields["name"]:
+            fields = {"name": data, "seed": fields.get("seed", 0)}
+        data_obj = make_data(DataConfig(**_tuples(fields)))
     if data_obj.kind != _kind(config):
         raise ValueError(
             f"--data {data_obj.name!r} holds {data_obj.kind} puzzles, but the run {str(run)!r} "

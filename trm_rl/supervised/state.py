@@ -6,6 +6,7 @@ A run directory holds::
     config.json          the run: train options, data config, model config (written once)
     metrics.csv          one row per log event (see trm_rl.supervised.metrics)
     events.out.tfevents* TensorBoard scalars
+    snapshots/step-N/    the evaluated weights kept every ``keep_every`` steps (studies score them)
     checkpoint/          model.safetensors + config.json: the weights to evaluate (the EMA
                          weights when EMA is on), loadable with trm_rl.model.checkpoint
                          train_state_rank{r}.pt: raw weights, EMA, optimizer, step, RNG states,
@@ -27,8 +28,51 @@ from typing import Any
 import torch
 
 from envs.utils import atomic_write_file
+from trm_rl.model.checkpoint import save_checkpoint
 
 CHECKPOINT = "checkpoint"
+SNAPSHOTS = "snapshots"
+
+
+def snapshot_name(step: int) -> str:
+    """The folder name of the snapshot kept at ``step`` (sorts by step)."""
+    return f"step-{int(step):08d}"
+
+
+def keep_snapshot(run_dir: Path, step: int, model: torch.nn.Module) -> Path:
+    """Keep the evaluated weights of ``step`` in ``snapshots/step-N/`` (written beside it and
+    renamed into place, replacing a snapshot of that step)."""
+    final = Path(run_dir) / SNAPSHOTS / snapshot_name(step)
+    tmp = final.with_name(final.name + ".tmp")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    save_checkpoint(model, tmp)
+    if final.exists():
+        shutil.rmtree(final)
+    tmp.rename(final)
+    return final
+
+
+def drop_snapshots_after(run_dir: Path, step: int) -> None:
+    """Remove the snapshots a killed run kept after its last checkpoint (``step``): the resumed
+    run keeps them again from the weights it retrains, so a snapshot always matches the run's
+    ``metrics.csv``."""
+    for kept, folder in snapshots(run_dir):
+        if kept > step:
+            shutil.rmtree(folder)
+
+
+def snapshots(run_dir: Path) -> list[tuple[int, Path]]:
+    """``(step, folder)`` of every complete snapshot of a run, by step."""
+    folder = Path(run_dir) / SNAPSHOTS
+    if not folder.is_dir():
+        return []
+    found = []
+    for path in sorted(folder.glob("step-*")):
+        name = path.name.removeprefix("step-")
+        if name.isdigit() and (path / "model.safetensors").is_file():
+            found.append((int(name), path))
+    return found
 
 
 def latest_checkpoint(run_dir: Path) -> Path | None:

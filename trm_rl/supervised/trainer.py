@@ -132,6 +132,8 @@ def train(cfg: TrainConfig) -> Path:
         sampler.load_state_dict(saved["sampler"])
         torch.set_rng_state(saved["torch_rng"].cpu())
         step, examples, train_time = saved["step"], saved["examples"], saved["train_time"]
+        if rank == 0:
+            run_state.drop_snapshots_after(run_dir, step)
         carry = _carry_from(saved["carry"], model, device)
     elif rank == 0:
         runs.write_config(
@@ -167,13 +169,15 @@ def train(cfg: TrainConfig) -> Path:
         model.train()
         return {f"val/{k}": v for k, v in result.items() if f"val/{k}" in VAL_KEYS}
 
+    def eval_weights() -> torch.nn.Module:
+        if ema is None:
+            return model
+        eval_model.load_state_dict(model.state_dict())
+        ema.copy_to(eval_model)
+        return eval_model
+
     def save() -> None:
-        weights = eval_model
-        if ema is not None:
-            eval_model.load_state_dict(model.state_dict())
-            ema.copy_to(eval_model)
-        else:
-            weights = model
+        weights = eval_weights()
 
         def write(folder: Path) -> None:
             if rank == 0:
@@ -259,6 +263,8 @@ def train(cfg: TrainConfig) -> Path:
                 bar.log(_note(row))
             sums.clear()
             last_eval_time, window_start, window_examples = train_time, train_time, examples
+        if rank == 0 and cfg.keep_every and (step % cfg.keep_every == 0 or done()):
+            run_state.keep_snapshot(run_dir, step, eval_weights())
         if done() or time.monotonic() - last_save >= cfg.checkpoint_seconds:
             save()
             last_save = time.monotonic()

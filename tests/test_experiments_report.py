@@ -1,0 +1,91 @@
+"""Tests of ``experiments/report.py``: tables with known answers, the README block and its check."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from experiments import stats
+from experiments.report import BEGIN, END, check_readme, regime_of, study_tables, update_readme
+
+REPS = 100
+COLUMNS = ["study", "run", "regime", "task", "variant", "seed", "params", "steps", "flops",
+           "score", "score_name", "status", "puzzles", "score_se", "score_last",
+           "pretrain_minutes"]  # fmt: skip
+SCORES = {"MLP": [0.1, 0.2, 0.3, 0.4, 0.5], "TRM once (no recursion)": [0.5, 0.6, 0.7, 0.8, 0.9],
+          "TRM": [0.9, 0.8, 0.85, 0.95, 1.0]}  # fmt: skip
+
+
+def make_study(root: Path) -> Path:
+    """3 variants x 5 seeds of one supervised task, equal FLOPs, 1000 test puzzles per run."""
+    root.mkdir(parents=True, exist_ok=True)
+    rows = [{"study": "toy", "run": f"{v[:3]}-s{s}", "regime": "supervised", "task": "sudoku-4x4",
+             "variant": v, "seed": s, "params": 1000, "steps": 100, "flops": 1e12, "score": x,
+             "score_name": "exact accuracy (test)", "status": "done", "puzzles": 1000,
+             "score_last": x - 0.05, "pretrain_minutes": ""}
+            for v, xs in SCORES.items() for s, x in enumerate(xs)]  # fmt: skip
+    with (root / "runs.csv").open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+    return root
+
+
+def test_tables_have_the_known_numbers(tmp_path: Path) -> None:
+    text = study_tables(make_study(tmp_path / "s"), reps=REPS)
+    lines = {line.split(" | ")[0].strip("| "): line for line in text.splitlines() if "|" in line}
+    mlp, trm = lines["MLP"].split(" | "), lines["TRM"].split(" | ")
+    assert mlp[1:3] == ["5", "1,000"] and mlp[3].startswith("30.0 [")  # mean 0.3
+    assert trm[3].startswith("90.0 [") and trm[4].startswith("90.0 [")  # IQM of 0.85, 0.9, 0.95
+    assert mlp[5] == "25.0"  # mean of the last weights
+    se = np.mean([stats.binomial_se(p, 1000) for p in SCORES["MLP"]])
+    assert mlp[6] == f"{100 * se:.1f}"
+    assert trm[7].startswith("100.0 [") and trm[8].startswith("88.0 [")  # 1, 22/25 (ties 1/2)
+    assert mlp[7] == "—" and "not separated" not in trm[7]
+    assert "training FLOPs" in text and "1e+12" in trm[-1] + trm[-2]
+    assert "At equal FLOPs" not in text  # equal FLOPs: the main table is the comparison
+    assert "equal steps" in text
+
+
+def test_regimes_are_never_pooled() -> None:
+    ppo = {"regime": "ppo", "variant": "TRM", "pretrain_minutes": "3.0"}
+    assert regime_of(ppo) == "ppo (supervised init)"
+    assert regime_of({**ppo, "pretrain_minutes": "0"}) == "ppo"
+    assert regime_of({"regime": "supervised", "variant": "TRM"}) == "supervised"
+
+
+def test_readme_block_is_replaced_and_checked(tmp_path: Path) -> None:
+    root = make_study(tmp_path / "s")
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# Toy\n\nintro\n\n{BEGIN}\nold\n{END}\n\noutro\n")
+    assert check_readme(root, readme, reps=REPS)  # stale block: differences
+    update_readme(root, readme, reps=REPS)
+    text = readme.read_text()
+    assert text.startswith("# Toy\n\nintro\n\n" + BEGIN) and text.endswith(END + "\n\noutro\n")
+    assert "old" not in text and "| TRM | 5 |" in text
+    assert check_readme(root, readme, reps=REPS) == []  # in sync
+
+
+def test_an_edited_number_fails_the_check(tmp_path: Path) -> None:
+    root = make_study(tmp_path / "s")
+    readme = tmp_path / "README.md"
+    readme.write_text(f"{BEGIN}\n{END}\n")
+    update_readme(root, readme, reps=REPS)
+    readme.write_text(
+        readme.read_text().replace("| MLP | 5 | 1,000 | 30.0", "| MLP | 5 | 1,000 | 35.0")
+    )
+    diff = check_readme(root, readme, reps=REPS)
+    assert any(line.startswith("-| MLP | 5 | 1,000 | 35.0") for line in diff)
+    assert any(line.startswith("+| MLP | 5 | 1,000 | 30.0") for line in diff)
+
+
+def test_a_readme_without_markers_is_refused(tmp_path: Path) -> None:
+    root = make_study(tmp_path / "s")
+    readme = tmp_path / "README.md"
+    readme.write_text("# no markers\n")
+    with pytest.raises(ValueError, match="needs exactly one '<!-- report:begin -->'"):
+        update_readme(root, readme, reps=REPS)
+    assert readme.read_text() == "# no markers\n"
