@@ -17,6 +17,9 @@ Policies:
 - ``naive-batch``: the same at ``--batch-size`` (what the batch size alone buys).
 - ``trm``, ``trm-carry``, ``trm-h1l1``, ``mlp``, ``conv``: the policies of ``trm-rl train-ppo``
   (:func:`trm_rl.policies.agents.build_agent`) at ``--batch-size``.
+- ``trm-frozen``, ``trm-carry-frozen``: ``trm`` and ``trm-carry`` with ``--freeze-trm``
+  (:mod:`trm_rl.policies.frozen`): the rollout runs the frozen trunk once per env step and the
+  buffer keeps its features, so the update trains the heads without running the TRM.
 
 Columns:
 
@@ -26,16 +29,20 @@ Columns:
   convolutions counted per group; element-wise work is not counted) of one rollout forward
   on ``n_envs`` observations divided by ``n_envs``, plus ``n_epochs`` times one update
   (``evaluate_actions``, the PPO loss, its backward) on a real minibatch divided by its rows;
-- achieved GFLOP/s: FLOPs per env step x env-steps/s;
+- achieved GFLOP/s: FLOPs per env step x env-steps/s; % sgemm: that over the machine's float32
+  matrix-product peak, measured in the same run on the same device and threads
+  (:func:`sgemm_peak_gflops`: the best of several timed ``SGEMM_SIZE``-square products);
 - bare GFLOP/s: a tight loop of that update plus gradient clipping and the optimizer step on one
   fixed minibatch of the same policy and size; achieved / bare is the share of the update's own
   speed that the whole PPO run keeps;
-- carry bytes/step: what ``trm-carry``'s buffer stores per env step for its state
-  (``rollout_buffer.state_bytes_per_step``); obs bytes/step: the stored observation and action
-  mask, for scale.
+- state + features bytes/step: what the buffer stores per env step beyond the observation:
+  ``trm-carry``'s state (``rollout_buffer.state_bytes_per_step``) plus the frozen variants'
+  trunk features (``feature_bytes_per_step``); obs bytes/step: the stored observation and
+  action mask, for scale.
 
     python benchmarks/ppo_throughput.py                      # Maze 9x9, 1 thread, every policy
     python benchmarks/ppo_throughput.py --env trm_rl/Sudoku-4x4-v0 --policies naive trm trm-carry
+    python benchmarks/ppo_throughput.py --policies naive trm trm-frozen   # the frozen trunk's gain
 """
 
 from __future__ import annotations
@@ -66,10 +73,17 @@ from trm_rl.policies.config import ppo_args, resolve_ppo
 from trm_rl.policies.vec_env import make_sb3_vec_env
 from trm_rl.utils import resolve_device, set_seed
 
-Policy = Literal["naive", "naive-batch", "trm", "trm-carry", "trm-h1l1", "mlp", "conv"]
+Policy = Literal[
+    "naive", "naive-batch", "trm", "trm-carry", "trm-h1l1", "trm-frozen", "trm-carry-frozen",
+    "mlp", "conv",
+]  # fmt: skip
 #: SB3's default PPO minibatch, which the naive user keeps.
 NAIVE_BATCH = 64
-TRM_POLICIES = ("trm", "trm-carry", "trm-h1l1")
+TRM_POLICIES = ("trm", "trm-carry", "trm-h1l1", "trm-frozen", "trm-carry-frozen")
+#: Benchmark names of the ``--freeze-trm`` runs -> their ``--policy``.
+FROZEN = {"trm-frozen": "trm", "trm-carry-frozen": "trm-carry"}
+#: Side of the square float32 products that measure the machine's matrix-product peak.
+SGEMM_SIZE = 1024
 
 
 @dataclass
@@ -82,7 +96,8 @@ class Args:
     """TRM preset (None: the env recipe's); the naive extractor is the same TRM and the
     baselines match its size."""
     policies: tuple[Policy, ...] = (
-        "naive", "naive-batch", "trm", "trm-carry", "trm-h1l1", "mlp", "conv",
+        "naive", "naive-batch", "trm", "trm-carry", "trm-h1l1", "trm-frozen", "trm-carry-frozen",
+        "mlp", "conv",
     )  # fmt: skip
     """Policies to measure side by side (see the module docstring)."""
     n_envs: int = 16
@@ -174,9 +189,11 @@ def build(args: Args, name: str, device: torch.device) -> Any:
     naive = name.startswith("naive")
     settings = {"n_envs": args.n_envs, "n_steps": args.n_steps, "n_epochs": args.n_epochs,
                 "batch_size": args.batch_size}  # fmt: skip
+    frozen = name in FROZEN
+    policy = "trm" if naive else FROZEN.get(name, name)
     cfg = resolve_ppo(
-        ppo_args(args.env, policy="trm" if naive else name, preset=args.preset, ppo=settings,
-                 timesteps=1, seed=args.seed)
+        ppo_args(args.env, policy=policy, preset=args.preset, ppo=settings, timesteps=1,
+                 seed=args.seed, freeze_trm=frozen)
     )  # fmt: skip
     venv = make_sb3_vec_env(cfg.env.id, args.n_envs, seed=args.seed, **cfg.env.kwargs)
     set_seed(args.seed)
@@ -190,6 +207,25 @@ def build(args: Args, name: str, device: torch.device) -> Any:
         "MultiInputPolicy", venv, policy_kwargs=kwargs, seed=args.seed, device=device, verbose=0,
         **ppo,
     )  # fmt: skip
+
+
+def sgemm_peak_gflops(device: torch.device, size: int = SGEMM_SIZE, repeats: int = 5) -> float:
+    """The best GFLOP/s of ``size``-square float32 matrix products on ``device`` with the
+    current torch threads: the peak that achieved FLOP/s are compared with."""
+    a = torch.randn(size, size, device=device)
+    b = torch.randn(size, size, device=device)
+    out = torch.empty(size, size, device=device)
+    torch.mm(a, b, out=out)  # warm-up
+    best = float("inf")
+    for _ in range(repeats):
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        start = time.perf_counter()
+        torch.mm(a, b, out=out)
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        best = min(best, time.perf_counter() - start)
+    return 2 * size**3 / best / 1e9
 
 
 def bare_seconds(agent: Any, batch: Any, steps: int) -> float:
@@ -237,7 +273,7 @@ def measure(entry: Entry, args: Args) -> None:
     entry.bare_s.append(bare_seconds(entry.agent, entry.batch, args.bare_steps))
 
 
-def row_of(name: str, entry: Entry, args: Args) -> dict[str, Any]:
+def row_of(name: str, entry: Entry, args: Args, peak_gflops: float) -> dict[str, Any]:
     """The table row of one policy from the medians of its rounds."""
     agent, flops = entry.agent, entry.flops
     buffer = agent.rollout_buffer
@@ -264,7 +300,9 @@ def row_of(name: str, entry: Entry, args: Args) -> dict[str, Any]:
         "achieved_gflops": round(achieved / 1e9, 3),
         "bare_gflops": round(bare / 1e9, 3),
         "achieved_over_bare": round(achieved / bare, 3),
+        "achieved_over_sgemm_peak": round(achieved / 1e9 / peak_gflops, 4),
         "carry_bytes_per_step": getattr(buffer, "state_bytes_per_step", 0),
+        "feature_bytes_per_step": getattr(buffer, "feature_bytes_per_step", 0),
         "obs_bytes_per_step": stored // (args.n_envs * args.n_steps),
     }
 
@@ -276,6 +314,7 @@ def label(name: str, args: Args) -> str:
 def main(args: Args) -> None:
     torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
+    peak_before = sgemm_peak_gflops(device)
     entries: dict[str, Entry] = {}
     for name in dict.fromkeys(args.policies):
         start = time.perf_counter()
@@ -285,7 +324,8 @@ def main(args: Args) -> None:
         for name, entry in entries.items():
             measure(entry, args)
             print(f"round {r}: {name} {entry.learn_s[-1]:.2f} s", flush=True)
-    rows = [row_of(name, entry, args) for name, entry in entries.items()]
+    peak = max(peak_before, sgemm_peak_gflops(device))  # before and after: the load may change
+    rows = [row_of(name, entry, args, peak) for name, entry in entries.items()]
     naive_sps = next((r["env_steps_per_s"] for r in rows if r["policy"] == "naive"), None)
     for r in rows:
         r["speedup_vs_naive"] = round(r["env_steps_per_s"] / naive_sps, 2) if naive_sps else None
@@ -299,6 +339,8 @@ def main(args: Args) -> None:
         "device": str(device),
         "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
         "loadavg_1min": os.getloadavg()[0],
+        "sgemm_size": SGEMM_SIZE,
+        "sgemm_peak_gflops": round(peak, 2),
     }
     table = [
         "# PPO throughput",
@@ -309,12 +351,13 @@ def main(args: Args) -> None:
         f"{info['threads']} torch threads{', compiled TRMs' if args.compile else ''}, load "
         f"average {info['loadavg_1min']:.2f}. FLOPs: matrix products and convolutions "
         "(FlopCounterMode), rollout forward + n_epochs x (forward + backward) per env step. "
-        "Reproduce: `python benchmarks/ppo_throughput.py`.",
+        f"sgemm peak ({SGEMM_SIZE}-square float32 products, same device and threads, measured "
+        f"in this run): {peak:.1f} GFLOP/s. Reproduce: `python benchmarks/ppo_throughput.py`.",
         "",
         "| policy | params | batch | env-steps/s | vs naive | rollout s / update s "
-        "| MFLOP / env step | achieved GFLOP/s | bare GFLOP/s | achieved / bare "
-        "| carry B/step | obs B/step |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| MFLOP / env step | achieved GFLOP/s | % sgemm | bare GFLOP/s | achieved / bare "
+        "| state + features B/step | obs B/step |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         speedup = "" if r["speedup_vs_naive"] is None else f"{r['speedup_vs_naive']:.1f}x"
@@ -323,8 +366,9 @@ def main(args: Args) -> None:
             f"| {label(r['policy'], args)} | {r['parameters']:,} | {r['batch_size']} | "
             f"{r['env_steps_per_s']:,.0f} | {speedup} | {r['rollout_s']:.2f} / "
             f"{r['update_s']:.2f} ({share:.0%}) | {r['flops_per_env_step'] / 1e6:,.1f} | "
-            f"{r['achieved_gflops']:.2f} | {r['bare_gflops']:.2f} | "
-            f"{r['achieved_over_bare']:.2f} | {r['carry_bytes_per_step'] or ''} | "
+            f"{r['achieved_gflops']:.2f} | {r['achieved_over_sgemm_peak']:.1%} | "
+            f"{r['bare_gflops']:.2f} | {r['achieved_over_bare']:.2f} | "
+            f"{r['carry_bytes_per_step'] + r['feature_bytes_per_step'] or ''} | "
             f"{r['obs_bytes_per_step']} |"
         )
     print("\n".join(table))

@@ -3,6 +3,9 @@
 - ``trm``: ``MaskablePPO`` with :class:`~trm_rl.policies.trm_policy.TRMPolicy`;
 - ``trm-carry``: :class:`~trm_rl.policies.carry.CarryMaskablePPO` with
   :class:`~trm_rl.policies.carry.TRMCarryPolicy`;
+- either with ``--freeze-trm``: the frozen variants of :mod:`trm_rl.policies.frozen`, whose
+  buffers keep the rollout's trunk features so that the update runs the heads only (same
+  weights and ``state_dict`` as the plain policies with ``freeze_trm=True``);
 - ``mlp`` / ``convnet``: ``MaskablePPO("MultiInputPolicy")`` with the one-hot MLP or the residual
   conv extractor of :mod:`trm_rl.policies.baselines`, matched in parameters to the TRM policy.
 
@@ -26,24 +29,39 @@ from trm_rl.model.config import TRMConfig
 from trm_rl.policies.baselines import matched_conv_policy_kwargs, matched_mlp_policy_kwargs
 from trm_rl.policies.carry import CarryMaskablePPO, TRMCarryPolicy
 from trm_rl.policies.config import PPOConfig
+from trm_rl.policies.frozen import (
+    FrozenCarryMaskablePPO,
+    FrozenCarryPolicy,
+    FrozenMaskablePPO,
+    FrozenTRMPolicy,
+)
 from trm_rl.policies.trm_policy import TRMPolicy
 from trm_rl.runs import read_config
 from trm_rl.supervised.commands import load_run
 
 #: Algorithm classes by name (config.json stores the name; nothing else is looked up).
-ALGORITHMS: dict[str, type] = {"MaskablePPO": MaskablePPO, "CarryMaskablePPO": CarryMaskablePPO}
+ALGORITHMS: dict[str, type] = {
+    "MaskablePPO": MaskablePPO,
+    "CarryMaskablePPO": CarryMaskablePPO,
+    "FrozenMaskablePPO": FrozenMaskablePPO,
+    "FrozenCarryMaskablePPO": FrozenCarryMaskablePPO,
+}
 
 
 def _trm_kwargs(cfg: PPOConfig, space: Any) -> tuple[type, Any, dict[str, Any]]:
     del space
     kwargs = {"model": cfg.model.to_dict(), "think_steps": cfg.think_steps,
               "freeze_trm": cfg.freeze_trm}  # fmt: skip
+    if cfg.freeze_trm:  # the update reads the rollout's trunk features
+        return FrozenMaskablePPO, FrozenTRMPolicy, kwargs
     return MaskablePPO, TRMPolicy, kwargs
 
 
 def _carry_kwargs(cfg: PPOConfig, space: Any) -> tuple[type, Any, dict[str, Any]]:
     _, _, kwargs = _trm_kwargs(cfg, space)
     kwargs.update(state_dtype=cfg.state_dtype, think_rounds=cfg.think_rounds)
+    if cfg.freeze_trm:
+        return FrozenCarryMaskablePPO, FrozenCarryPolicy, kwargs
     return CarryMaskablePPO, TRMCarryPolicy, kwargs
 
 

@@ -157,8 +157,13 @@ class TRMActorCritic(nn.Module):
         :param tokens: ``[B, rows, cols]`` token ids (the Maze head finds the agent's cell).
         :param z_H: ``[B, positions, hidden]`` from :meth:`think`.
         """
-        prefix = self.config.prefix_len
-        cells = z_H[:, prefix:]  # [B, S, D]
+        return self.readout(tokens, z_H[:, self.config.prefix_len :])
+
+    def readout(
+        self, tokens: torch.Tensor, cells: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`heads` from the answer state of the grid cells alone, ``[B, S, D]`` (``z_H``
+        without its prefix positions; what a frozen trunk's rollout buffer stores)."""
         latent_vf = cells.float().mean(dim=1)
         logits = self.model.lm_head(cells).float()  # [B, S, V]
         if self.game == "sudoku":
