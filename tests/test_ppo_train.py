@@ -273,3 +273,108 @@ def test_evaluate_ppo_plays_a_puzzle_csv(sudoku_run: Path, tmp_path: Path) -> No
     assert report["puzzles"] == str(path) and report["oracle"]["success"] == 1.0
     with pytest.raises(ValueError, match="does not exist"):
         evaluate_ppo(sudoku_run, puzzles=tmp_path / "missing.csv", episodes=5, device="cpu")
+
+
+# ------------------------------------------------------------------------------- curriculum
+CURRICULUM = dict(env_set=(*POOL, "size=7", "max_steps=24"), curriculum=(5, 6))
+
+
+def curriculum_run(out: Path, env: str = "trm_rl/Maze-v0", **changes) -> PPOConfig:
+    """Maze-v0 at 7x7 after stages of 5x5 and 6x6; rollouts of 4 x 16 = 64 env steps."""
+    return tiny_run(out, env=env, **{**CURRICULUM, **changes})
+
+
+def record_rollouts(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int, int]]:
+    """``(env steps after the rollout, maze side in the buffer, stage)`` of every rollout."""
+    from trm_rl.policies import train as train_module
+
+    seen: list[tuple[int, int, int]] = []
+    original = train_module.RunCallback._on_rollout_end
+
+    def spy(self) -> None:
+        side = self.model.rollout_buffer.observations["grid"].shape[-1]
+        seen.append((self.num_timesteps, side, self.stage.index))
+        original(self)
+
+    monkeypatch.setattr(train_module.RunCallback, "_on_rollout_end", spy)
+    return seen
+
+
+def test_curriculum_stages_split_the_budget_at_rollout_boundaries(tmp_path: Path) -> None:
+    from trm_rl.policies.train import Stage, curriculum_stages, stage_at
+
+    # 256 steps in thirds (85.3 each) rounded up to whole 64-step rollouts: 0, 128, 192
+    stages = curriculum_stages(curriculum_run(tmp_path, timesteps=256))
+    assert stages == (Stage(0, 5, 0, 128), Stage(1, 6, 128, 192), Stage(2, 7, 192, None))
+    assert [stage_at(stages, n).index for n in (0, 127, 128, 191, 192, 10**6)] == [0, 0, 1, 1, 2, 2]
+    # the env's size may be listed; then it is not added again
+    listed = curriculum_stages(curriculum_run(tmp_path, timesteps=256, curriculum=(5, 7)))
+    assert [(s.size, s.start) for s in listed] == [(5, 0), (7, 128)]
+    assert curriculum_stages(tiny_run(tmp_path)) == (Stage(0, None, 0, None),)
+
+
+@pytest.mark.parametrize("policy", ["trm", "trm-carry", "convnet"])
+def test_curriculum_trains_each_size_at_its_env_steps(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, policy: str
+) -> None:
+    seen = record_rollouts(monkeypatch)
+    out = tmp_path / policy
+    train_ppo(curriculum_run(out, timesteps=256, policy=policy))
+    assert seen == [(64, 5, 0), (128, 5, 0), (192, 6, 1), (256, 7, 2)]
+    with (out / "metrics.csv").open() as f:
+        rows = [r for r in csv.DictReader(f) if r.get("curriculum/stage")]
+    logged = {(float(r["time/total_timesteps"]), float(r["curriculum/size"])) for r in rows}
+    assert logged == {(64, 5), (128, 5), (192, 6), (256, 7)}
+    # every stage ends with a validation, always on the env's own 7x7 mazes
+    validated = {float(r["time/total_timesteps"]) for r in rows if r.get("val/success")}
+    assert validated == {128, 192, 256}
+    assert load_heldout(out)["val_puzzles"].shape[1:] == (7, 7)
+    agent = load_agent(out, device="cpu")
+    assert agent.num_timesteps == 256 and agent.observation_space["grid"].shape == (7, 7)
+
+
+def test_a_resumed_curriculum_continues_in_its_stage(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from trm_rl.policies import train as train_module
+
+    out = tmp_path / "c"
+    # 384 steps: stage 0 [0, 128) 5x5, stage 1 [128, 256) 6x6, stage 2 [256, 384) 7x7
+    original = train_module.RunCallback._on_step
+
+    def killed(self) -> bool:
+        if self.num_timesteps >= 200:  # in the second rollout of stage 1
+            raise KeyboardInterrupt
+        return original(self)
+
+    monkeypatch.setattr(train_module.RunCallback, "_on_step", killed)
+    with pytest.raises(KeyboardInterrupt):
+        train_ppo(curriculum_run(out, timesteps=384, checkpoint_seconds=0.0))
+    assert load_agent(out, device="cpu").num_timesteps == 192  # checkpoint inside stage 1
+    monkeypatch.setattr(train_module.RunCallback, "_on_step", original)
+    with pytest.raises(ValueError, match="resume it with that budget"):
+        train_ppo(curriculum_run(out, timesteps=512, resume=True))
+    seen = record_rollouts(monkeypatch)
+    train_ppo(curriculum_run(out, timesteps=384, resume=True))
+    assert seen == [(256, 6, 1), (320, 7, 2), (384, 7, 2)]
+    assert load_agent(out, device="cpu").num_timesteps == 384
+
+
+@pytest.mark.parametrize(
+    ("env", "changes", "match"),
+    [
+        ("trm_rl/Sudoku-4x4-v0", {"env_set": (), "curriculum": (5,)}, "plays Sudoku"),
+        ("trm_rl/Maze-v0", {"policy": "mlp"}, "the MLP is built for one grid size"),
+        ("trm_rl/Maze-v0", {"model_set": (*TINY, "mixer=attention")}, "mixer='attention'"),
+        ("trm_rl/Maze-v0", {"curriculum": (6, 5)}, "sizes must increase"),
+        ("trm_rl/Maze-v0", {"curriculum": (5, 5)}, "sizes must increase"),
+        ("trm_rl/Maze-v0", {"curriculum": (5, 9)}, "at most at the env's size 7"),
+        ("trm_rl/Maze-v0", {"curriculum": (3, 5)}, "smallest generated maze is 5x5"),
+        ("trm_rl/Maze-v0", {"timesteps": 128}, r"--timesteps >= 192"),
+        ("trm_rl/Maze-v0", {"timesteps": None, "minutes": 1.0}, "not --minutes"),
+        ("trm_rl/MazeHard-v0", {"env_set": ()}, "square generated mazes"),
+    ],
+)
+def test_curriculum_refusals(tmp_path: Path, env: str, changes: dict, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        curriculum_run(tmp_path, **{"env": env, "timesteps": 256, **changes})

@@ -20,6 +20,7 @@ A set value is never replaced; one that cannot work is refused with the reason.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -27,6 +28,7 @@ from typing import Any, Literal
 import gymnasium as gym
 
 import envs
+from envs.maze.config import MIN_SIZE as MAZE_MIN_SIZE
 from envs.maze.config import MazeConfig
 from envs.sudoku.config import SudokuConfig
 from envs.utils import check_choice, check_float, check_int
@@ -280,6 +282,11 @@ class PPORun:
     """Write TensorBoard events into the run directory."""
     checkpoint_seconds: float = 120.0
     """Save agent.zip at least this often (and at the end)."""
+    curriculum: tuple[int, ...] = ()
+    """Maze sizes to train on in order, e.g. 5 7 9; the env id's size comes last (added when
+    not listed). --timesteps is split evenly over the stages (each switch at the first rollout
+    boundary at or past its share); validation stays on the env's size. Mazes only, for
+    size-agnostic policies (convnet, TRM with mixer='conv')."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -326,9 +333,63 @@ class PPOConfig(PPORun):
                 "--think-rounds (ACT thinking time) needs --policy trm-carry, whose buffer "
                 f"stores the state each step's last round starts from; got --policy {self.policy}"
             )
+        object.__setattr__(self, "curriculum", tuple(self.curriculum))
+        self._check_curriculum()
         object.__setattr__(self, "out", Path(self.out))
         if self.init_from is not None:
             object.__setattr__(self, "init_from", Path(self.init_from))
+
+    def _check_curriculum(self) -> None:
+        """Refuse a curriculum this run cannot train (see :attr:`PPORun.curriculum`)."""
+        sizes = self.curriculum
+        if not sizes:
+            return
+        flag = "--curriculum " + " ".join(map(str, sizes))
+        for size in sizes:
+            check_int("curriculum size", size)
+            if size < MAZE_MIN_SIZE:
+                raise ValueError(
+                    f"{flag}: the smallest generated maze is {MAZE_MIN_SIZE}x{MAZE_MIN_SIZE}; "
+                    f"start the curriculum at {MAZE_MIN_SIZE} or above"
+                )
+        if self.game != "maze":
+            raise ValueError(f"{flag}: a curriculum grows mazes; {self.env.id} plays Sudoku")
+        config = self.env.config
+        if config.dataset is not None or not isinstance(config.size, int):
+            raise ValueError(
+                f"{flag} needs square generated mazes; {self.env.id} with dataset="
+                f"{config.dataset!r}, size={config.size!r} has none: use e.g. trm_rl/Maze-9x9-v0"
+            )
+        if self.policy == "mlp" or (self.policy.startswith("trm") and self.model.mixer != "conv"):
+            what = "the MLP" if self.policy == "mlp" else f"a TRM with mixer={self.model.mixer!r}"
+            raise ValueError(
+                f"{flag}: {what} is built for one grid size; use --policy convnet or a TRM with "
+                "--model.mixer conv (e.g. --model.preset cpu-maze-conv)"
+            )
+        if any(b <= a for a, b in itertools.pairwise(sizes)) or sizes[-1] > config.size:
+            raise ValueError(
+                f"{flag}: sizes must increase and end at most at the env's size {config.size} "
+                f"({self.env.id}), e.g. --curriculum 5 7"
+            )
+        for size in sizes:  # e.g. a min_path_length that a smaller maze cannot have
+            config.replace(size=size)
+        stages = len(self.curriculum_sizes)
+        rollout = self.ppo.n_envs * self.ppo.n_steps
+        if self.timesteps is None or self.timesteps < stages * rollout:
+            raise ValueError(
+                f"{flag} splits --timesteps over {stages} stages of whole rollouts "
+                f"(n_envs x n_steps = {rollout} env steps): give --timesteps >= "
+                f"{stages * rollout} (not --minutes)"
+            )
+
+    @property
+    def curriculum_sizes(self) -> tuple[int, ...]:
+        """The maze size of every training stage: the curriculum, then the env's size (``()``
+        without a curriculum)."""
+        if not self.curriculum:
+            return ()
+        final = self.env.config.size
+        return self.curriculum if self.curriculum[-1] == final else (*self.curriculum, final)
 
     @property
     def game(self) -> str:

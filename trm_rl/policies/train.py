@@ -13,7 +13,15 @@ A run directory holds:
 - ``metrics.csv`` and TensorBoard events with the same keys: SB3's ``rollout/*``, ``train/*``
   (the PPO losses) and ``time/*``, plus ``val/*`` (success, success within 2x optimal, length /
   optimal on the validation puzzles, deterministic actions) and ``time/train_minutes``,
-  ``time/sps_train`` (env steps per second of training, validation excluded).
+  ``time/sps_train`` (env steps per second of training, validation excluded), and with a
+  ``--curriculum`` ``curriculum/stage`` (0, 1, ...) and ``curriculum/size`` (the maze side).
+
+A curriculum (``--curriculum 5 7`` on a 9x9 env) trains on growing mazes: the stages share
+``--timesteps`` evenly, stage ``i`` of ``k`` starting at the first rollout boundary at or past
+``i / k`` of it (:func:`curriculum_stages`), so the switches fall at the same env steps in every
+run and after every resume. At a switch the agent keeps its weights, optimizer and counters and
+gets a training env of the next size (:func:`train_on`); validation always plays the env's own
+size, and every stage ends with a validation and a checkpoint.
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ import dataclasses
 import math
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +47,7 @@ from envs.utils import atomic_write_file, check_int
 from trm_rl import runs
 from trm_rl.policies.agent_file import read_agent_file, restore_agent
 from trm_rl.policies.agents import build_agent, supervised_heldout_solutions
+from trm_rl.policies.carry import CarryRolloutBuffer
 from trm_rl.policies.config import (
     EnvArgs,
     PPOArgs,
@@ -160,6 +170,77 @@ def load_heldout(run_dir: Path) -> dict[str, np.ndarray]:
         return {k: data[k] for k in data.files}
 
 
+# ------------------------------------------------------------------------------- curriculum
+@dataclass(frozen=True)
+class Stage:
+    """One training stage: the maze size it trains on and the env steps it covers."""
+
+    index: int
+    """0, 1, ... in training order."""
+    size: int | None
+    """Maze side of the training env (None: the env as configured, no curriculum)."""
+    start: int
+    """First env step of the stage (a multiple of n_envs x n_steps)."""
+    end: int | None
+    """Env step where the next stage starts (None: the last stage runs to the budget)."""
+
+
+def curriculum_stages(cfg: PPOConfig) -> tuple[Stage, ...]:
+    """The training stages of a run, deterministic in env steps.
+
+    Without a curriculum: one stage on the configured env. With sizes ``s_0 < ... < s_{k-1}``
+    (:attr:`~trm_rl.policies.config.PPOConfig.curriculum_sizes`): stage ``i`` starts at
+    ``ceil(i * timesteps / (k * R)) * R`` with ``R = n_envs * n_steps``, the first rollout
+    boundary at or past its even share of the budget (PPO collects whole rollouts, so a stage
+    can only change between two of them). The config guarantees ``timesteps >= k * R``, so no
+    stage is empty.
+    """
+    sizes = cfg.curriculum_sizes
+    if not sizes:
+        return (Stage(0, None, 0, None),)
+    k, rollout, total = len(sizes), cfg.ppo.n_envs * cfg.ppo.n_steps, int(cfg.timesteps or 0)
+    starts = [-(-i * total // (k * rollout)) * rollout for i in range(k)]
+    ends: list[int | None] = [*starts[1:], None]
+    return tuple(
+        Stage(i, size, start, end)
+        for i, (size, start, end) in enumerate(zip(sizes, starts, ends, strict=True))
+    )
+
+
+def stage_at(stages: tuple[Stage, ...], timesteps: int) -> Stage:
+    """The stage that trains at env step ``timesteps`` (the last one past the final switch)."""
+    return [s for s in stages if s.start <= timesteps][-1]
+
+
+def train_on(agent: Any, venv: Any) -> None:
+    """Train ``agent`` on ``venv`` from its next rollout, mazes of another size included.
+
+    The weights, the optimizer and the counters stay. The agent's and the policy's observation
+    space become ``venv``'s (SB3 checks observation shapes against them; the policies are size
+    agnostic, see :meth:`PPOConfig._check_curriculum`), SB3's ``set_env`` takes the env (the
+    episodes restart at the next ``learn``), the rollout buffer is rebuilt for the new grid
+    (``trm-carry``: with states of the new grid) and the episode statistics restart so that
+    ``rollout/*`` describes this env only.
+    """
+    space = venv.observation_space
+    agent.observation_space = space
+    agent.policy.observation_space = space
+    agent.set_env(venv)
+    grid = tuple(int(n) for n in space["grid"].shape)
+    old = agent.rollout_buffer
+    extra: dict[str, Any] = {}
+    if isinstance(old, CarryRolloutBuffer):
+        extra = {"state_shape": agent.policy.state_shape(grid), "state_dtype": old.state_dtype}
+        agent._last_state = agent.policy.initial_state(agent.n_envs, grid)
+    agent.rollout_buffer = type(old)(
+        agent.n_steps, space, agent.action_space, device=agent.device, gamma=agent.gamma,
+        gae_lambda=agent.gae_lambda, n_envs=agent.n_envs, **agent.rollout_buffer_kwargs, **extra,
+    )  # fmt: skip
+    for name in ("ep_info_buffer", "ep_success_buffer"):
+        if getattr(agent, name, None) is not None:
+            getattr(agent, name).clear()
+
+
 # --------------------------------------------------------------------------------- callback
 class RunCallback(BaseCallback):
     """Budget, validation, checkpoints, threads per phase and the progress bar of a run."""
@@ -180,6 +261,8 @@ class RunCallback(BaseCallback):
         self.total_timesteps = total_timesteps
         self.bar = runs.RunProgress("ppo", False)
         self.last_val: dict[str, float] = {}
+        self.stage: Stage | None = None
+        """The curriculum stage in training (logged as ``curriculum/*``); set by train_ppo."""
 
     # time accounting: training only (validation and checkpoints excluded)
     def elapsed(self) -> float:
@@ -222,6 +305,12 @@ class RunCallback(BaseCallback):
         steps = self.num_timesteps - self._start_steps
         if session_s > 0:
             self.logger.record("time/sps_train", steps / max(session_s, 1e-9))
+        self._record_stage()
+
+    def _record_stage(self) -> None:
+        if self.stage is not None and self.stage.size is not None:
+            self.logger.record("curriculum/stage", self.stage.index)
+            self.logger.record("curriculum/size", self.stage.size)
 
     def _on_step(self) -> bool:
         if self.n_calls % 16 == 0:
@@ -273,9 +362,12 @@ class RunCallback(BaseCallback):
         self.validate()
         self.logger.record("time/train_minutes", self.elapsed() / 60.0)
         self.logger.record("time/total_timesteps", self.num_timesteps)
+        self._record_stage()
         self.logger.dump(self.num_timesteps)
         self.checkpoint()
         self.bar.close()
+        # a curriculum calls learn() once per stage: carry the training time over
+        self.train_seconds, self._t0 = self.elapsed(), time.perf_counter()
 
 
 # ---------------------------------------------------------------------------------- metrics
@@ -327,7 +419,13 @@ def train_ppo(cfg: PPOConfig) -> Path:
     resuming = cfg.resume and (run_dir / AGENT).exists()
     if cfg.resume:
         stored = read_ppo_config(run_dir)
-        runs.check_resume(stored_ppo_config(stored).to_dict(), cfg.to_dict(), "ppo")
+        stored_cfg = stored_ppo_config(stored)
+        runs.check_resume(stored_cfg.to_dict(), cfg.to_dict(), "ppo")
+        if cfg.curriculum and stored_cfg.timesteps != cfg.timesteps:
+            raise ValueError(
+                f"--curriculum splits --timesteps into its stages; this run has "
+                f"--timesteps {stored_cfg.timesteps}: resume it with that budget (or start a new run)"
+            )
     device = resolve_device(cfg.device)
     set_seed(cfg.seed)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -383,12 +481,23 @@ def train_ppo(cfg: PPOConfig) -> Path:
     callback = RunCallback(cfg, run_dir, split, val, train_seconds, cfg.timesteps)
     if remaining == 0:
         return run_dir
+    stages = curriculum_stages(cfg)
+    fresh = not resuming  # SB3 resets its counters on the first learn() of a fresh run only
     try:
-        agent.learn(
-            total_timesteps=remaining if remaining is not None else 10**12,
-            callback=callback,
-            reset_num_timesteps=not resuming,
-        )
+        for stage in stages[stage_at(stages, agent.num_timesteps).index :]:
+            if stage.size is not None:
+                venv.close()
+                kwargs = {**split.train_env_kwargs, "size": stage.size}
+                venv = make_sb3_vec_env(cfg.env.id, cfg.ppo.n_envs, seed=cfg.seed, **kwargs)
+                train_on(agent, venv)
+            callback.stage = stage
+            end = stage.end if stage.end is not None else cfg.timesteps
+            agent.learn(
+                total_timesteps=10**12 if end is None else end - agent.num_timesteps,
+                callback=callback,
+                reset_num_timesteps=fresh,
+            )
+            fresh = False
     finally:
         venv.close()
         agent.logger.close()
@@ -520,11 +629,15 @@ __all__ = [
     "AGENT",
     "HELDOUT",
     "RunCallback",
+    "Stage",
+    "curriculum_stages",
     "evaluate_ppo",
     "load_agent",
     "load_heldout",
     "read_ppo_config",
+    "stage_at",
     "stored_ppo_config",
     "timesteps_done",
+    "train_on",
     "train_ppo",
 ]
