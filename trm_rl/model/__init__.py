@@ -14,7 +14,8 @@ Quick start::
     answers = model.solve(batch["inputs"]).predictions
 
 Modules: ``config`` (:class:`TRMConfig`, presets), ``layers`` (RMSNorm, SwiGLU, RoPE, attention,
-the 3x3 :class:`~trm_rl.model.layers.GridConv`), ``trm`` (the recursion and ACT), ``batch``
+the 3x3 :class:`~trm_rl.model.layers.GridConv`, the Sudoku :class:`~trm_rl.model.layers.UnitMixer`),
+``trm`` (the recursion and ACT), ``batch``
 (the batch contract), ``losses``, ``checkpoint``, ``one_shot`` (the TRM interface for one-shot
 predictors), ``baselines`` (:class:`MLPModel`, :class:`ConvNetModel` and their matching to a
 TRM's parameter count; re-exported by ``baselines.models``), ``recurrent_conv``
@@ -34,6 +35,21 @@ and the carry are flat over the ``H * W`` cells, and a carry serves one grid siz
 positions, if any, lie outside the grid: they only pass through the norms and the channel MLP,
 so they never reach the grid and the Q head reads the grid mean (the conv presets have no
 prefix).
+
+**Sudoku thinking** (``mixer="units"``, preset ``cpu-sudoku-units``; not upstream). The token
+mixer of each block reads the Sudoku units: a cell adds ``W [mean of its row peers; mean of its
+column peers; mean of its box peers]`` (the other N-1 cells of each unit; one ``D x 3D`` weight
+shared by all units of a type), in the same post-norm block ``h = rms_norm(h + units(h));
+h = rms_norm(h + mlp(h))``, with the recursion unchanged. The board is the N x N grid of
+``seq_len = N * N`` row-major cells, N in {4, 6, 9} with 2x2, 2x3 and 3x3 boxes
+(:data:`~trm_rl.model.config.SUDOKU_BOX_SHAPES`, as in ``envs.sudoku``). Cost per layer:
+``3 D^2`` weights (the sequence-MLP mixer: ``3 L W``, L = prefix + cells) and ``(N^2 + 3N) D^2``
+multiply-adds (the projections act on the unit sums and on each cell's own share), linear in the
+cells. No weight depends on a position (``pos_encodings="none"`` is required), so the model is
+equivariant under the Sudoku symmetries that map rows to rows, columns to columns and boxes to
+boxes (rows within a band, bands, columns within a stack, stacks); it is not under the transpose
+(rows and columns have their own weights). Prefix positions, if any, stay outside the board as
+with the conv mixer, and the Q head reads the board mean (the preset has no prefix).
 
 **Baselines** (one-shot, same interface: ``initial_carry``, ``forward``, ``solve``,
 ``check_batch``, ``num_parameters``): every forward is a complete prediction, every row halts
@@ -67,8 +83,8 @@ Where we differ from the official code (each deliberate):
 * ``puzzle_emb_ndim=0`` with a prefix gives zero prefix tokens (upstream mis-slices the output).
 * Without a prefix (``prefix_len == 0``) the Q head reads the mean of ``z_H`` over the grid
   (upstream reads grid cell 0); ``to_official`` refuses such configs.
-* ``mixer="conv"`` and ``grid_width`` (see above) are ours; ``to_official`` refuses the conv
-  mixer. ``TRMConfig.to_dict`` adds the tag ``"kind": "trm"``, which ``from_dict`` accepts.
+* ``mixer="conv"``, ``mixer="units"`` and ``grid_width`` (see above) are ours; ``to_official``
+  refuses both mixers. ``TRMConfig.to_dict`` adds the tag ``"kind": "trm"``, which ``from_dict`` accepts.
 * :meth:`TRM.solve` adds inference with early stopping (``q_halt > 0``); ``forward`` in eval mode
   never halts early, as upstream.
 * Ablations are flags: ``separate_networks``, ``single_z`` (upstream ``trm_singlez``),
@@ -88,7 +104,7 @@ from trm_rl.model.baselines import (
     matched_convnet_config,
     matched_mlp_config,
 )
-from trm_rl.model.config import OFFICIAL_PARAM_COUNTS, PRESETS, TRMConfig
+from trm_rl.model.config import OFFICIAL_PARAM_COUNTS, PRESETS, SUDOKU_BOX_SHAPES, TRMConfig
 from trm_rl.model.recurrent_conv import DTNetConfig, DTNetModel, matched_dtnet_config
 from trm_rl.model.registry import MODEL_KINDS, Model, ModelConfig, build_model, config_from_dict
 from trm_rl.model.trm import TRM, InnerCarry, PuzzleEmbedding, SolveResult, TRMCarry
@@ -97,6 +113,7 @@ __all__ = [
     "MODEL_KINDS",
     "OFFICIAL_PARAM_COUNTS",
     "PRESETS",
+    "SUDOKU_BOX_SHAPES",
     "TRM",
     "ConvNetConfig",
     "ConvNetModel",

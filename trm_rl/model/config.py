@@ -9,6 +9,7 @@ Notation (paper -> code): answer ``y`` -> ``z_H``, latent ``z`` -> ``z_L``,
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
@@ -17,7 +18,7 @@ import torch
 
 from envs.utils import check_bool, check_float, check_int
 
-Mixer = Literal["attention", "mlp", "conv"]
+Mixer = Literal["attention", "mlp", "conv", "units"]
 PosEncodings = Literal["rope", "learned", "none"]
 ForwardDtype = Literal["float32", "bfloat16"]
 MLPType = Literal["swiglu", "relu"]
@@ -25,10 +26,15 @@ MLPType = Literal["swiglu", "relu"]
 #: Key of the model-kind tag in a config dict ("trm", "mlp" or "convnet").
 KIND_KEY = "kind"
 
-_MIXERS = ("attention", "mlp", "conv")
+_MIXERS = ("attention", "mlp", "conv", "units")
 _POS_ENCODINGS = ("rope", "learned", "none")
 _DTYPES = ("float32", "bfloat16")
 _MLP_TYPES = ("swiglu", "relu")
+
+#: Box shape (rows, cols) of each N x N Sudoku the units mixer accepts (the convention of
+#: ``envs.sudoku.types.BOX_SHAPES``, restated because ``trm_rl.model`` imports no environment;
+#: a test checks that the two agree).
+SUDOKU_BOX_SHAPES: dict[int, tuple[int, int]] = {4: (2, 2), 6: (2, 3), 9: (3, 3)}
 
 # Field -> smallest accepted value.
 _INT_FIELDS = {
@@ -102,15 +108,23 @@ class TRMConfig:
     """n: latent updates ``z_L <- net(z_L + z_H + x)`` per round, followed by one answer update."""
     mixer: Mixer = "attention"
     """Token mixer: "attention" (non-causal self-attention), "mlp" (SwiGLU over the sequence
-    axis, official ``mlp_t``) or "conv" (depthwise 3x3 + pointwise conv over the 2-D grid; not
+    axis, official ``mlp_t``), "conv" (depthwise 3x3 + pointwise conv over the 2-D grid; not
     upstream: cost linear in the cells, and the model accepts grids of any size; prefix
-    positions, if any, stay outside the grid and the Q head reads the grid mean)."""
+    positions, if any, stay outside the grid and the Q head reads the grid mean) or "units"
+    (Sudoku only, not upstream: each cell reads the mean of its peers in its row, its column and
+    its box, ``W [mean_row; mean_col; mean_box]`` with one ``D x 3D`` weight; the grid is the
+    N x N board of seq_len = N * N cells, N in {4, 6, 9}, boxes 2x2, 2x3, 3x3; 3 D^2 weights
+    and about (N^2 + 3N) D^2 multiply-adds per layer, linear in the cells; equivariant under
+    the Sudoku symmetries that map rows to rows, columns to columns and boxes to boxes; needs
+    pos_encodings="none"; a prefix stays outside the grid as with "conv")."""
     grid_width: int | None = None
     """Columns of the 2-D grid; required by the conv mixer; seq_len = grid rows * grid_width for
-    flat inputs. Other mixers ignore it (it only documents the grid)."""
+    flat inputs. The units mixer takes None or N (its grid is square); other mixers ignore it (it
+    only documents the grid)."""
     pos_encodings: PosEncodings = "rope"
     """"rope" (inside attention; no effect with the mlp mixer, as in the official code),
-    "learned" (added table, scaled by 1/sqrt(2)), or "none" (required by the conv mixer)."""
+    "learned" (added table, scaled by 1/sqrt(2)), or "none" (required by the conv and units
+    mixers)."""
     puzzle_emb_len: int = 16
     """Prefix positions in front of the grid; 0 means ceil(puzzle_emb_ndim / hidden_size)."""
     puzzle_emb_ndim: int | None = None
@@ -195,6 +209,27 @@ class TRMConfig:
                 "grid size, and the zero-padded convolution already sees the grid edges; set "
                 "pos_encodings='none'",
             )
+        if self.mixer == "units":
+            side = math.isqrt(self.seq_len)
+            sizes = sorted(SUDOKU_BOX_SHAPES)
+            _require(
+                side * side == self.seq_len and side in SUDOKU_BOX_SHAPES,
+                f"the units mixer needs a square N x N Sudoku with N in {sizes}: seq_len must be "
+                f"one of {[n * n for n in sizes]}, got seq_len={self.seq_len}; use another mixer "
+                "for other grids",
+            )
+            _require(
+                self.grid_width in (None, side),
+                f"the units mixer needs a square grid: grid_width must be None or {side} "
+                f"(seq_len {self.seq_len} = {side} x {side}), got grid_width={self.grid_width}",
+            )
+            _require(
+                self.pos_encodings == "none",
+                f"the units mixer takes no position encodings (got pos_encodings="
+                f"{self.pos_encodings!r}): a cell's row, column and box already place it, and a "
+                "position table would break the equivariance under Sudoku symmetries; set "
+                "pos_encodings='none'",
+            )
         if self.grid_width is not None:
             _require(
                 self.seq_len % self.grid_width == 0,
@@ -261,9 +296,17 @@ class TRMConfig:
     @property
     def pooled_q_head(self) -> bool:
         """Whether the Q head reads the mean of ``z_H`` over the grid positions instead of prefix
-        position 0: when there is no prefix, and with the conv mixer (whose prefix never mixes
-        with the grid, so position 0 would know nothing of the puzzle)."""
-        return self.prefix_len == 0 or self.mixer == "conv"
+        position 0: when there is no prefix, and with the conv and units mixers (whose prefix
+        never mixes with the grid, so position 0 would know nothing of the puzzle)."""
+        return self.prefix_len == 0 or self.mixer in ("conv", "units")
+
+    @property
+    def sudoku_board(self) -> tuple[int, int, int] | None:
+        """``(N, box_rows, box_cols)`` of the Sudoku board of the units mixer, else None."""
+        if self.mixer != "units":
+            return None
+        side = math.isqrt(self.seq_len)
+        return (side, *SUDOKU_BOX_SHAPES[side])
 
     @property
     def head_dim(self) -> int:
@@ -425,8 +468,8 @@ class TRMConfig:
             unsupported.append("act")
         if self.swiglu_multiple != 256:
             unsupported.append("swiglu_multiple")
-        if self.mixer == "conv":
-            unsupported.append("mixer='conv'")
+        if self.mixer in ("conv", "units"):
+            unsupported.append(f"mixer={self.mixer!r}")
         elif self.pooled_q_head:
             unsupported.append("prefix_len=0 (our Q head then reads the mean over the grid)")
         if unsupported:
@@ -526,10 +569,26 @@ _CONV = dict(
     halt_max_steps=8,
 )
 
+# Sudoku thinking: the units mixer (row, column and box peers), no prefix (the Q head reads the
+# grid mean), the width and recursion of cpu-sudoku-9x9.
+_UNITS = dict(
+    hidden_size=128,
+    num_heads=4,
+    mixer="units",
+    pos_encodings="none",
+    puzzle_emb_len=0,
+    puzzle_emb_ndim=0,
+    H_cycles=3,
+    L_cycles=4,
+    halt_max_steps=8,
+)
+
 #: Named configurations. ``paper-*``: the official models (parameter counts 5,028,866 /
 #: 6,828,034 / 6,822,914 / 18,795,522 as counted by ``model.parameters()``). ``cpu-*``: small
 #: models (one prefix position, exact MLP widths, float32) for 2-core CPUs; ``cpu-*-conv``: the
-#: conv mixer (no prefix), which also runs on grids of other sizes than the one named.
+#: conv mixer (no prefix), which also runs on grids of other sizes than the one named;
+#: ``cpu-sudoku-units``: the units mixer (no prefix; 4x4 and 6x6 with ``vocab_size``/``seq_len``
+#: overrides).
 PRESETS: dict[str, dict[str, Any]] = {
     "paper-sudoku-mlp": {**_PAPER, **_SUDOKU9, "mixer": "mlp", "pos_encodings": "none",
                          "L_cycles": 6},
@@ -556,6 +615,7 @@ PRESETS: dict[str, dict[str, Any]] = {
                        "H_cycles": 2, "L_cycles": 3, "halt_max_steps": 8},
     "cpu-maze-conv": {**_CPU, **_CONV, "vocab_size": 6, "seq_len": 121, "grid_width": 11},
     "cpu-sudoku-conv": {**_CPU, **_CONV, **_SUDOKU9, "grid_width": 9},
+    "cpu-sudoku-units": {**_CPU, **_SUDOKU9, **_UNITS},
 }  # fmt: skip
 
 #: Parameter counts of the official models (``sum(p.numel() for p in model.parameters())``).
@@ -570,6 +630,7 @@ __all__ = [
     "KIND_KEY",
     "OFFICIAL_PARAM_COUNTS",
     "PRESETS",
+    "SUDOKU_BOX_SHAPES",
     "TRMConfig",
     "find_multiple",
     "mlp_width",

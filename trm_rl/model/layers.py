@@ -5,7 +5,7 @@ dtype at use ("casted" layers), and normalisation is a parameter-free RMSNorm co
 A block is post-norm::
 
     h = rms_norm(h + mixer(h))       # attention over tokens, an MLP over the sequence axis,
-                                     # or a 3x3 conv over the 2-D grid
+                                     # a 3x3 conv over the 2-D grid, or the Sudoku units
     h = rms_norm(h + mlp(h))         # SwiGLU (or ReLU) over the features
 """
 
@@ -199,6 +199,57 @@ class GridConv(nn.Module):
         return self.pointwise(x.permute(0, 2, 3, 1).reshape(batch, cells, width))
 
 
+class UnitMixer(nn.Module):
+    """Sudoku token mixer: every cell reads the mean of its peers in each of its three units
+    (its row, its column and its box, without the cell itself)::
+
+        mix(h)_c = W_row mean_{p in row(c) - {c}} h_p + W_col mean_{p in col(c) - {c}} h_p
+                 + W_box mean_{p in box(c) - {c}} h_p
+
+    i.e. one bias-free ``Linear(3D -> D)`` over the concatenated peer means, with weights
+    shared by all units of a type (a DeepSets / message-passing step on the Sudoku constraint
+    graph). Peer means carry what a cell needs (which digits its units hold, and, after a
+    channel MLP, where else a digit may go); the cell's own state comes through the residual.
+
+    Cost: the three ``D x D`` maps are applied to the N unit sums of each type and once to each
+    cell (its own share, subtracted), so a layer costs ``(N^2 + 3N) D^2`` multiply-adds and
+    ``3 D^2`` weights, linear in the cells. There is no per-position weight: the mixer is
+    equivariant under every cell permutation that maps rows to rows, columns to columns and
+    boxes to boxes (rows within a band, bands, columns within a stack, stacks).
+    """
+
+    def __init__(self, hidden_size: int, side: int, box: tuple[int, int]) -> None:
+        """:param hidden_size: channels (model width).
+        :param side: N, the board side (cells = N * N, row-major).
+        :param box: (rows, cols) of a box; both divide N.
+        """
+        super().__init__()
+        self.side, self.box = side, box
+        self.cells = side * side
+        # [D, 3D] = [W_row | W_col | W_box]: truncated LeCun init of a Linear(3D -> D).
+        self.weight = nn.Parameter(
+            trunc_normal_(torch.empty(hidden_size, 3 * hidden_size), std=(3 * hidden_size) ** -0.5)
+        )
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        # h: [B, N * N, D] (row-major cells) -> [B, N * N, D]
+        batch, cells, width = h.shape
+        n, (box_rows, box_cols) = self.side, self.box
+        bands, stacks = n // box_rows, n // box_cols
+        w_row, w_col, w_box = self.weight.to(h.dtype).chunk(3, dim=1)  # [D, D] each
+        g = h.reshape(batch, n, n, width)  # [B, row, col, D]
+        rows = F.linear(g.sum(2), w_row)  # [B, N, D]: W_row (sum of row r)
+        cols = F.linear(g.sum(1), w_col)  # [B, N, D]: W_col (sum of column c)
+        boxes = F.linear(
+            g.reshape(batch, bands, box_rows, stacks, box_cols, width).sum((2, 4)), w_box
+        )  # [B, bands, stacks, D]
+        units = (rows[:, :, None] + cols[:, None]).view(
+            batch, bands, box_rows, stacks, box_cols, width
+        ) + boxes[:, :, None, :, None]  # each cell: its three projected unit sums
+        own = F.linear(g, w_row + w_col + w_box)  # each cell's own share of its three sums
+        return (units.reshape(batch, n, n, width) - own).reshape(batch, cells, width) / (n - 1)
+
+
 class SwiGLU(nn.Module):
     """``down(silu(gate) * up)`` over the last axis, with one fused bias-free ``gate_up``
     projection."""
@@ -238,8 +289,8 @@ def make_mlp(dim: int, width: int, mlp_type: str) -> nn.Module:
 
 # ------------------------------------------------------------------------------ blocks and net
 class Block(nn.Module):
-    """One post-norm layer: token mixer (attention, MLP over positions, or 3x3 conv over the
-    grid) + channel MLP."""
+    """One post-norm layer: token mixer (attention, MLP over positions, 3x3 conv over the grid,
+    or Sudoku unit peers) + channel MLP."""
 
     def __init__(self, config: TRMConfig) -> None:
         super().__init__()
@@ -249,6 +300,9 @@ class Block(nn.Module):
             self.attn = Attention(config.hidden_size, config.num_heads)
         elif config.mixer == "conv":
             self.conv = GridConv(config.hidden_size)
+        elif config.mixer == "units":
+            side, *box = config.sudoku_board
+            self.units = UnitMixer(config.hidden_size, side, tuple(box))
         else:
             self.seq_mlp = make_mlp(config.total_len, config.seq_mlp_width, config.mlp_type)
         self.mlp = make_mlp(config.hidden_size, config.mlp_width, config.mlp_type)
@@ -265,16 +319,21 @@ class Block(nn.Module):
             if grid is None:
                 raise ValueError("the conv mixer needs grid=(rows, cols) of the grid positions")
             prefix = h.shape[1] - grid[0] * grid[1]
-            mixed = self.conv(h[:, prefix:], grid)
-            if prefix:
-                mixed = F.pad(mixed, (0, 0, prefix, 0))
-            h = rms_norm(h + mixed, self.eps)
+            h = rms_norm(h + _after_prefix(self.conv(h[:, prefix:], grid), prefix), self.eps)
+        elif self.mixer == "units":  # the prefix stays outside the board, as with the conv
+            prefix = h.shape[1] - self.units.cells
+            h = rms_norm(h + _after_prefix(self.units(h[:, prefix:]), prefix), self.eps)
         else:
             # Mix positions: an MLP over the sequence axis of the transposed state. Official
             # quirk kept: the norm is taken while transposed, i.e. over positions (per channel).
             h_t = h.transpose(1, 2)  # [B, D, L]
             h = rms_norm(h_t + self.seq_mlp(h_t), self.eps).transpose(1, 2)
         return rms_norm(h + self.mlp(h), self.eps)
+
+
+def _after_prefix(mixed: torch.Tensor, prefix: int) -> torch.Tensor:
+    """The grid mixer's output ``[B, cells, D]`` with zeros in front for ``prefix`` positions."""
+    return F.pad(mixed, (0, 0, prefix, 0)) if prefix else mixed
 
 
 class ReasoningNet(nn.Module):

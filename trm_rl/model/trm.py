@@ -17,7 +17,8 @@ The carry lives across calls: a row keeps working on its example until it halts 
 
 With the conv mixer the network is local (3x3 per layer) and has no per-position weight, so one
 model runs on grids of any size: pass ``inputs`` as ``[B, H, W]``; the carry then has
-``prefix + H * W`` positions and the logits ``H * W`` (flat, row-major).
+``prefix + H * W`` positions and the logits ``H * W`` (flat, row-major). The units mixer
+(Sudoku rows, columns and boxes) changes only the network; the recursion is the same.
 """
 
 from __future__ import annotations
@@ -291,7 +292,7 @@ class TRM(nn.Module):
         z_H, z_L = self.deep_recursion(carry.z_H, carry.z_L, x, self.grid_shape(inputs))
         prefix = self.config.prefix_len
         logits = self.lm_head(z_H)[:, prefix:]
-        if self.config.pooled_q_head:  # no prefix, or one the conv never mixes with the grid
+        if self.config.pooled_q_head:  # no prefix, or one the grid mixer never mixes with
             q = self.q_head(z_H[:, prefix:].mean(dim=1)).float()
         else:
             q = self.q_head(z_H[:, 0]).float()  # prefix position 0 acts as a CLS token
