@@ -5,8 +5,9 @@ Commands:
   demo              play episodes of a registered env with an oracle or a random policy
   envs              list the registered environment ids
   train-supervised  train a TRM (or a matched baseline) by deep supervision
-  evaluate          score a supervised run on held-out puzzles (JSON)
-  solve             answer a file of puzzles with a supervised run (JSONL)
+  evaluate          score a supervised run or a shipped model on held-out puzzles (JSON)
+  solve             answer a file of puzzles with a supervised run or a shipped model (JSONL)
+  models            list the pretrained models shipped with the package
   train-ppo         train a TRM policy (or a matched baseline) with PPO in an env
   evaluate-ppo      score a PPO run on held-out puzzles beside random and oracle (JSON)
   sweep             run a study (k_cycles, think_longer, ablations): runs, CSVs, plots, report
@@ -32,8 +33,10 @@ from experiments.sweep import main as sweep_main
 from trm_rl.demo import check_demo_args, run_demo
 from trm_rl.policies.config import PPOArgs, resolve_ppo
 from trm_rl.policies.train import evaluate_ppo, train_ppo
+from trm_rl.pretrained import models_table
 from trm_rl.supervised.commands import evaluate_run, solve_file
 from trm_rl.supervised.config import TrainArgs, resolve_train
+from trm_rl.supervised.sampling import DEFAULT_NOISE
 from trm_rl.supervised.trainer import train
 
 
@@ -62,12 +65,16 @@ class Envs:
 
 @dataclass
 class Evaluate:
-    """Score a supervised run on held-out puzzles and print JSON: token and exact accuracy with
-    all supervision steps and with early halting, mean steps used, halting accuracy, and for
-    mazes 'valid' (some shortest path) beside 'exact' (the label)."""
+    """Score a supervised run (or a shipped model) on held-out puzzles and print JSON: token and
+    exact accuracy with all supervision steps and with early halting, mean steps used, halting
+    accuracy, and for mazes 'valid' (some shortest path) beside 'exact' (the label). With
+    --samples N also the accuracy of N solves from perturbed initial latents, the answer chosen
+    by confidence and by vote."""
 
-    run: Path
-    """The run directory (the --out of train-supervised)."""
+    run: Path | None = None
+    """The run directory (the --out of train-supervised); or give --model."""
+    model: str | None = None
+    """A pretrained model shipped with the package (see `trm-rl models`) instead of --run."""
     data: str | None = None
     """Data name or CSV to score on (default: the run's data and split seed), e.g. maze-15x15
     for a model trained on maze-11x11."""
@@ -85,29 +92,57 @@ class Evaluate:
     snapshot: int | None = None
     """Score the snapshot kept at this step (train-supervised --keep-every) instead of the last
     checkpoint."""
+    samples: int = 1
+    """Solves per puzzle (TRMs only): sample 0 from the model's initial latents, the others
+    from latents with Gaussian noise added; reports the confidence and the vote selections
+    beside the single sample (1: no sampling)."""
+    seed: int = 0
+    """Seed of the noise draws of --samples."""
+    noise: float = DEFAULT_NOISE
+    """Std of the noise added to every entry of the initial latents H_init/L_init (std 1)."""
     device: str = "auto"
     """'auto', 'cpu', 'cuda', ..."""
 
 
 @dataclass
 class Solve:
-    """Answer every puzzle of a file with a supervised run: one JSON line per puzzle, in input
-    order: {"puzzle", "solution", "confidence", "steps"}."""
+    """Answer every puzzle of a file with a supervised run or a shipped model: one JSON line per
+    puzzle, in input order: {"puzzle", "solution", "confidence", "steps"} (with --samples N > 1
+    also "samples" and "agreement", the fraction of samples that gave the answer)."""
 
-    run: Path
-    """The run directory (the --out of train-supervised)."""
     input: Path
     """A CSV with a 'puzzle' or 'question' column (the formats of envs/data/), or a text file
     with one puzzle per line (Sudoku digits with 0 or . blanks; Maze characters '# SG')."""
     output: Path
     """The JSONL file to write."""
+    run: Path | None = None
+    """The run directory (the --out of train-supervised); or give --model."""
+    model: str | None = None
+    """A pretrained model shipped with the package (see `trm-rl models`), e.g. sudoku-4x4."""
     max_steps: int | None = None
     """Supervision steps at most (default: the trained number, scaled up on larger grids)."""
+    samples: int = 1
+    """Solves per puzzle (TRMs only): sample 0 from the model's initial latents, the others
+    from latents with Gaussian noise added (1: the deterministic answer)."""
+    select: Literal["vote", "confidence"] = "vote"
+    """How the answer is chosen among the samples: the answer most samples gave (ties: the most
+    confident), or the highest final halting probability (often confidently wrong on perturbed
+    starts: see trm_rl/supervised/sampling.py)."""
+    seed: int = 0
+    """Seed of the noise draws of --samples."""
+    noise: float = DEFAULT_NOISE
+    """Std of the noise added to every entry of the initial latents H_init/L_init (std 1)."""
     trajectory: Path | None = None
     """Also draw the first puzzle's answer being refined step by step, with the halting
     probability, as a GIF."""
     device: str = "auto"
     """'auto', 'cpu', 'cuda', ..."""
+
+
+@dataclass
+class Models:
+    """List the pretrained models shipped with the package (load one with
+    trm_rl.load_pretrained(name) or use it with trm-rl solve --model NAME)."""
 
 
 @dataclass
@@ -159,6 +194,8 @@ def main(argv: list[str] | None = None) -> None:
         _ppo(cmd)
     elif isinstance(cmd, Demo):
         _demo(cmd)
+    elif isinstance(cmd, Models):
+        print(models_table())
     elif isinstance(cmd, SweepArgs | Plot | ReportArgs):
         _experiments(cmd)
     else:
@@ -200,6 +237,7 @@ Command = (
     | TrainArgs
     | Evaluate
     | Solve
+    | Models
     | PPOArgs
     | EvaluatePPO
     | SweepArgs
@@ -215,6 +253,7 @@ def _parse(argv: list[str]) -> Command:
         | Annotated[TrainArgs, tyro.conf.subcommand("train-supervised")]
         | Annotated[Evaluate, tyro.conf.subcommand("evaluate")]
         | Annotated[Solve, tyro.conf.subcommand("solve")]
+        | Annotated[Models, tyro.conf.subcommand("models")]
         | Annotated[PPOArgs, tyro.conf.subcommand("train-ppo")]
         | Annotated[EvaluatePPO, tyro.conf.subcommand("evaluate-ppo")]
         | Annotated[SweepArgs, tyro.conf.subcommand("sweep")]
@@ -244,13 +283,16 @@ def _supervised(cmd: TrainArgs | Evaluate | Solve) -> None:
         elif isinstance(cmd, Evaluate):
             result = evaluate_run(
                 cmd.run, cmd.data, cmd.split, cmd.max_steps, cmd.device, cmd.batch_size,
-                cmd.env_episodes, cmd.limit, cmd.snapshot,
+                cmd.env_episodes, cmd.limit, cmd.snapshot, model=cmd.model, samples=cmd.samples,
+                seed=cmd.seed, noise=cmd.noise,
             )  # fmt: skip
             print(json.dumps(result, indent=2))
         else:
             count = solve_file(
-                cmd.run, cmd.input, cmd.output, cmd.max_steps, cmd.device, cmd.trajectory
-            )
+                cmd.run, cmd.input, cmd.output, cmd.max_steps, cmd.device, cmd.trajectory,
+                model=cmd.model, samples=cmd.samples, select_by=cmd.select, seed=cmd.seed,
+                noise=cmd.noise,
+            )  # fmt: skip
             print(f"wrote {count} answers to {cmd.output}")
     except (ValueError, FileNotFoundError) as err:
         fail(name, err)

@@ -5,6 +5,10 @@ Larger grids than the model was trained on get more thinking by default: the num
 supervision steps is scaled with the number of cells (``ceil(halt_max_steps * cells /
 trained_cells)``) and ``solve`` runs them all there (its halting head was calibrated on the
 trained size and stops too early on larger grids); ``--max-steps`` overrides the count.
+
+Both take a run directory or the name of a model shipped with the package
+(:mod:`trm_rl.pretrained`), never both, and both can sample: ``samples`` solves from perturbed
+initial latents, one answer chosen per puzzle (:mod:`trm_rl.supervised.sampling`).
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from envs.maze.rules import parse_puzzle as parse_maze
 from envs.sudoku.rules import check_givens as check_sudoku_givens
 from envs.sudoku.solver import count_solutions
 from envs.utils import atomic_write
-from trm_rl import runs
+from trm_rl import pretrained, runs
 from trm_rl.data.build import grid_info, make_data
 from trm_rl.data.config import DataConfig
 from trm_rl.data.text import from_text, read_puzzle_file, to_text
@@ -29,6 +33,16 @@ from trm_rl.model.checkpoint import load_checkpoint
 from trm_rl.supervised import state as run_state
 from trm_rl.supervised.env_play import play_in_env
 from trm_rl.supervised.evaluate import model_inputs, predict, score
+from trm_rl.supervised.sampling import (
+    DEFAULT_NOISE,
+    SamplingConfig,
+    check_model,
+    latent_positions,
+    predict_samples,
+    sample_start,
+    sampled_scores,
+    select,
+)
 from trm_rl.supervised.trajectory import write_trajectory_gif
 from trm_rl.utils import resolve_device
 
@@ -87,8 +101,31 @@ def _check_size(model: torch.nn.Module, grid_shape: tuple[int, int], where: str)
         )
 
 
+def load_source(
+    run: str | Path | None, model: str | None, device: str = "auto", snapshot: int | None = None
+) -> tuple[torch.nn.Module, str, dict[str, Any]]:
+    """The model of a run directory or of a shipped model (exactly one of the two), its game
+    ("sudoku" or "maze") and the fields of the data it was trained on.
+
+    :raises ValueError: for both or neither, an unknown name, or a snapshot of a shipped model.
+    """
+    if (run is None) == (model is None):
+        raise ValueError(
+            "give either a run directory (--run DIR) or a shipped model (--model NAME, see "
+            f"trm-rl models), not {'both' if run is not None else 'neither'}"
+        )
+    if model is not None:
+        if snapshot is not None:
+            raise ValueError(f"--snapshot needs a run; the shipped model {model!r} has none")
+        net = pretrained.load_pretrained(model, device)
+        info = pretrained.card(model)
+        return net, str(info["game"]), dict(info["data"])
+    net, config = load_run(run, device, snapshot)  # type: ignore[arg-type]
+    return net, _kind(config), dict(config["data"])
+
+
 def evaluate_run(
-    run: str | Path,
+    run: str | Path | None,
     data: str | DataConfig | None = None,
     split: str = "test",
     max_steps: int | None = None,
@@ -97,10 +134,16 @@ def evaluate_run(
     env_episodes: int = 0,
     limit: int | None = None,
     snapshot: int | None = None,
+    *,
+    model: str | None = None,
+    samples: int = 1,
+    seed: int = 0,
+    noise: float = DEFAULT_NOISE,
 ) -> dict[str, Any]:
-    """Score a run on a held-out split (see :mod:`trm_rl.supervised.evaluate` for the metrics).
+    """Score a run or a shipped model on a held-out split (see
+    :mod:`trm_rl.supervised.evaluate` for the metrics).
 
-    :param run: the run directory.
+    :param run: the run directory (None with ``model``).
     :param data: a data name or CSV (default: the run's data, with the run's split seed), or a
         whole :class:`~trm_rl.data.DataConfig` (e.g. braided or Prim mazes: a shifted
         distribution).
@@ -109,62 +152,94 @@ def evaluate_run(
     :param env_episodes: also play this many of the puzzles in the Gymnasium env.
     :param limit: score only the first ``limit`` puzzles of the split (large grids are slow).
     :param snapshot: score the snapshot kept at this step instead of the last checkpoint.
+    :param model: the name of a shipped model to score instead of a run.
+    :param samples: also solve every puzzle this many times from perturbed initial latents and
+        report, under ``"sampling"``, the accuracy of the confidence and the vote selections
+        beside the single sample's (1: no sampling, the output of earlier releases).
+    :param seed: seed of the noise draws.
+    :param noise: std of the noise added to the initial latents.
     :return: JSON-ready metrics.
     """
-    model, config = load_run(run, device, snapshot)
-    fields = dict(config["data"])
+    sampling = SamplingConfig(samples=samples, seed=seed, noise=noise)
+    net, kind, fields = load_source(run, model, device, snapshot)
+    check_model(net, samples)
+    label = str(run) if run is not None else f"model {model}"
     if isinstance(data, DataConfig):  # another distribution, e.g. braided mazes
         data_obj = make_data(data)
     else:
         if data is not None and data != fields["name"]:
             fields = {"name": data, "seed": fields.get("seed", 0)}
         data_obj = make_data(DataConfig(**_tuples(fields)))
-    if data_obj.kind != _kind(config):
+    if data_obj.kind != kind:
         raise ValueError(
-            f"--data {data_obj.name!r} holds {data_obj.kind} puzzles, but the run {str(run)!r} "
-            f"was trained on {_kind(config)} puzzles; score it on {_kind(config)} data"
+            f"--data {data_obj.name!r} holds {data_obj.kind} puzzles, but {label!r} was trained "
+            f"on {kind} puzzles; score it on {kind} data"
         )
-    _check_size(model, data_obj.grid_shape, f"data {data_obj.name!r}")
+    _check_size(net, data_obj.grid_shape, f"data {data_obj.name!r}")
     inputs, labels = data_obj.split(split)
     if limit is not None:
         inputs, labels = inputs[:limit], labels[:limit]
-    steps = max_steps or default_steps(model, data_obj.seq_len)
-    dev = next(model.parameters()).device
-    model.eval()
-    traj = predict(model, inputs, data_obj.grid_shape, steps, dev, batch_size)
+    steps = max_steps or default_steps(net, data_obj.seq_len)
+    dev = next(net.parameters()).device
+    net.eval()
+    traj = predict(net, inputs, data_obj.grid_shape, steps, dev, batch_size)
     metrics = score(
         inputs, labels, traj["predictions"], traj["halt_probs"], data_obj.kind, data_obj.grid_shape
     )
-    out = {"run": str(run), "data": data_obj.name, "split": split, **metrics}
+    source = {"run": str(run)} if run is not None else {"model": model}
+    out = {**source, "data": data_obj.name, "split": split, **metrics}
     out["steps_no_halt"] = steps
+    if samples > 1:
+        answers, confidence = predict_samples(
+            net, inputs, data_obj.grid_shape, steps, dev, sampling, batch_size, first=traj
+        )
+        out["sampling"] = sampled_scores(
+            inputs, labels, answers, confidence, kind, data_obj.grid_shape, sampling
+        )
     if env_episodes:
         n = min(env_episodes, len(inputs))
         final = traj["predictions"][-1][:n]  # mazes follow the scored answers: no second pass
-        out["env"] = play_in_env(model, data_obj, inputs[:n], labels[:n], steps, final)
+        out["env"] = play_in_env(net, data_obj, inputs[:n], labels[:n], steps, final)
     return out
 
 
 def solve_file(
-    run: str | Path,
+    run: str | Path | None,
     input_path: str | Path,
     output_path: str | Path,
     max_steps: int | None = None,
     device: str = "auto",
     trajectory: str | Path | None = None,
+    *,
+    model: str | None = None,
+    samples: int = 1,
+    select_by: str = "vote",
+    seed: int = 0,
+    noise: float = DEFAULT_NOISE,
 ) -> int:
     """Answer every puzzle of a file; one JSON line per puzzle, in input order.
 
+    :param run: the run directory (None with ``model``).
     :param input_path: a CSV with a ``puzzle`` or ``question`` column, or a text file with one
         puzzle per line.
     :param output_path: the JSONL file (written atomically): ``{"puzzle", "solution",
-        "confidence", "steps"}``.
-    :param trajectory: also draw the first puzzle's answer being refined step by step (a GIF).
+        "confidence", "steps"}``; with ``samples > 1`` also ``"samples"`` and ``"agreement"``
+        (the fraction of samples that gave the chosen answer).
+    :param trajectory: also draw the first puzzle's answer being refined step by step (a GIF;
+        of the chosen sample).
+    :param model: the name of a shipped model to use instead of a run.
+    :param samples: solves per puzzle from perturbed initial latents (1: the deterministic
+        answer).
+    :param select_by: "vote" or "confidence": how the answer is chosen among the samples.
+    :param seed: seed of the noise draws.
+    :param noise: std of the noise added to the initial latents.
     :return: the number of puzzles answered.
     :raises ValueError: naming the line of a puzzle the model cannot take.
     """
-    model, config = load_run(run, device)
-    kind = _kind(config)
-    dev = next(model.parameters()).device
+    sampling = SamplingConfig(samples=samples, select=select_by, seed=seed, noise=noise)
+    net, kind, _ = load_source(run, model, device)
+    check_model(net, samples)
+    dev = next(net.parameters()).device
     rows = read_puzzle_file(input_path)
     if not rows:
         raise ValueError(f"{str(input_path)!r} holds no puzzle")
@@ -174,7 +249,7 @@ def solve_file(
             tokens, shape = from_text(kind, text)
         except ValueError as e:
             raise ValueError(f"{str(input_path)!r}, line {line}: {e}") from None
-        _check_size(model, shape, f"{str(input_path)!r}, line {line}")
+        _check_size(net, shape, f"{str(input_path)!r}, line {line}")
         try:
             check_solvable(kind, tokens, shape)
         except ValueError as e:
@@ -190,24 +265,35 @@ def solve_file(
         idx = [i for i, p in enumerate(parsed) if p[2] == shape]
         tokens = torch.as_tensor(np.stack([parsed[i][1] for i in idx]), device=dev).long()
         cells = shape[0] * shape[1]
-        steps = max_steps or default_steps(model, cells)
+        steps = max_steps or default_steps(net, cells)
         # The halting head is calibrated on the trained size: on larger grids it stops far too
         # early (results/supervised), so there every row thinks for all the scaled steps.
-        halt = cells <= int(getattr(model.config, "seq_len", cells))
-        with torch.no_grad():
-            result = model.solve(model_inputs(model, tokens, shape), max_steps=steps, halt=halt)
-        predictions = result.predictions.reshape(len(idx), -1).cpu().numpy()
+        halt = cells <= int(getattr(net.config, "seq_len", cells))
+        solved = []
+        for k in range(samples):
+            with sample_start(net, latent_positions(net, cells), k, sampling), torch.no_grad():
+                solved.append(
+                    net.solve(model_inputs(net, tokens, shape), max_steps=steps, halt=halt)
+                )
+        answers = np.stack([r.predictions.reshape(len(idx), -1).cpu().numpy() for r in solved])
+        confidence = np.stack([r.halt_probs.cpu().numpy() for r in solved])
+        chosen, votes = select(answers, confidence, select_by)
         for j, i in enumerate(idx):
+            result = solved[chosen[j]]
             results[i] = {
                 "puzzle": parsed[i][0],
-                "solution": to_text(kind, predictions[j], shape),
+                "solution": to_text(kind, answers[chosen[j], j], shape),
                 "confidence": round(float(result.halt_probs[j]), 6),
                 "steps": int(result.steps[j]),
             }
+            if samples > 1:
+                results[i]["samples"] = samples
+                results[i]["agreement"] = round(float(votes[j]) / samples, 6)
         if 0 in idx and trajectory is not None:
             j = idx.index(0)
+            result = solved[chosen[j]]
             first_traj = (
-                result.trajectory_predictions[:, j].reshape(-1, shape[0] * shape[1]).cpu().numpy(),
+                result.trajectory_predictions[:, j].reshape(-1, cells).cpu().numpy(),
                 result.trajectory_halt_probs[:, j].cpu().numpy(),
                 parsed[0][1],
                 shape,
