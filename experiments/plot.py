@@ -80,6 +80,8 @@ OKABE_ITO = ("#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "
              "#000000")  # fmt: skip
 #: Line styles of the 2nd, 3rd, ... round through the palette (more than 8 variants).
 DASHES = ("-", "--", ":", "-.")
+#: Bar hatches of the same rounds (bars have no line style).
+HATCHES = ("", "//", "..", "xx")
 REFERENCE = "#999999"  # random policy and oracle lines
 GRID_POINTS = 200
 MEAN_NOTE = ("mean of the seeds on a shared grid, only where\nevery seed has a value; "
@@ -410,11 +412,13 @@ def _plot_iqm(p: _Panel, path: Path) -> Path | None:
     fig, ax = _axes(f"{p.title}: IQM", "variant", p.ylabel("test"))
     for i, (variant, values) in enumerate(scores.items()):
         color = p.styles[variant].color
+        hatch = HATCHES[DASHES.index(p.styles[variant].dash)]  # repeated colours: hatched
         if variant in aggregates:
             e = aggregates[variant]["iqm"]
             yerr = [[max(0.0, e.point - e.low)], [max(0.0, e.high - e.point)]]
             note = "; IQM = mean, n < 4" if stats.iqm_note(values.size) else ""
-            ax.bar(i, e.point, color=color, alpha=0.75, yerr=yerr, capsize=4,
+            ax.bar(i, e.point, color=color, alpha=0.75, yerr=yerr, capsize=4, hatch=hatch,
+                   edgecolor="white" if hatch else None,
                    label=f"{variant} (n={values.size}{note})")  # fmt: skip
         offsets = np.linspace(-0.2, 0.2, values.size) if values.size > 1 else np.zeros(1)
         ax.scatter(i + offsets, values, color="k", s=10, zorder=3)
