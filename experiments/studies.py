@@ -31,7 +31,7 @@ Presets:
 - ``cpu-full``: 5 seeds. k_cycles: 11x11 mazes (scored also on 15x15 and 21x21) and 6x6 Sudoku,
   2000 steps, K in {1, 2, 3} and the five controls: 80 runs, about 8 hours with 2 workers on 2
   cores (``--dry-run`` prints the estimate; the sweep resumes, so it may span several
-  sessions); think_longer: 15 runs; ablations: 125 runs.
+  sessions); think_longer: 15 runs; ablations: 130 runs.
 - ``gpu-paper``: the paper's models (``paper-sudoku-mlp``, ``paper-maze-att``) on
   Sudoku-Extreme and Maze-Hard (PPO: 9x9 Sudoku, 15x15 mazes), device auto, bfloat16, 20k
   steps (PPO: 1M env steps), full evaluations.
@@ -464,7 +464,8 @@ def _model_ablations(task: Task, scale: Scale) -> list[tuple[str, str, dict[str,
     ]  # fmt: skip
     if base.mlp_type == "swiglu":
         out.append(("relu", "mlp=relu", {"mlp_type": "relu"}))
-    for mixer in ("attention", "mlp", "conv"):
+    sudoku = grid_info(_base(task, scale).data).kind == "sudoku"
+    for mixer in ("attention", "mlp", "conv", *(("units",) if sudoku else ())):
         if mixer == base.mixer:
             continue
         change: dict[str, Any] = {"mixer": mixer}

@@ -236,6 +236,8 @@ def test_ablation_and_think_longer_grids() -> None:
         assert ("supervised", "sudoku-6x6", group) in groups
     assert ("supervised", "maze-11x11", "act=on") in groups  # the maze recipe trains without ACT
     assert ("supervised", "maze-11x11", "mixer=mlp") in groups
+    assert ("supervised", "sudoku-6x6", "mixer=units") in groups  # the Sudoku unit mixer
+    assert ("supervised", "maze-11x11", "mixer=units") not in groups  # Sudoku only
     for group in ("base", "carry=on", "carry+act", "shaping=off"):
         assert ("ppo", "maze-9x9", group) in groups
     assert ("ppo", "sudoku-4x4", "shaping=off") not in groups
@@ -465,4 +467,4 @@ def test_cli_plot_and_study_script(pool_sweep: Path, capsys) -> None:
     main(["plot", str(pool_sweep)])
     assert "report.md" in capsys.readouterr().out
     sweep.script_main("ablations", ["--preset", "cpu-full", "--dry-run", "--out", "/nonexistent"])
-    assert "125 runs" in capsys.readouterr().out
+    assert "130 runs" in capsys.readouterr().out
