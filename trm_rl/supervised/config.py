@@ -112,7 +112,10 @@ _NO_ACT = {"act": False}
 RECIPES: dict[str, Recipe] = {
     "sudoku-4x4": _recipe("cpu-sudoku-4x4", 64, 50),
     "sudoku-6x6": _recipe("cpu-sudoku-6x6", 64, 100),
-    "sudoku-9x9": _recipe("cpu-sudoku-9x9", 64, 100),
+    # The units mixer (row/column/box peers): a pilot with --data.givens 30 35
+    # --data.pool-size 6000 --steps 800 (one seed, one thread) solved 89.2% of 600 unseen
+    # puzzles (84.5% with early halting); the mlp mixer was at 0% exact where it had 17%.
+    "sudoku-9x9": _recipe("cpu-sudoku-units", 64, 100),
     "sudoku-extreme": _recipe("cpu-sudoku-9x9", 64, 100),
     "maze-9x9": _recipe("cpu-maze-conv", 32, 100, **_NO_ACT),
     "maze-11x11": _recipe("cpu-maze-conv", 32, 100, **_NO_ACT),
