@@ -60,7 +60,7 @@ from envs.utils import check_bool, check_int
 from trm_rl.model.baselines import MATCH_TOLERANCE, _BaselineConfig, _closest, trm_parameters
 from trm_rl.model.batch import Batch, check_batch, grid_shape
 from trm_rl.model.config import ForwardDtype, TRMConfig
-from trm_rl.model.trm import InnerCarry, SolveResult, TRMCarry
+from trm_rl.model.trm import InnerCarry, SolveResult, TRMCarry, check_carry
 
 
 @dataclass(frozen=True)
@@ -273,38 +273,6 @@ class DTNetModel(nn.Module):
         """``[B, cells, width]`` for checked ``inputs`` (cells = seq_len, or H * W)."""
         return inputs.shape[0], inputs[0].numel(), self.config.width
 
-    def _check_carry(self, carry: Any, batch: Batch, size: int) -> None:
-        """``carry`` belongs to this model and to batches like ``batch``."""
-        if not isinstance(carry, TRMCarry):
-            raise ValueError(
-                f"carry must be a TRMCarry from model.initial_carry(batch) or the previous call, "
-                f"got {type(carry).__name__}"
-            )
-        if tuple(carry.halted.shape) != (size,) or tuple(carry.steps.shape) != (size,):
-            raise ValueError(
-                f"carry is for {carry.halted.numel()} rows but the batch has {size}; keep "
-                "the batch size fixed or build a new carry with model.initial_carry(batch)"
-            )
-        if set(batch) != set(carry.current_data):
-            raise ValueError(
-                f"batch keys {sorted(batch)} differ from the carry's {sorted(carry.current_data)}; "
-                "pass the same keys at every call (or build a new carry with "
-                "model.initial_carry(batch))"
-            )
-        for key, value in carry.current_data.items():
-            if batch[key].shape != value.shape:
-                raise ValueError(
-                    f"batch[{key!r}] has shape {list(batch[key].shape)} but the carry holds "
-                    f"{list(value.shape)}; keep shapes fixed across calls (a grid of another "
-                    "size needs its own carry: model.initial_carry(batch))"
-                )
-        expected = self._latent_shape(batch["inputs"])
-        if tuple(carry.inner.z_H.shape) != expected:
-            raise ValueError(
-                f"carry.inner.z_H has shape {list(carry.inner.z_H.shape)} but this model needs "
-                f"{list(expected)}; build the carry with model.initial_carry(batch) of this model"
-            )
-
     def forward(self, carry: TRMCarry, batch: Batch) -> tuple[TRMCarry, dict[str, torch.Tensor]]:
         """One supervision step: ``iterations`` iterations from each row's latent.
 
@@ -320,7 +288,7 @@ class DTNetModel(nn.Module):
         :raises ValueError: for a malformed batch, or a carry of another model, batch size or
             set of keys.
         """
-        self._check_carry(carry, batch, self.check_batch(batch))
+        check_carry(carry, batch, self.check_batch(batch), self._latent_shape(batch["inputs"]))
         halted = carry.halted
         data = {
             k: torch.where(halted.view((-1,) + (1,) * (v.ndim - 1)), batch[k], v)

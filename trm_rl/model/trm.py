@@ -124,6 +124,41 @@ class PuzzleEmbedding(nn.Module):
         self.local_weight = None
 
 
+def check_carry(carry: TRMCarry, batch: Batch, size: int, expected: tuple[int, ...]) -> None:
+    """Refuse a ``carry`` that does not belong to batches like ``batch`` (``size`` rows, the
+    same keys and shapes) or to a model whose latents have shape ``expected``."""
+    if not isinstance(carry, TRMCarry):
+        raise ValueError(
+            f"carry must be a TRMCarry from model.initial_carry(batch) or the previous call, "
+            f"got {type(carry).__name__}"
+        )
+    if tuple(carry.halted.shape) != (size,) or tuple(carry.steps.shape) != (size,):
+        raise ValueError(
+            f"carry is for {carry.halted.numel()} rows but the batch has {size}; keep "
+            "the batch size fixed or build a new carry with model.initial_carry(batch)"
+        )
+    if set(batch) != set(carry.current_data):
+        raise ValueError(
+            f"batch keys {sorted(batch)} differ from the carry's {sorted(carry.current_data)}; "
+            "pass the same keys at every call (the carry was built by "
+            "model.initial_carry(batch) from the first batch)"
+        )
+    for key, value in carry.current_data.items():
+        if batch[key].shape != value.shape:
+            raise ValueError(
+                f"batch[{key!r}] has shape {list(batch[key].shape)} but the carry holds "
+                f"{list(value.shape)}; keep shapes fixed across calls (a grid of another "
+                "size needs its own carry: model.initial_carry(batch))"
+            )
+    for name, z in (("z_H", carry.inner.z_H), ("z_L", carry.inner.z_L)):
+        if tuple(z.shape) != expected:
+            raise ValueError(
+                f"carry.inner.{name} has shape {list(z.shape)} but this model needs "
+                f"{list(expected)}; build the carry with model.initial_carry(batch) of this "
+                "model"
+            )
+
+
 class TRM(nn.Module):
     """Tiny Recursive Model: embeddings, one shared reasoning network, heads, ACT carry.
 
@@ -331,37 +366,7 @@ class TRM(nn.Module):
 
     def _check_carry(self, carry: TRMCarry, batch: Batch, size: int) -> None:
         """``carry`` belongs to this model and to batches like ``batch`` (size, keys, shapes)."""
-        if not isinstance(carry, TRMCarry):
-            raise ValueError(
-                f"carry must be a TRMCarry from model.initial_carry(batch) or the previous call, "
-                f"got {type(carry).__name__}"
-            )
-        if tuple(carry.halted.shape) != (size,) or tuple(carry.steps.shape) != (size,):
-            raise ValueError(
-                f"carry is for {carry.halted.numel()} rows but the batch has {size}; keep "
-                "the batch size fixed or build a new carry with model.initial_carry(batch)"
-            )
-        if set(batch) != set(carry.current_data):
-            raise ValueError(
-                f"batch keys {sorted(batch)} differ from the carry's {sorted(carry.current_data)}; "
-                "pass the same keys at every call (the carry was built by "
-                "model.initial_carry(batch) from the first batch)"
-            )
-        for key, value in carry.current_data.items():
-            if batch[key].shape != value.shape:
-                raise ValueError(
-                    f"batch[{key!r}] has shape {list(batch[key].shape)} but the carry holds "
-                    f"{list(value.shape)}; keep shapes fixed across calls (a grid of another "
-                    "size needs its own carry: model.initial_carry(batch))"
-                )
-        expected = self._latent_shape(batch["inputs"])
-        for name, z in (("z_H", carry.inner.z_H), ("z_L", carry.inner.z_L)):
-            if tuple(z.shape) != expected:
-                raise ValueError(
-                    f"carry.inner.{name} has shape {list(z.shape)} but this model needs "
-                    f"{list(expected)}; build the carry with model.initial_carry(batch) of this "
-                    "model"
-                )
+        check_carry(carry, batch, size, self._latent_shape(batch["inputs"]))
 
     def forward(self, carry: TRMCarry, batch: Batch) -> tuple[TRMCarry, dict[str, torch.Tensor]]:
         """One supervision step with ACT.
