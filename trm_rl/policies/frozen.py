@@ -244,12 +244,18 @@ class _FeatureStore:
     """Buffer part that stores each step's features (mixed into a ``MaskableDictRolloutBuffer``
     subclass, before it)."""
 
-    def _init_features(
-        self, feature_shape: tuple[int, ...], feature_dtype: torch.dtype, features_of: FeatureSource
+    def __init__(
+        self,
+        *args: Any,
+        feature_shape: tuple[int, ...],
+        feature_dtype: torch.dtype,
+        features_of: FeatureSource,
+        **kwargs: Any,
     ) -> None:
-        self.feature_shape = tuple(feature_shape)
+        self.feature_shape = tuple(feature_shape)  # before the parent's reset() allocates
         self.feature_dtype = feature_dtype
         self.features_of = features_of
+        super().__init__(*args, **kwargs)
 
     def reset(self) -> None:
         shape = (self.buffer_size, self.n_envs, *self.feature_shape)  # type: ignore[attr-defined]
@@ -292,32 +298,10 @@ class FeatureRolloutBuffer(_FeatureStore, MaskableDictRolloutBuffer):
     :param args: the parent's arguments (buffer size, spaces, device, ...).
     """
 
-    def __init__(
-        self,
-        *args: Any,
-        feature_shape: tuple[int, ...],
-        feature_dtype: torch.dtype,
-        features_of: FeatureSource,
-        **kwargs: Any,
-    ) -> None:
-        self._init_features(feature_shape, feature_dtype, features_of)
-        super().__init__(*args, **kwargs)
-
 
 class FeatureCarryRolloutBuffer(_FeatureStore, CarryRolloutBuffer):
     """A :class:`~trm_rl.policies.carry.CarryRolloutBuffer` that also stores each step's
     trunk features (arguments: :class:`FeatureRolloutBuffer`'s and the parent's)."""
-
-    def __init__(
-        self,
-        *args: Any,
-        feature_shape: tuple[int, ...],
-        feature_dtype: torch.dtype,
-        features_of: FeatureSource,
-        **kwargs: Any,
-    ) -> None:
-        self._init_features(feature_shape, feature_dtype, features_of)
-        super().__init__(*args, **kwargs)
 
 
 def _feature_buffer(agent: Any, buffer_class: type, **extra: Any) -> Any:
