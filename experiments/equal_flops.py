@@ -70,6 +70,7 @@ def score_runs(
     curves: list[dict[str, Any]],
     options: Mapping[str, Mapping[str, Any]],
     evaluate: Callable[..., dict[str, Any]] = evaluate_run,
+    task_budget: Mapping[str, float] | None = None,
 ) -> list[dict[str, Any]]:
     """Score every done supervised run at its task's FLOP budget and write ``equal_flops.csv``.
 
@@ -77,10 +78,13 @@ def score_runs(
     :param curves: ``curves.csv`` rows (validation points with ``step`` and ``flops``).
     :param options: per run name, the ``limit`` (test puzzles) and ``device`` to score with.
     :param evaluate: the scorer (``evaluate_run``; tests swap it).
+    :param task_budget: the FLOP budget of each task (default: :func:`budgets` of ``rows``; a
+        sweep passes the budgets of its whole plan, so that a partly run study scores every
+        run at the budget it will have at the end).
     :return: the rows written.
     """
     rows = [r for r in rows if r.get("regime") == "supervised"]
-    task_budget = budgets(rows)
+    task_budget = budgets(rows) if task_budget is None else task_budget
     points: dict[str, list[tuple[int, float]]] = {}
     for c in curves:
         if c.get("split") == "val" and num(str(c.get("flops", ""))) > 0:
@@ -90,28 +94,58 @@ def score_runs(
         run, task = str(row["run"]), str(row.get("task", ""))
         if row.get("status") != "done" or "." in run or task not in task_budget:
             continue
-        budget = task_budget[task]
         labels = {k: row.get(k, "") for k in LABELS}
-        final = num(str(row["flops"]))
-        if final <= budget * (1 + 1e-9):
-            point, status = (int(row["steps"]), final), "under_budget" if final < budget else "done"
-        else:
-            point, status = point_at(points.get(run, []), budget), "done"
-        if point is None:
-            out.append(labels | {"flops_budget": budget, "status": "no_snapshot"})
-            continue
-        step, flops = point
-        last = point == (int(row["steps"]), final)
-        score, count = _cached_score(
-            out_dir / run, budget, step, None if last else step, options.get(run, {}), evaluate
-        )
-        out.append(labels | {
-            "flops_budget": f"{budget:.4g}", "step": step, "flops": f"{flops:.4g}",
-            "score": round(score, 4), "puzzles": count,
-            "score_se": round(binomial_se(score, count), 4), "status": status,
-        })  # fmt: skip
+        scored = score_run(
+            out_dir / run, task_budget[task], int(row["steps"]), num(str(row["flops"])),
+            points.get(run, []), options.get(run, {}), evaluate,
+        )  # fmt: skip
+        out.append(labels | scored)
     write_csv(Path(out_dir) / "equal_flops.csv", out, FIELDS)
     return out
+
+
+def score_run(
+    run_dir: Path,
+    budget: float,
+    steps: int,
+    final: float,
+    points: Iterable[tuple[int, float]],
+    options: Mapping[str, Any],
+    evaluate: Callable[..., dict[str, Any]] = evaluate_run,
+) -> dict[str, Any]:
+    """The equal-FLOPs score of one run: its test score at its last snapshot within ``budget``
+    (its last weights when it ends within it), cached in ``run_dir/equal_flops.json``.
+
+    A sweep calls it at the end of each run, while the run's snapshots exist; the cache is what
+    later scorings read, so a study whose checkpoints were deleted (only ``result.json`` and
+    the cache kept) still scores every run.
+
+    :param steps: the run's last step; ``final``: its training FLOPs there.
+    :param points: ``(step, training FLOPs)`` of its kept snapshots.
+    :return: the ``flops_budget, step, flops, score, puzzles, score_se, status`` fields;
+        ``status`` is ``done``, ``under_budget`` (it never spent the budget), ``no_snapshot``
+        (its first snapshot is above it) or ``unscored: ...`` (no cached score and no weights).
+    """
+    if final <= budget * (1 + 1e-9):
+        point, status = (steps, final), "under_budget" if final < budget else "done"
+    else:
+        point, status = point_at(points, budget), "done"
+    if point is None:
+        return {"flops_budget": f"{budget:.4g}", "status": "no_snapshot"}
+    step, flops = point
+    last = point == (steps, final)
+    try:
+        score, count = _cached_score(
+            run_dir, budget, step, None if last else step, options, evaluate
+        )
+    except (OSError, ValueError) as err:  # no cache and the weights are gone
+        return {"flops_budget": f"{budget:.4g}", "step": step, "flops": f"{flops:.4g}",
+                "status": f"unscored: {' '.join(str(err).split())}"[:300]}  # fmt: skip
+    return {
+        "flops_budget": f"{budget:.4g}", "step": step, "flops": f"{flops:.4g}",
+        "score": round(score, 4), "puzzles": count,
+        "score_se": round(binomial_se(score, count), 4), "status": status,
+    }  # fmt: skip
 
 
 def _cached_score(
@@ -140,4 +174,4 @@ def _cached_score(
     return score, count
 
 
-__all__ = ["FIELDS", "SPAN", "budgets", "point_at", "score_runs"]
+__all__ = ["FIELDS", "SPAN", "budgets", "point_at", "score_run", "score_runs"]

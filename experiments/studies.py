@@ -105,6 +105,10 @@ class RunSpec:
     """PPO: also play the policy with sampled actions (doubles the policy's evaluation time)."""
     est_minutes: float = 1.0
     """Estimated wall minutes of the whole run on one core: training, validation, evaluation."""
+    flops_budget: float | None = None
+    """Supervised: the task's training-FLOP budget of the equal-FLOPs comparison
+    (:mod:`experiments.equal_flops`), set by the sweep from its whole plan; the run scores its
+    snapshot at that budget as soon as it has trained (None: no equal-FLOPs score)."""
 
     def __post_init__(self) -> None:
         if not NAME_PATTERN.match(self.name):

@@ -241,6 +241,24 @@ def add_flops(result: Result) -> bool:
     return True
 
 
+def flops_budgets(specs: Iterable[RunSpec]) -> dict[str, float]:
+    """The equal-FLOPs budget of every supervised task of a plan (:func:`equal_flops.budgets`
+    of the final training FLOPs each run will have), known before any run trains. Tasks whose
+    FLOPs cannot be estimated get none."""
+    finals = []
+    for spec in specs:
+        if spec.regime != "supervised" or spec.config.steps is None:
+            continue
+        try:
+            flops = run_flops("supervised", build_config(spec), spec.config.steps)
+        except Exception:  # an estimate: a run without one has no equal-FLOPs score
+            continue
+        finals.append({"regime": "supervised", "status": "done", "run": spec.name,
+                       "task": spec.task, "variant": spec.variant,
+                       "flops": f"{flops:.4g}"})  # fmt: skip
+    return equal_flops.budgets(finals)
+
+
 def write_result(out_dir: Path, result: Result) -> Path:
     """Write ``out_dir/<run>/result.json`` and the run's tidy rows, ``out_dir/<run>/rows.csv``
     (the columns of ``runs.csv``), atomically.
@@ -257,6 +275,11 @@ def write_result(out_dir: Path, result: Result) -> Path:
 def _common(spec: RunSpec) -> dict[str, Any]:
     return {"study": spec.study, "regime": spec.regime, "variant": spec.variant,
             "group": spec.group, "K": "" if spec.K is None else spec.K, "seed": spec.seed}  # fmt: skip
+
+
+def _flops(cfg: TrainConfig, steps: int) -> float:
+    """Training FLOPs of ``steps`` steps, rounded as the CSVs store them."""
+    return float(f"{run_flops('supervised', cfg, steps):.4g}")
 
 
 def choose_snapshot(val: dict[int, float], kept: list[int]) -> int | None:
@@ -293,6 +316,14 @@ def _supervised(spec: RunSpec, run_dir: Path) -> tuple[list[dict], list[dict]]:
     with atomic_write(run_dir / "evaluate.json") as f:
         json.dump({"chosen_step": chosen, "last": last,
                    **{data or r["data"]: r for data, r in reports}}, f, indent=1)  # fmt: skip
+    if spec.flops_budget is not None and cfg.steps is not None:
+        # Score the equal-FLOPs snapshot now, while the snapshots exist (the cache is kept).
+        steps = steps_done(run_dir)
+        equal_flops.score_run(
+            run_dir, spec.flops_budget, steps, _flops(cfg, steps),
+            [(step, _flops(cfg, step)) for step in kept],
+            {"limit": spec.eval_limit, "device": cfg.device},
+        )  # fmt: skip
     config = runs.read_config(run_dir, "supervised")
     end = metrics[-1] if metrics else {"time_s": "0", "step": "0"}
     rows = []
@@ -383,7 +414,12 @@ def read_result(out_dir: Path, name: str) -> Result | None:
 
 def _same_spec(stored: dict[str, Any], spec: RunSpec) -> bool:
     mine = spec.to_dict()
-    return all(stored.get(k) == v for k, v in mine.items() if k != "est_minutes")
+    return all(stored.get(k) == v for k, v in mine.items() if k not in _NOT_COMPARED)
+
+
+#: RunSpec fields that do not make a finished run stale: the ETA, and the equal-FLOPs budget
+#: (another plan may move it; the run is then scored again from its snapshots).
+_NOT_COMPARED = ("est_minutes", "flops_budget")
 
 
 def write_tables(out_dir: Path, specs: Iterable[RunSpec]) -> tuple[list[dict], list[dict]]:
@@ -466,6 +502,11 @@ def run_specs(
         raise ValueError("no runs to sweep")
     out = Path(out)
     study = specs[0].study
+    task_budget = flops_budgets(specs)
+    specs = [
+        replace(s, flops_budget=task_budget.get(s.task)) if s.regime == "supervised" else s
+        for s in specs
+    ]
     finished = _check_out(out, specs, study, preset)
     if dry_run:
         print(f"{study} --preset {preset or 'custom'}: {len(specs)} runs -> {out}")
@@ -485,8 +526,10 @@ def run_specs(
     with atomic_write(out / MANIFEST) as f:
         json.dump({"study": study, "preset": preset, "runs": [s.to_dict() for s in specs]}, f,
                   indent=1)  # fmt: skip
+    # Seed by seed (longest first within a seed): a study stopped half-way has every variant
+    # at the same number of seeds, and the next invocation goes on from there.
     pending = sorted((s for s in specs if s.name not in finished),
-                     key=lambda s: -s.est_minutes)  # fmt: skip
+                     key=lambda s: (s.seed, -s.est_minutes))  # fmt: skip
     print(f"{study}: {len(specs)} runs, {len(finished)} already done, {len(pending)} to run -> "
           f"{out}" + (f" on Ray ({ray_address})" if ray_address else f" ({workers} workers)"))  # fmt: skip
     for name in sorted(finished):  # runs of an earlier version get their FLOP estimates
@@ -522,7 +565,7 @@ def run_specs(
     print(f"{len(rows)} rows in {out / 'runs.csv'}: {done} done, {len(rows) - done} failed")
     if any(s.regime == "supervised" for s in specs):
         options = {s.name: {"limit": s.eval_limit, "device": s.config.device} for s in specs}
-        scored = equal_flops.score_runs(out, rows, curves, options)
+        scored = equal_flops.score_runs(out, rows, curves, options, task_budget=task_budget)
         print(f"{len(scored)} runs scored at equal training FLOPs: {out / 'equal_flops.csv'}")
     written = plot_study(out)
     if done:

@@ -251,3 +251,60 @@ def test_evaluate_a_snapshot_the_run_did_not_keep_is_a_usage_error(budget_run, c
     main(["evaluate", "--run", str(run), "--snapshot", "8", "--device", "cpu",
           "--env-episodes", "0", "--limit", "4"])  # fmt: skip
     assert json.loads(capsys.readouterr().out)["count"] == 4
+
+
+# ------------------------------------------------- (e) a study carried on by what git keeps
+def test_a_study_resumes_from_what_git_keeps(whole_study: Path, tmp_path) -> None:
+    """A fresh clone holds only each run's result.json and equal_flops.json (.gitignore): the
+    finished runs are skipped and the equal-FLOPs table is rebuilt from the scores each run
+    cached when it ended, with no checkpoint left."""
+    ignore = (Path(__file__).parents[1] / ".gitignore").read_text().splitlines()
+    kept = [line[len("!results/*/*/") :] for line in ignore if line.startswith("!results/*/*/")]
+    assert sorted(kept) == ["equal_flops.json", "result.json"]
+    clone = tmp_path / "k_cycles"
+    clone.mkdir()
+    (clone / "sweep.json").write_bytes((whole_study / "sweep.json").read_bytes())
+    specs = tiny_study_specs()
+    for spec in specs:
+        (clone / spec.name).mkdir()
+        for name in kept:  # each run scored its equal-FLOPs snapshot as soon as it trained
+            (clone / spec.name / name).write_bytes((whole_study / spec.name / name).read_bytes())
+
+    def never(spec, out_dir):
+        pytest.fail(f"ran {spec.name} again")
+
+    run_specs(specs, clone, workers=1, preset="tiny", runner=never)
+    assert without(read_csv(clone / "runs.csv"), TIME_COLUMNS) == without(
+        read_csv(whole_study / "runs.csv"), TIME_COLUMNS
+    )
+    scored = read_csv(clone / "equal_flops.csv")
+    assert scored == read_csv(whole_study / "equal_flops.csv")
+    assert [r["status"] for r in scored] == ["done", "done"]  # none unscored
+    # The budget is the plan's (the cheaper variant's final FLOPs), known before any run.
+    budget = sweep.flops_budgets(specs)["sudoku-4x4"]
+    finals = [run_flops("supervised", sweep.build_config(s), 6) for s in specs]
+    assert budget == pytest.approx(min(finals), rel=1e-3)
+
+
+def test_a_run_without_weights_or_cache_is_reported_unscored(whole_study: Path, tmp_path) -> None:
+    from experiments import equal_flops
+
+    run = tmp_path / "gone"
+    run.mkdir()
+    row = equal_flops.score_run(run, 1e9, 6, 2e9, [(3, 1e9)], {"limit": 16, "device": "cpu"})
+    assert row["status"].startswith("unscored: ") and "score" not in row and row["step"] == 3
+
+
+def test_pending_runs_go_seed_by_seed(tmp_path) -> None:
+    """A study stopped half-way has every variant at the same number of seeds."""
+    specs = [dataclasses.replace(s, seed=seed, name=f"{s.name[:-3]}-s{seed}")
+             for s in tiny_study_specs() for seed in (1, 0)]  # fmt: skip
+    calls: list[tuple[int, str]] = []
+
+    def record(spec, out_dir):
+        calls.append((spec.seed, spec.variant))
+        return sweep.failed_result(spec, RuntimeError("not run"))
+
+    run_specs(specs, tmp_path / "order", workers=1, preset="tiny", runner=record)
+    assert [seed for seed, _ in calls] == [0, 0, 1, 1]
+    assert calls[0][1] == "TRM H2/L2"  # the longest first within a seed
