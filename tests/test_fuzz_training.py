@@ -44,7 +44,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         (["train-supervised", "--steps", "0"], "steps must be >= 1"),
         (["train-supervised", "--steps", "-3"], "steps must be >= 1"),
         (["train-supervised", "--minutes", "nan"], "minutes must be finite"),
-        (["train-supervised"], "give exactly one budget"),
+        (["train-supervised", "--data", "maze-hard"], "maze-hard has no recipe budget"),
         (["train-supervised", "--steps", "5", "--minutes", "1"], "give exactly one budget"),
         (["train-supervised", "--steps", "5", "--preset", "nope"], "unknown preset 'nope'"),
         (["train-supervised", "--steps", "5", "--model-set", "foo=1"], "unknown field 'foo'"),

@@ -209,11 +209,31 @@ def test_run_directories_are_never_overwritten(tmp_path: Path) -> None:
 
 def test_bad_options_are_refused() -> None:
     with pytest.raises(ValueError, match="exactly one budget"):
-        resolve_train(train_args("sudoku-4x4"))
+        resolve_train(train_args("sudoku-4x4", steps=10, minutes=1.0))
+    with pytest.raises(ValueError, match="maze-hard has no recipe budget: give --steps"):
+        resolve_train(train_args("maze-hard"))
     with pytest.raises(ValueError, match="KEY=VALUE"):
         resolve_train(train_args(steps=1, model_set=("hidden_size",)))
     with pytest.raises(ValueError, match="lr_min_ratio must be in"):
         resolve_train(train_args(steps=1, optim={"lr_min_ratio": 1.5}))
+
+
+def test_a_data_names_recipe_sets_its_budget_data_and_validation_points() -> None:
+    """``--data sudoku-9x9`` alone is the recipe that produced the quoted number."""
+    cfg = resolve_train(train_args("sudoku-9x9"))
+    assert (cfg.steps, cfg.eval_every, cfg.minutes) == (800, 80, None)
+    assert (cfg.data.givens, cfg.data.pool_size) == ((30, 35), 6000)
+    assert cfg.model.mixer == "units"
+    # What the user sets wins; a CSV or another name keeps its own fields.
+    cfg = resolve_train(train_args("sudoku-9x9", steps=40, data_fields={"givens": (22, 29)}))
+    assert (cfg.steps, cfg.eval_every, cfg.data.givens, cfg.data.pool_size) == (
+        40,
+        4,
+        (22, 29),
+        6000,
+    )
+    assert resolve_train(train_args("sudoku-4x4")).steps == 600
+    assert resolve_train(train_args("sudoku-4x4", minutes=1.0)).eval_every is None
 
 
 def test_unknown_preset_and_override_are_named(tmp_path: Path) -> None:

@@ -59,6 +59,11 @@ CACHE_FREE = (
     "threads",
     "rollout_threads",
     "update_threads",
+    "eval_every",
+    "eval_size",
+    "keep_every",
+    "checkpoint_seconds",
+    "tensorboard",
 )
 #: Parallel envs and steps per env of the short PPO rollout that :func:`ppo_env_step_flops`
 #: collects; FLOPs per env step do not depend on either.

@@ -20,6 +20,7 @@ with the data or the model kind is refused with a message that says what to set 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -90,17 +91,30 @@ class OptimConfig:
 # ------------------------------------------------------------------------------------- recipes
 @dataclass(frozen=True)
 class Recipe:
-    """Defaults of one data name: the TRM and the optimiser found to work on it."""
+    """Defaults of one data name: the TRM, the optimiser, the budget and the data fields found
+    to work on it."""
 
     model: TRMConfig
     """The TRM (a preset with the recipe's changes; fitted to the data at resolution)."""
     optim: OptimConfig
     """The optimiser."""
+    steps: int | None = None
+    """The budget in optimiser steps when the user gives neither --steps nor --minutes (None:
+    the user must give one)."""
+    data: Mapping[str, Any] = field(default_factory=dict)
+    """DataConfig fields the recipe trains on unless the user sets them (e.g. givens)."""
 
 
-def _recipe(preset: str, batch_size: int, warmup_steps: int, **model: Any) -> Recipe:
+def _recipe(
+    preset: str,
+    batch_size: int,
+    warmup_steps: int,
+    steps: int | None = None,
+    data: Mapping[str, Any] | None = None,
+    **model: Any,
+) -> Recipe:
     optim = OptimConfig(batch_size=batch_size, warmup_steps=warmup_steps)
-    return Recipe(TRMConfig.preset(preset, **model), optim)
+    return Recipe(TRMConfig.preset(preset, **model), optim, steps, dict(data or {}))
 
 
 #: Mazes train without adaptive halting: every row runs all supervision steps. With halting the
@@ -110,15 +124,18 @@ _NO_ACT = {"act": False}
 
 #: The recipe of each data name (CSV files use the recipe of their kind's bundled set).
 RECIPES: dict[str, Recipe] = {
-    "sudoku-4x4": _recipe("cpu-sudoku-4x4", 64, 50),
-    "sudoku-6x6": _recipe("cpu-sudoku-6x6", 64, 100),
-    # The units mixer (row/column/box peers): a pilot with --data.givens 30 35
-    # --data.pool-size 6000 --steps 800 (one seed, one thread) solved 89.2% of 600 unseen
-    # puzzles (84.5% with early halting); the mlp mixer was at 0% exact where it had 17%.
-    "sudoku-9x9": _recipe("cpu-sudoku-units", 64, 100),
+    "sudoku-4x4": _recipe("cpu-sudoku-4x4", 64, 50, steps=600),
+    "sudoku-6x6": _recipe("cpu-sudoku-6x6", 64, 100, steps=2000),
+    # The units mixer (row/column/box peers) on puzzles with 30-35 givens (the shipped pool has
+    # about 1,000 of them; 6,000 are generated at start, about 100 s): a one-seed pilot solved
+    # 89.2% of 600 unseen puzzles after 800 steps (84.5% with early halting); the mlp mixer was
+    # at 0% exact where it had 17%.
+    "sudoku-9x9": _recipe(
+        "cpu-sudoku-units", 64, 100, steps=800, data={"givens": (30, 35), "pool_size": 6000}
+    ),
     "sudoku-extreme": _recipe("cpu-sudoku-9x9", 64, 100),
-    "maze-9x9": _recipe("cpu-maze-conv", 32, 100, **_NO_ACT),
-    "maze-11x11": _recipe("cpu-maze-conv", 32, 100, **_NO_ACT),
+    "maze-9x9": _recipe("cpu-maze-conv", 32, 100, steps=2000, **_NO_ACT),
+    "maze-11x11": _recipe("cpu-maze-conv", 32, 100, steps=2000, **_NO_ACT),
     "maze-15x15": _recipe("cpu-maze-conv", 32, 100, **_NO_ACT),
     "maze-31x31": _recipe("cpu-maze-conv", 16, 100, **_NO_ACT),
     "maze-hard": _recipe("cpu-maze-conv", 16, 100, **_NO_ACT),
@@ -154,7 +171,8 @@ class SupervisedRun:
     resume: bool = False
     """Continue the run in --out from its last checkpoint (the same options)."""
     eval_every: int | None = None
-    """Evaluate on the validation split every N steps (None: about every 20 s of training)."""
+    """Evaluate on the validation split every N steps (None: 10 times over a --steps budget,
+    about every 20 s of training over a --minutes one)."""
     eval_size: int | None = None
     """Validation puzzles per evaluation (None: the whole validation split)."""
     keep_every: int | None = None
@@ -342,11 +360,24 @@ def resolve_train(args: TrainArgs) -> TrainConfig:
     )  # fmt: skip
     data_fields.setdefault("name", "sudoku-4x4")
     data_cfg = DataConfig(**data_fields)
+    own = RECIPES.get(data_cfg.name)  # a data name's own recipe also sets data and budget
+    if own is not None and set(own.data) - set(data_fields):
+        data_cfg = DataConfig(**{**own.data, **data_fields})
     grid = grid_info(data_cfg)
     recipe = recipe_for(data_cfg, grid.kind)
     model = resolve_model(args, recipe.model, grid)
     optim = dataclasses.replace(recipe.optim, **set_fields(args.optim))
     run = {f.name: getattr(args, f.name) for f in dataclasses.fields(SupervisedRun)}
+    if run["steps"] is None and run["minutes"] is None:
+        if own is None or own.steps is None:
+            names = ", ".join(n for n, r in RECIPES.items() if r.steps is not None)
+            raise ValueError(
+                f"{data_cfg.name} has no recipe budget: give --steps N (preferred) or --minutes "
+                f"M (recipes with a budget: {names})"
+            )
+        run["steps"] = own.steps
+    if run["eval_every"] is None and run["minutes"] is None:
+        run["eval_every"] = max(1, run["steps"] // 10)  # 10 validation points in a step budget
     return TrainConfig(data=data_cfg, model=model, optim=optim, **run)
 
 
