@@ -13,6 +13,7 @@ Commands:
   sweep             run a study (k_cycles, think_longer, ablations): runs, CSVs, plots, report
   plot              draw the plots and report.md of a study directory from its CSVs
   report            write report.md (and a README's tables) of a study directory from its CSVs
+  test-time         a model's score vs sampled solves and vs test-time steps (CSV, plots)
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from experiments.plot import plot_study, summary_tables
 from experiments.report import ReportArgs, run_report
 from experiments.sweep import SweepArgs
 from experiments.sweep import main as sweep_main
+from experiments.test_time import TestTimeArgs, format_table, run_test_time
 from trm_rl.demo import check_demo_args, run_demo
 from trm_rl.policies.config import PPOArgs, resolve_ppo
 from trm_rl.policies.train import evaluate_ppo, train_ppo
@@ -170,6 +172,13 @@ class EvaluatePPO:
     mazes with slow policies evaluate much faster (a failing policy walks to the cap)."""
     stochastic: bool = True
     """Also play the policy with sampled actions (--no-stochastic halves the policy's time)."""
+    halt_thresholds: tuple[float, ...] = ()
+    """trm-carry with ACT thinking time: also play greedily with each halting threshold, e.g.
+    0.5 0.7 0.9 0.97 (stop thinking once sigmoid(q_halt) exceeds it; higher thinks longer):
+    success and length ratio against mean rounds per step, the thinking-time curve."""
+    fixed_rounds: tuple[int, ...] = ()
+    """trm-carry with ACT thinking time: also play greedily thinking exactly this many rounds
+    at every step, e.g. 1 2 4 (at most the run's --think-rounds)."""
 
 
 @dataclass
@@ -196,7 +205,7 @@ def main(argv: list[str] | None = None) -> None:
         _demo(cmd)
     elif isinstance(cmd, Models):
         print(models_table())
-    elif isinstance(cmd, SweepArgs | Plot | ReportArgs):
+    elif isinstance(cmd, SweepArgs | Plot | ReportArgs | TestTimeArgs):
         _experiments(cmd)
     else:
         for env_id, kwargs in ENV_IDS.items():
@@ -243,6 +252,7 @@ Command = (
     | SweepArgs
     | Plot
     | ReportArgs
+    | TestTimeArgs
 )
 
 
@@ -258,7 +268,8 @@ def _parse(argv: list[str]) -> Command:
         | Annotated[EvaluatePPO, tyro.conf.subcommand("evaluate-ppo")]
         | Annotated[SweepArgs, tyro.conf.subcommand("sweep")]
         | Annotated[Plot, tyro.conf.subcommand("plot")]
-        | Annotated[ReportArgs, tyro.conf.subcommand("report")],
+        | Annotated[ReportArgs, tyro.conf.subcommand("report")]
+        | Annotated[TestTimeArgs, tyro.conf.subcommand("test-time")],
         args=argv,
         description=__doc__,
     )
@@ -315,19 +326,28 @@ def _ppo(cmd: PPOArgs | EvaluatePPO) -> None:
                 cmd.seed,
                 max_steps=cmd.max_steps,
                 stochastic=cmd.stochastic,
+                halt_thresholds=cmd.halt_thresholds,
+                fixed_rounds=cmd.fixed_rounds,
             )
             print(json.dumps(result, indent=2))
     except (ValueError, FileNotFoundError) as err:
         fail(name, err)
 
 
-def _experiments(cmd: SweepArgs | Plot | ReportArgs) -> None:
-    """Run a sweep, draw a study's plots or write its report; a usage error prints its message
-    (no traceback); ``report --check`` exits 1 when the README differs from the CSVs."""
-    name = {SweepArgs: "sweep", Plot: "plot", ReportArgs: "report"}[type(cmd)]
+def _experiments(cmd: SweepArgs | Plot | ReportArgs | TestTimeArgs) -> None:
+    """Run a sweep or a test-time scaling, draw a study's plots or write its report; a usage
+    error prints its message (no traceback); ``report --check`` exits 1 when the README differs
+    from the CSVs."""
+    names = {SweepArgs: "sweep", Plot: "plot", ReportArgs: "report", TestTimeArgs: "test-time"}
+    name = names[type(cmd)]
     try:
         if isinstance(cmd, SweepArgs):
             sweep_main(cmd)
+        elif isinstance(cmd, TestTimeArgs):
+            result = run_test_time(cmd)
+            print(format_table(result["rows"]))
+            for path in [result["csv"], *result["plots"]]:
+                print(path)
         elif isinstance(cmd, ReportArgs):
             code = run_report(cmd)
             if code:

@@ -28,6 +28,7 @@ from envs.utils import atomic_write
 from trm_rl import pretrained, runs
 from trm_rl.data.build import grid_info, make_data
 from trm_rl.data.config import DataConfig
+from trm_rl.data.dataset import PuzzleData
 from trm_rl.data.text import from_text, read_puzzle_file, to_text
 from trm_rl.model.checkpoint import load_checkpoint
 from trm_rl.supervised import state as run_state
@@ -124,6 +125,44 @@ def load_source(
     return net, _kind(config), dict(config["data"])
 
 
+def heldout_puzzles(
+    net: torch.nn.Module,
+    kind: str,
+    fields: dict[str, Any],
+    label: str,
+    data: str | DataConfig | None = None,
+    split: str = "test",
+    limit: int | None = None,
+) -> tuple[PuzzleData, np.ndarray, np.ndarray]:
+    """The data, questions and answers a model of :func:`load_source` is scored on.
+
+    :param kind: the model's game and ``fields`` its training data, as :func:`load_source` gives.
+    :param label: how error messages name the model (its run directory or shipped name).
+    :param data: a data name or CSV (default: ``fields``, with its split seed), or a whole
+        :class:`~trm_rl.data.DataConfig`.
+    :param split: "test" or "val".
+    :param limit: only the first ``limit`` puzzles of the split.
+    :return: ``(data, inputs [N, L], labels [N, L])``.
+    :raises ValueError: for data of the other game or a grid size the model cannot take.
+    """
+    if isinstance(data, DataConfig):  # another distribution, e.g. braided mazes
+        data_obj = make_data(data)
+    else:
+        if data is not None and data != fields["name"]:
+            fields = {"name": data, "seed": fields.get("seed", 0)}
+        data_obj = make_data(DataConfig(**_tuples(fields)))
+    if data_obj.kind != kind:
+        raise ValueError(
+            f"--data {data_obj.name!r} holds {data_obj.kind} puzzles, but {label!r} was trained "
+            f"on {kind} puzzles; score it on {kind} data"
+        )
+    _check_size(net, data_obj.grid_shape, f"data {data_obj.name!r}")
+    inputs, labels = data_obj.split(split)
+    if limit is not None:
+        inputs, labels = inputs[:limit], labels[:limit]
+    return data_obj, inputs, labels
+
+
 def evaluate_run(
     run: str | Path | None,
     data: str | DataConfig | None = None,
@@ -164,21 +203,7 @@ def evaluate_run(
     net, kind, fields = load_source(run, model, device, snapshot)
     check_model(net, samples)
     label = str(run) if run is not None else f"model {model}"
-    if isinstance(data, DataConfig):  # another distribution, e.g. braided mazes
-        data_obj = make_data(data)
-    else:
-        if data is not None and data != fields["name"]:
-            fields = {"name": data, "seed": fields.get("seed", 0)}
-        data_obj = make_data(DataConfig(**_tuples(fields)))
-    if data_obj.kind != kind:
-        raise ValueError(
-            f"--data {data_obj.name!r} holds {data_obj.kind} puzzles, but {label!r} was trained "
-            f"on {kind} puzzles; score it on {kind} data"
-        )
-    _check_size(net, data_obj.grid_shape, f"data {data_obj.name!r}")
-    inputs, labels = data_obj.split(split)
-    if limit is not None:
-        inputs, labels = inputs[:limit], labels[:limit]
+    data_obj, inputs, labels = heldout_puzzles(net, kind, fields, label, data, split, limit)
     steps = max_steps or default_steps(net, data_obj.seq_len)
     dev = next(net.parameters()).device
     net.eval()
