@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import gymnasium as gym
@@ -15,7 +16,13 @@ from stable_baselines3.common.env_checker import check_env
 
 import envs  # noqa: F401
 from trm_rl.model.config import TRMConfig
-from trm_rl.policies.carry import CARRY_KEY, CarryMaskablePPO, TRMCarryPolicy
+from trm_rl.policies.carry import (
+    CARRY_KEY,
+    CarryMaskablePPO,
+    TRMCarryPolicy,
+    halt_threshold_logit,
+)
+from trm_rl.policies.evaluate import agent_act
 from trm_rl.policies.trm_policy import TRMPolicy
 from trm_rl.policies.vec_env import make_sb3_vec_env
 
@@ -156,6 +163,37 @@ def test_act_thinking_stops_where_the_halting_head_says_and_not_past_the_cap() -
         head.bias.fill_(-5.0)
         explored = torch.cat([policy.think(tokens, start, explore=True)[3] for _ in range(60)])
     assert explored.min() >= 1 and explored.max() <= 5 and (explored < 5).any()  # exploration
+
+
+def test_a_higher_halting_threshold_thinks_longer() -> None:
+    """Rows stop once sigmoid(q_halt) exceeds the threshold: 0.5 is q_halt > 0 exactly."""
+    agent = agent_for(MAZE, carry=True, policy_extra={"think_rounds": 4})
+    policy = agent.policy
+    tokens = torch.as_tensor(agent.env.reset()["grid"]).long()
+    start = policy.initial_state(len(tokens))
+    with torch.no_grad():
+        policy.trm.q_head.weight.zero_()
+        policy.trm.q_head.bias.fill_(1.0)  # sigmoid(1) = 0.73 at every round
+        rounds = {}
+        for threshold in (0.5, 0.7, 0.75, 0.9):
+            policy.halt_threshold = threshold
+            rounds[threshold] = policy.think(tokens, start)[3].tolist()
+    assert rounds == {0.5: [1] * 4, 0.7: [1] * 4, 0.75: [4] * 4, 0.9: [4] * 4}
+    assert halt_threshold_logit(0.5) == 0.0
+    assert halt_threshold_logit(0.9) == pytest.approx(math.log(9.0))
+    for bad in (0.0, 1.0, -1, "x"):
+        with pytest.raises(ValueError, match="halt threshold must be in"):
+            halt_threshold_logit(bad)
+    policy.halt_threshold = 0.5
+    # agent_act sets the threshold for its own steps only and counts the rounds.
+    act = agent_act(agent, halt_threshold=0.9)
+    obs = agent.env.reset()
+    masks = np.ones((4, 4), dtype=bool)
+    act(obs, masks, np.ones(4, dtype=bool))
+    assert act.think_steps == [16, 4] and policy.halt_threshold == 0.5
+    plain = agent_for(MAZE, carry=False)
+    with pytest.raises(ValueError, match="needs a trm-carry policy with ACT"):
+        agent_act(plain, halt_threshold=0.9)
 
 
 def test_halting_head_learns_its_target_and_nothing_else_moves() -> None:

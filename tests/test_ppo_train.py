@@ -147,7 +147,9 @@ def test_carry_run_and_maze_size_transfer(tmp_path: Path) -> None:
     assert report["oracle"]["success_2x"] == 1.0
 
 
-def test_act_thinking_run_reports_thinking_steps_beside_full_thinking(tmp_path: Path) -> None:
+def test_act_thinking_run_reports_thinking_steps_beside_full_thinking(
+    tmp_path: Path, sudoku_run: Path
+) -> None:
     out = tmp_path / "act"
     short = (*POOL, "max_steps=24")
     train_ppo(
@@ -161,6 +163,18 @@ def test_act_thinking_run_reports_thinking_steps_beside_full_thinking(tmp_path: 
     assert report["deterministic_full_thinking"]["think_steps"] == 3.0
     assert 1.0 <= report["deterministic"]["think_steps"] <= 3.0
     assert max(report[k]["mean_length"] for k in ("deterministic", "random", "oracle")) <= 12
+    # The thinking-time curve: halting thresholds beside fixed rounds, in one report.
+    curve = evaluate_ppo(out, episodes=8, device="cpu", max_steps=12, stochastic=False,
+                         halt_thresholds=(0.5, 0.99), fixed_rounds=(1, 3))  # fmt: skip
+    assert curve["deterministic_rounds_1"]["think_steps"] == 1.0
+    assert curve["deterministic_rounds_3"] == curve["deterministic_full_thinking"]
+    assert curve["deterministic_halt_0.5"] == curve["deterministic"]
+    rounds = [curve[f"deterministic_halt_{t}"]["think_steps"] for t in ("0.5", "0.99")]
+    assert 1.0 <= rounds[0] <= rounds[1] <= 3.0  # a higher threshold never thinks less
+    with pytest.raises(ValueError, match=r"fixed-rounds must be in \[1, 3\]"):
+        evaluate_ppo(out, episodes=4, device="cpu", fixed_rounds=(4,))
+    with pytest.raises(ValueError, match="trm-carry run with ACT thinking"):
+        evaluate_ppo(sudoku_run, episodes=4, device="cpu", halt_thresholds=(0.9,))
     with pytest.raises(ValueError, match="trm-carry"):
         tiny_run(out, halt_max_steps=3)
 

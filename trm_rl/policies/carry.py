@@ -38,6 +38,7 @@ No public library has masked recurrent PPO; this is built on SB3's extension poi
 
 from __future__ import annotations
 
+import math
 from collections.abc import Generator
 from typing import Any, ClassVar
 
@@ -70,6 +71,16 @@ STATE_DTYPES: dict[str, torch.dtype] = {
 }
 
 
+def halt_threshold_logit(threshold: float) -> float:
+    """The halting logit above which a row stops: ``log(t / (1 - t))`` (0 at 0.5, exactly).
+
+    :raises ValueError: for a threshold outside (0, 1).
+    """
+    if not isinstance(threshold, int | float) or not 0.0 < float(threshold) < 1.0:
+        raise ValueError(f"halt threshold must be in (0, 1), got {threshold!r}")
+    return 0.0 if threshold == 0.5 else math.log(threshold / (1.0 - threshold))
+
+
 class TRMCarryPolicy(TRMPolicy):
     """A :class:`TRMPolicy` that starts every env step from the env's carried state.
 
@@ -98,6 +109,10 @@ class TRMCarryPolicy(TRMPolicy):
             raise ValueError(f"think_rounds must be None or an int >= 1, got {think_rounds!r}")
         self.state_dtype_name = state_dtype
         self.think_rounds = think_rounds
+        #: ACT thinking time stops a row once ``sigmoid(q_halt)`` exceeds this probability
+        #: (0.5: ``q_halt > 0``, as the head is trained). Evaluation may raise it to think
+        #: longer where the head is unsure (:func:`trm_rl.policies.evaluate.agent_act`).
+        self.halt_threshold = 0.5
         #: ``[B]`` rounds each row of the last :meth:`step_state` call thought for.
         self.last_think_steps: torch.Tensor | None = None
         super().__init__(*args, **kwargs)
@@ -164,6 +179,7 @@ class TRMCarryPolicy(TRMPolicy):
         """
         adaptive = self.think_rounds is not None if adaptive is None else adaptive
         limit = self.think_rounds or self.body.think_steps
+        halt_logit = halt_threshold_logit(self.halt_threshold)
         batch = tokens.shape[0]
         state = start.to(self.state_dtype)
         rounds = torch.full((batch,), limit, dtype=torch.long, device=tokens.device)
@@ -189,7 +205,7 @@ class TRMCarryPolicy(TRMPolicy):
                 if k == limit:
                     break
                 if adaptive:
-                    stop = ~done & ((self.halt_logits(z_k) > 0) | (cap <= k))
+                    stop = ~done & ((self.halt_logits(z_k) > halt_logit) | (cap <= k))
                     rounds = torch.where(stop, k, rounds)
                     done = done | stop
                     if bool(done.all()):

@@ -39,7 +39,7 @@ from envs.sudoku.rules import parse_puzzle as parse_sudoku
 from envs.sudoku.solver import oracle_actions as sudoku_oracle_actions
 from envs.sudoku.solver import solve
 from envs.utils import check_int
-from trm_rl.policies.carry import TRMCarryPolicy
+from trm_rl.policies.carry import TRMCarryPolicy, halt_threshold_logit
 
 __all__ = [
     "ActFn",
@@ -329,7 +329,12 @@ def sb3_policy(model: Any, *, deterministic: bool = True) -> ActFn:
     return act
 
 
-def agent_act(agent: Any, deterministic: bool = True, adaptive: bool | None = None) -> ActFn:
+def agent_act(
+    agent: Any,
+    deterministic: bool = True,
+    adaptive: bool | None = None,
+    halt_threshold: float | None = None,
+) -> ActFn:
     """One of our trained agents (``trm``, ``trm-carry``, ``mlp``, ``conv`` runs) as an
     :data:`ActFn`.
 
@@ -342,6 +347,8 @@ def agent_act(agent: Any, deterministic: bool = True, adaptive: bool | None = No
     :param deterministic: take the most likely legal action (else sample).
     :param adaptive: ``trm-carry`` with ACT thinking time: False thinks the full
         ``think_rounds`` rounds at every step (default: stop when the halting head says so).
+    :param halt_threshold: ``trm-carry`` with ACT thinking time: stop thinking once
+        ``sigmoid(q_halt)`` exceeds this (default: the policy's, 0.5); higher thinks longer.
     :return: the policy; for ``trm-carry`` its attribute ``think_steps`` is ``[rounds, actions]``
         summed over every action it took (divide for the mean thinking rounds per action).
     """
@@ -349,6 +356,13 @@ def agent_act(agent: Any, deterministic: bool = True, adaptive: bool | None = No
     if policy is None or not hasattr(policy, "get_distribution"):
         raise ValueError(f"agent must be an SB3 agent with a policy, got {type(agent).__name__}")
     policy.set_training_mode(False)
+    if halt_threshold is not None:
+        if not isinstance(policy, TRMCarryPolicy) or policy.think_rounds is None:
+            raise ValueError(
+                "a halting threshold needs a trm-carry policy with ACT thinking time "
+                "(trained with --think-rounds N)"
+            )
+        halt_threshold_logit(halt_threshold)  # a clear error before any episode
     state: dict[str, Any] = {}
 
     def act(obs: dict[str, np.ndarray], masks: np.ndarray, starts: np.ndarray) -> np.ndarray:
@@ -361,9 +375,15 @@ def agent_act(agent: Any, deterministic: bool = True, adaptive: bool | None = No
                     current = policy.initial_state(batch, grid)  # type: ignore[arg-type]
                     state["grid"] = grid
                 start = torch.as_tensor(np.asarray(starts, dtype=bool), device=policy.device)
-                actions, _, _, _, state["z"] = policy.step_state(
-                    tensors, current, start, masks, deterministic, adaptive=adaptive
-                )
+                default = policy.halt_threshold
+                if halt_threshold is not None:
+                    policy.halt_threshold = halt_threshold
+                try:
+                    actions, _, _, _, state["z"] = policy.step_state(
+                        tensors, current, start, masks, deterministic, adaptive=adaptive
+                    )
+                finally:
+                    policy.halt_threshold = default
                 rounds = policy.last_think_steps
                 act.think_steps[0] += int(rounds.sum())  # type: ignore[attr-defined]
                 act.think_steps[1] += rounds.numel()  # type: ignore[attr-defined]

@@ -30,7 +30,8 @@ import csv
 import dataclasses
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -519,6 +520,8 @@ def evaluate_ppo(
     *,
     max_steps: int | None = None,
     stochastic: bool = True,
+    halt_thresholds: tuple[float, ...] = (),
+    fixed_rounds: tuple[int, ...] = (),
 ) -> dict[str, Any]:
     """Score a PPO run on held-out puzzles, beside a uniform random legal policy and the oracle.
 
@@ -535,6 +538,12 @@ def evaluate_ppo(
         ``think_rounds`` rounds at every step (the compute the halting head saves).
     :param max_steps: cap on episode length for every policy (default: the env's).
     :param stochastic: also play the policy with sampled actions.
+    :param halt_thresholds: ``trm-carry`` with ACT thinking time: also play greedily with each
+        of these halting thresholds (``deterministic_halt_<t>``: stop once ``sigmoid(q_halt)``
+        exceeds ``t``), the thinking-time curve.
+    :param fixed_rounds: ``trm-carry`` with ACT thinking time: also play greedily thinking
+        exactly this many rounds at every step (``deterministic_rounds_<k>``), at most
+        ``think_rounds``.
     """
     run_dir = Path(run_dir)
     config = read_ppo_config(run_dir)
@@ -579,15 +588,30 @@ def evaluate_ppo(
         "train_minutes": float(getattr(agent, "trm_train_seconds", 0.0)) / 60.0,
         "max_steps": max_steps,
     }
-    variants = {"deterministic": (True, None)}
+    think_rounds = getattr(agent.policy, "think_rounds", None)
+    if (halt_thresholds or fixed_rounds) and think_rounds is None:
+        raise ValueError(
+            "--halt-thresholds/--fixed-rounds need a trm-carry run with ACT thinking time "
+            "(trained with --think-rounds N)"
+        )
+    for rounds in fixed_rounds:
+        check_int("--fixed-rounds", rounds, low=1, high=think_rounds)
+    variants: dict[str, tuple[bool, bool | None, float | None, int | None]] = {
+        "deterministic": (True, None, None, None)
+    }
     if stochastic:
-        variants["stochastic"] = (False, None)
-    if getattr(agent.policy, "think_rounds", None) is not None:
+        variants["stochastic"] = (False, None, None, None)
+    if think_rounds is not None:
         # ACT thinking time: the same policy thinking every step to think_rounds, beside it
-        variants["deterministic_full_thinking"] = (True, False)
-    for name, (greedy, adaptive) in variants.items():
-        act = agent_act(agent, greedy, adaptive=adaptive)
-        report[name] = run_episodes(env_id, act, board, **common).to_dict()
+        variants["deterministic_full_thinking"] = (True, False, None, None)
+    for t in halt_thresholds:
+        variants[f"deterministic_halt_{t:g}"] = (True, None, t, None)
+    for k in fixed_rounds:
+        variants[f"deterministic_rounds_{k}"] = (True, False, None, k)
+    for name, (greedy, adaptive, threshold, rounds_cap) in variants.items():
+        with _think_rounds(agent.policy, rounds_cap):
+            act = agent_act(agent, greedy, adaptive=adaptive, halt_threshold=threshold)
+            report[name] = run_episodes(env_id, act, board, **common).to_dict()
         rounds, actions = getattr(act, "think_steps", (0, 0))
         if actions:
             report[name]["think_steps"] = rounds / actions
@@ -597,6 +621,20 @@ def evaluate_ppo(
     )
     report["oracle"] = run_episodes(env_id, oracle, board, **common).to_dict()
     return report
+
+
+@contextmanager
+def _think_rounds(policy: Any, rounds: int | None) -> Iterator[None]:
+    """Within the block, a ``trm-carry`` policy thinks up to ``rounds`` rounds (None: as is)."""
+    if rounds is None:
+        yield
+        return
+    saved = policy.think_rounds
+    policy.think_rounds = rounds
+    try:
+        yield
+    finally:
+        policy.think_rounds = saved
 
 
 def _read_puzzle_csv(path: Path, game: str, size: int) -> tuple[np.ndarray, np.ndarray | None]:
