@@ -80,8 +80,9 @@ class Evaluate:
     data: str | None = None
     """Data name or CSV to score on (default: the run's data and split seed), e.g. maze-15x15
     for a model trained on maze-11x11."""
-    split: Literal["test", "val"] = "test"
-    """Held-out split to score."""
+    split: Literal["test", "val", "all"] = "test"
+    """Held-out split to score; 'all': every puzzle of a --data file or pool the model never
+    trained on (e.g. all 1000 of sudoku-extreme), refused for its own training data."""
     max_steps: int | None = None
     """Supervision steps (default: the trained number, scaled up with the number of cells on
     larger grids)."""

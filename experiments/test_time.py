@@ -89,8 +89,9 @@ class TestTimeArgs:
     instead of --run."""
     data: str | None = None
     """Data name or CSV to score on (default: the model's own data and split seed)."""
-    split: Literal["test", "val"] = "test"
-    """Held-out split to score (named on the plots' y axes)."""
+    split: Literal["test", "val", "all"] = "test"
+    """Held-out split to score (named on the plots' y axes); 'all': every puzzle of a --data
+    file the model never trained on."""
     limit: int | None = None
     """Score only the first N puzzles of the split (default: all of it)."""
     samples: tuple[int, ...] = (1, 2, 4, 8, 16)

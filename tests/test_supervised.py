@@ -20,7 +20,7 @@ from safetensors.torch import load_file
 from experiments.cli import main
 from trm_rl.runs import read_config
 from trm_rl.supervised import trainer as trainer_module
-from trm_rl.supervised.commands import evaluate_run, solve_file
+from trm_rl.supervised.commands import evaluate_run, load_run, solve_file
 from trm_rl.supervised.config import (
     OptimConfig,
     TrainArgs,
@@ -446,3 +446,32 @@ def test_snapshots_are_kept_at_every_keep_step_and_survive_a_kill(tmp_path, monk
     assert snapshots(plain) == [] and not (plain / "snapshots").exists()
     with pytest.raises(ValueError, match="it has none"):
         load_run(plain, device="cpu", snapshot=2)
+
+
+def test_split_all_scores_every_puzzle_of_a_file_the_run_never_saw(
+    sudoku_run: Path, tmp_path: Path
+) -> None:
+    from envs.sudoku.io import write_sudoku_csv
+    from envs.sudoku.pool import SudokuPool
+    from trm_rl.data import DataConfig, make_data
+    from trm_rl.supervised.evaluate import predict, score
+
+    # 4x4 puzzles in a file: all 30 distinct rows are scored, in file order of the splits.
+    data = make_data(DataConfig(name="sudoku-4x4", seed=7, test_size=30))
+    inputs, labels = data.split("test")
+    puzzles = (inputs.reshape(-1, 4, 4) - 1).astype("uint8")  # tokens -> digits (0 blank)
+    path = tmp_path / "unseen.csv"
+    write_sudoku_csv(SudokuPool(puzzles, (labels.reshape(-1, 4, 4) - 1).astype("uint8")), path, "t")
+    every = make_data(DataConfig(name=str(path))).split("all")
+    assert len(every[0]) == 30 and sorted(map(bytes, every[0])) == sorted(map(bytes, inputs))
+    report = evaluate_run(sudoku_run, str(path), split="all", device="cpu")
+    assert report["count"] == 30 and report["split"] == "all"
+    net, _ = load_run(sudoku_run, "cpu")
+    traj = predict(net, every[0], (4, 4), report["steps_no_halt"], torch.device("cpu"), 64)
+    direct = score(every[0], every[1], traj["predictions"], traj["halt_probs"], "sudoku", (4, 4))
+    assert report["exact_accuracy"] == direct["exact_accuracy"]
+    # Never the run's own training data, nor an endless generated source.
+    with pytest.raises(ValueError, match="split 'all' would score the puzzles"):
+        evaluate_run(sudoku_run, split="all", device="cpu")
+    with pytest.raises(ValueError, match="generated without end"):
+        make_data(DataConfig(name="maze-9x9", val_size=4, test_size=4)).split("all")

@@ -101,16 +101,28 @@ class PuzzleData:
         return f"PuzzleData({self.description or self.name})"
 
     def split(self, name: str) -> Split:
-        """The fixed held-out examples of ``"val"`` or ``"test"``.
+        """The fixed held-out examples of ``"val"`` or ``"test"``, or ``"all"``: every distinct
+        puzzle of a finite source (test, then val, then the training rows), for scoring a
+        model on a file it never trained on (Sudoku-Extreme, Maze-Hard).
 
         :return: (inputs, labels), ``[n, seq_len]`` uint8 each (fresh, writable copies).
-        :raises ValueError: for another name (training examples come from :meth:`train_sampler`).
+        :raises ValueError: for another name (training examples come from :meth:`train_sampler`)
+            or ``"all"`` of an endless generated source.
         """
         if name == "train":
             raise ValueError(
                 "split('train') does not exist: training examples are drawn (augmented, endless "
                 "for generated sources) with data.train_sampler(seed).sample(n)"
             )
+        if name == "all":
+            rows = getattr(self._stream, "inputs", None), getattr(self._stream, "labels", None)
+            if rows[0] is None or rows[1] is None:
+                raise ValueError(
+                    f"split 'all' takes every puzzle of a finite source (a file or a shipped "
+                    f"pool); {self.name} is generated without end: score its test split"
+                )
+            parts = [self._splits["test"], self._splits["val"], rows]
+            return tuple(np.concatenate([p[i] for p in parts]) for i in (0, 1))  # type: ignore[return-value]
         check_choice("split", name, tuple(self._splits))
         inputs, labels = self._splits[name]
         return inputs.copy(), labels.copy()

@@ -140,15 +140,22 @@ def heldout_puzzles(
     :param label: how error messages name the model (its run directory or shipped name).
     :param data: a data name or CSV (default: ``fields``, with its split seed), or a whole
         :class:`~trm_rl.data.DataConfig`.
-    :param split: "test" or "val".
+    :param split: "test", "val" or "all" (every puzzle of a file or pool the model never
+        trained on; refused for its own training data).
     :param limit: only the first ``limit`` puzzles of the split.
     :return: ``(data, inputs [N, L], labels [N, L])``.
     :raises ValueError: for data of the other game or a grid size the model cannot take.
     """
+    own = data is None or (not isinstance(data, DataConfig) and data == fields["name"])
+    if split == "all" and own:  # a DataConfig of the same source is the caller's choice
+        raise ValueError(
+            f"split 'all' would score the puzzles {label!r} trained on; pass --data with a "
+            "file or pool it never saw (e.g. sudoku-extreme), or score --split test"
+        )
     if isinstance(data, DataConfig):  # another distribution, e.g. braided mazes
         data_obj = make_data(data)
     else:
-        if data is not None and data != fields["name"]:
+        if not own:
             fields = {"name": data, "seed": fields.get("seed", 0)}
         data_obj = make_data(DataConfig(**_tuples(fields)))
     if data_obj.kind != kind:
@@ -186,7 +193,7 @@ def evaluate_run(
     :param data: a data name or CSV (default: the run's data, with the run's split seed), or a
         whole :class:`~trm_rl.data.DataConfig` (e.g. braided or Prim mazes: a shifted
         distribution).
-    :param split: "test" or "val".
+    :param split: "test", "val" or "all" (every puzzle of a file the model never trained on).
     :param max_steps: supervision steps (default: scaled with the grid, see the module doc).
     :param env_episodes: also play this many of the puzzles in the Gymnasium env.
     :param limit: score only the first ``limit`` puzzles of the split (large grids are slow).
