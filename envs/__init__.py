@@ -27,7 +27,8 @@ _SUDOKU_VEC = "envs.sudoku.vector:SudokuVectorEnv"
 
 #: Maze ids with the constructor kwargs they fix.
 MAZE_IDS: dict[str, dict] = {
-    # Maze: navigation from S to G on generated perfect (optionally braided) mazes.
+    # Maze: navigation from S to G on generated perfect (optionally braided) mazes; pass
+    # algorithm="obstacles" for random-obstacle mazes of Maze-Hard's kind.
     "trm_rl/Maze-v0": {},
     "trm_rl/Maze-5x5-v0": {"size": 5},
     "trm_rl/Maze-9x9-v0": {"size": 9},

@@ -81,3 +81,13 @@ def test_ppo_throughput_writes_its_tables(tmp_path: Path) -> None:
     assert rows["trm-carry"]["carry_bytes_per_step"] > 0
     assert rows["trm"]["carry_bytes_per_step"] == 0
     assert "| trm-carry |" in (tmp_path / "ppo_throughput.md").read_text()
+
+
+def test_maze_hard_match_writes_its_table(tmp_path: Path) -> None:
+    _run("maze_hard_match.py", "--count", "2", "--small-sizes", "11", "--out-dir", str(tmp_path))
+    payload = json.loads((tmp_path / "maze_hard_match.json").read_text())
+    names = [s["name"] for s in payload["sets"]]
+    assert names[0] == "Maze-Hard" and "obstacles 11 (0.3-0.5)" in names
+    assert payload["sets"][0]["stats"]["path_length_min"] == 109
+    assert all(s["mazes_per_s"] > 0 for s in payload["sets"][1:])
+    assert "| path_length_min |" in (tmp_path / "maze_hard_match.md").read_text()

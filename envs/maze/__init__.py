@@ -1,7 +1,8 @@
 """Maze: walk from S to G on grid mazes whose observations are Maze-Hard question grids.
 
 ``MazeEnv`` (single) and ``MazeVectorEnv`` (natively batched, same transitions) over pools of
-mazes from injected generators: random DFS/Prim mazes, the Maze-Hard CSV, or a fixed maze.
+mazes from injected generators: random DFS/Prim mazes, random-obstacle mazes of Maze-Hard's
+kind, the Maze-Hard CSV, or a fixed maze.
 Registered ids (``envs/__init__.py``): ``trm_rl/Maze-v0``, ``trm_rl/Maze-{5x5,9x9,15x15,31x31}-v0``
 and ``trm_rl/MazeHard-v0``.
 
@@ -9,7 +10,8 @@ Layout (the same file roles as ``envs.sudoku``): ``types`` (tokens, ``MazePuzzle
 ``MazeState``, ``MazePool``; reading puzzle text), ``config`` (``MazeConfig``), ``rules``
 (validation, moves, shaping), ``solver`` (BFS, Maze-Hard labels, the batched oracle),
 ``generator`` (random, dataset, fixed; the dataset-writing
-command), ``pool`` (``make_pool``, ``generate_pool``, ``build_pool``), ``io`` (CSV), ``render``,
+command), ``obstacles`` (Maze-Hard-like random walls by exact rejection), ``stats`` (statistics
+that tell maze families apart), ``pool`` (``make_pool``, ``generate_pool``, ``build_pool``), ``io`` (CSV), ``render``,
 ``batch`` (the batched transition both envs step through), ``env`` and ``vector``.
 """
 

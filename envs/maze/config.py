@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from envs.maze.obstacles import MAZE_HARD_WALL_DENSITY, check_wall_density
 from envs.maze.rules import longest_shortest_path
 from envs.maze.types import STEP_DTYPE
 from envs.utils import (
@@ -30,7 +31,7 @@ from envs.utils import (
     config_from_kwargs,
 )
 
-ALGORITHMS = ("dfs", "prim")
+ALGORITHMS = ("dfs", "prim", "obstacles")
 #: Smallest side of a generated maze.
 MIN_SIZE = 5
 #: Largest ``max_steps``: the step counters of the batched transition are ``STEP_DTYPE``.
@@ -43,14 +44,22 @@ class MazeConfig:
 
     size: int | tuple[int, int] = 9
     """Grid side (>= 5) or an (H, W) pair of generated mazes; ignored with ``dataset``."""
-    algorithm: Literal["dfs", "prim"] = "dfs"
-    """Maze carving: ``dfs`` (recursive backtracker, long corridors) or ``prim`` (randomised
-    Prim, many short branches)."""
+    algorithm: Literal["dfs", "prim", "obstacles"] = "dfs"
+    """Maze kind: ``dfs`` (recursive backtracker, long corridors), ``prim`` (randomised Prim,
+    many short branches), both perfect mazes carved on a cell lattice, or ``obstacles``
+    (independent random walls, S and G placed uniformly and kept when far apart: the kind of
+    Maze-Hard, see :mod:`envs.maze.obstacles`)."""
     braid: float = 0.0
-    """Probability in [0, 1] of opening each dead end into a loop (0: a perfect maze)."""
+    """Probability in [0, 1] of opening each dead end into a loop (0: a perfect maze); carved
+    mazes (``dfs``, ``prim``) only."""
     min_path_length: int = 0
-    """Minimum S->G shortest path in steps (Maze-Hard: > 110 on 30x30); at most the number of
-    open cells of a perfect maze of this size minus one."""
+    """Minimum S->G shortest path in steps (Maze-Hard: 109-146 on 30x30); for carved mazes at
+    most the number of open cells of a perfect maze of this size minus one."""
+    wall_density: float | tuple[float, float] = MAZE_HARD_WALL_DENSITY
+    """``obstacles`` only: the probability in (0, 1) that a cell is a wall, or a (lo, hi) range
+    it is drawn from uniformly per maze. The default (0.3, 0.5) reproduces Maze-Hard (walls
+    0.37 +- 0.027 of the cells after the path-length selection); a fixed 0.37 is 2-3 times as
+    fast to generate but half as varied."""
     dataset: str | None = None
     """``None`` (generated mazes), ``"maze-hard"`` (the bundled 1000 Maze-Hard training mazes)
     or the path of a CSV in that format."""
@@ -90,6 +99,8 @@ class MazeConfig:
         check_choice("algorithm", self.algorithm, ALGORITHMS)
         set_(self, "braid", check_float("braid", self.braid, low=0.0, high=1.0))
         set_(self, "min_path_length", check_int("min_path_length", self.min_path_length, low=0))
+        set_(self, "wall_density", check_wall_density(self.wall_density))
+        self._check_algorithm_options()
         if self.dataset is not None:
             if not isinstance(self.dataset, str | os.PathLike) or not str(self.dataset):
                 raise ValueError(
@@ -108,13 +119,34 @@ class MazeConfig:
         set_(self, "cell_px", check_int("cell_px", self.cell_px, low=1))
         if self.dataset is None:
             h, w = self.shape
-            bound = longest_shortest_path((h, w))
+            if self.algorithm == "obstacles":
+                bound, why = h * w - 1, "the cells minus one"
+            else:
+                bound, why = (
+                    longest_shortest_path((h, w)),
+                    "the open cells of a perfect maze minus one",
+                )
             if self.min_path_length > bound:
                 raise ValueError(
                     f"min_path_length={self.min_path_length} is impossible on a {h}x{w} maze: no "
-                    f"shortest path there is longer than {bound} steps (the open cells of a "
-                    "perfect maze minus one); lower it or grow the size"
+                    f"shortest path there is longer than {bound} steps ({why}); lower it or grow "
+                    "the size"
                 )
+
+    def _check_algorithm_options(self) -> None:
+        """Refuse the options of one maze kind with another."""
+        if self.algorithm == "obstacles" and self.braid > 0:
+            raise ValueError(
+                f"braid={self.braid} applies to carved mazes (algorithm 'dfs' or 'prim') only: "
+                "obstacle mazes have no dead-end corridors to open (their loops come from the "
+                "random walls); leave braid at 0 or pick algorithm='dfs'/'prim'"
+            )
+        if self.algorithm != "obstacles" and self.wall_density != MAZE_HARD_WALL_DENSITY:
+            raise ValueError(
+                f"wall_density={self.wall_density!r} applies to algorithm='obstacles' only, not "
+                f"to {self.algorithm!r} (a carved maze's walls follow from its lattice); leave "
+                f"it at its default {MAZE_HARD_WALL_DENSITY} or pass algorithm='obstacles'"
+            )
 
     @property
     def shape(self) -> tuple[int, int]:

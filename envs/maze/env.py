@@ -44,7 +44,8 @@ class MazeEnv(gym.Env[dict[str, np.ndarray], int]):
     ## Description
     The agent walks from the start ``S`` to the goal ``G`` of a grid maze. Mazes come from a
     pool pre-generated from ``pool_seed``: random perfect mazes (DFS backtracker or Prim) with
-    optional loops (``braid``) and a minimum S->G distance, or the mazes of a Maze-Hard CSV
+    optional loops (``braid``), or random-obstacle mazes of Maze-Hard's kind
+    (``algorithm="obstacles"``), with a minimum S->G distance; or the mazes of a Maze-Hard CSV
     (``dataset="maze-hard"``: the 1000 bundled 30x30 training mazes, shortest paths 109-146).
     A specific maze can be given at reset: ``reset(options={"puzzle": "...# S  G..."})``, or a
     pool maze by index: ``reset(options={"index": 3})``.
@@ -74,13 +75,17 @@ class MazeEnv(gym.Env[dict[str, np.ndarray], int]):
 
     ## Arguments
     - ``size``: grid side (>= 5) or an (H, W) tuple; ignored with ``dataset``.
-    - ``algorithm``: ``"dfs"`` (long corridors) or ``"prim"`` (many short branches).
-    - ``braid``: in [0, 1], the probability of opening each dead end into a loop.
-    - ``min_path_length``: minimum S->G shortest path in steps (Maze-Hard: > 110 on 30x30).
+    - ``algorithm``: ``"dfs"`` (long corridors), ``"prim"`` (many short branches) or
+      ``"obstacles"`` (independent random walls, like Maze-Hard; slow to draw at 30x30 with a
+      long ``min_path_length``: 2-3 mazes/s at 109 steps).
+    - ``braid``: dfs/prim only: in [0, 1], the probability of opening each dead end into a loop.
+    - ``min_path_length``: minimum S->G shortest path in steps (Maze-Hard: 109-146 on 30x30).
+    - ``wall_density``: obstacles only: wall probability, or a (lo, hi) range per maze
+      (default (0.3, 0.5), Maze-Hard's).
     - ``dataset``: ``None``, ``"maze-hard"`` or the path of a CSV in that format.
     - ``pool_size``: mazes in the pool (default 1000, fewer above 15x15; a dataset: all rows).
     - ``pool_seed``: seed of the pool. ``generator``: an injected
-      ``(np.random.Generator) -> MazePuzzle`` that overrides the five arguments above.
+      ``(np.random.Generator) -> MazePuzzle`` that overrides the six arguments above.
     - ``step_cost``, ``shaping``, ``shaping_gamma``, ``max_steps``, ``mark_trail``: see above.
     - ``render_mode``: ``"ansi"`` or ``"rgb_array"``; ``cell_px``: pixels per cell.
 

@@ -2,15 +2,22 @@
 
 - :class:`RandomMazeGenerator`: perfect mazes (DFS backtracker or randomised Prim) on a cell
   lattice, optional braiding (dead ends removed, so several routes exist), S/G placement with a
-  minimum shortest-path length by rejection sampling.
+  minimum shortest-path length by rejection sampling; or, with ``algorithm="obstacles"``,
+  Maze-Hard's kind of maze: independent random walls, S and G at least ``min_path_length``
+  apart (:mod:`envs.maze.obstacles`).
 - :class:`DatasetGenerator`: the mazes of a Maze-Hard-format CSV (``"maze-hard"`` is the bundled
   1000-maze training split), read lazily.
 - :class:`FixedGenerator`: always the same maze (tests, demos).
 
 All are frozen dataclasses, hence hashable: :mod:`envs.maze.pool` caches pools by generator.
 
-As a command it writes a Maze-Hard-format dataset from our generators. A Maze-Hard-like set
-(30x30, path > 110)::
+As a command it writes a Maze-Hard-format dataset from our generators. Mazes of Maze-Hard's
+kind and statistics (random walls, shortest path >= 109 steps; 2-3 mazes/s on one core)::
+
+    python -m envs.maze.generator --algorithm obstacles --size 30 --min-path-length 109 \\
+        --count 1000 --seed 0 --out maze_hard_like_30x30.csv
+
+Perfect DFS mazes with as long a path (corridors: another distribution)::
 
     python -m envs.maze.generator --size 30 --min-path-length 111 --count 1000 --seed 0 \\
         --out mazes_30x30.csv
@@ -28,8 +35,9 @@ from pathlib import Path
 
 import numpy as np
 
-from envs.maze.config import MazeConfig
+from envs.maze.config import ALGORITHMS, MazeConfig
 from envs.maze.io import MAZE_HARD, read_maze_csv, resolve_dataset, write_maze_csv
+from envs.maze.obstacles import MAX_DRAWS, MAZE_HARD_WALL_DENSITY, draw_obstacle_maze
 from envs.maze.rules import longest_shortest_path, parse_puzzle
 from envs.maze.solver import bfs_flat
 from envs.maze.types import GOAL, OPEN, START, WALL, MazePuzzle
@@ -48,27 +56,39 @@ def _pick(u: Iterator[float], n: int) -> int:
 
 @dataclass(frozen=True)
 class RandomMazeGenerator:
-    """Random perfect (or braided) mazes with S and G at least ``min_path_length`` apart.
+    """Random perfect (or braided) mazes, or random-obstacle mazes, with S and G at least
+    ``min_path_length`` apart.
 
-    Lattice cells sit on even (row, column) coordinates of the grid and passages between them
-    on the odd ones; the grid edge acts as the outer wall. Even sizes use the odd part and a wall
-    row/column at the bottom/right. With ``braid=0`` the open cells form a tree (exactly one
-    simple path between any two cells).
+    Carved mazes (``dfs``, ``prim``): lattice cells sit on even (row, column) coordinates of the
+    grid and passages between them on the odd ones; the grid edge acts as the outer wall. Even
+    sizes use the odd part and a wall row/column at the bottom/right. With ``braid=0`` the open
+    cells form a tree (exactly one simple path between any two cells).
+
+    Obstacle mazes (``obstacles``): every cell is a wall with probability ``wall_density``
+    independently, S and G are two distinct open cells drawn uniformly, and the whole draw is
+    kept only when the shortest S->G path has at least ``min_path_length`` steps (Maze-Hard's
+    recipe and statistics, :mod:`envs.maze.obstacles`).
 
     :param size: side of the square grid (>= 5), or an (H, W) tuple.
-    :param algorithm: ``"dfs"`` (recursive backtracker: long winding corridors) or ``"prim"``
-        (randomised Prim: many short branches).
-    :param braid: probability in [0, 1] that each dead end is opened into a neighbour cell,
-        creating loops; 1 removes every dead end.
+    :param algorithm: ``"dfs"`` (recursive backtracker: long winding corridors), ``"prim"``
+        (randomised Prim: many short branches) or ``"obstacles"`` (random walls, like
+        Maze-Hard).
+    :param braid: carved mazes only: probability in [0, 1] that each dead end is opened into a
+        neighbour cell, creating loops; 1 removes every dead end.
     :param min_path_length: minimum S->G shortest-path length in steps (rejection sampling).
-    :param max_tries: mazes drawn per call before giving up with a ``ValueError``.
+    :param wall_density: obstacle mazes only: wall probability in (0, 1), or a (lo, hi) range
+        drawn uniformly per maze (default: Maze-Hard's (0.3, 0.5)).
+    :param max_tries: draws per call before giving up with a ``ValueError``: carved mazes (S/G
+        placed by a double sweep in each), or obstacle mazes with their S and G; None: 1000
+        carved mazes or :data:`~envs.maze.obstacles.MAX_DRAWS` obstacle draws.
     """
 
     size: int | tuple[int, int] = 9
     algorithm: str = "dfs"
     braid: float = 0.0
     min_path_length: int = 0
-    max_tries: int = 1000
+    wall_density: float | tuple[float, float] = MAZE_HARD_WALL_DENSITY
+    max_tries: int | None = None
 
     def __post_init__(self) -> None:
         # Validated through the one config rule; a tuple keeps the dataclass hashable.
@@ -77,9 +97,14 @@ class RandomMazeGenerator:
             algorithm=self.algorithm,
             braid=self.braid,
             min_path_length=self.min_path_length,
+            wall_density=self.wall_density,
         )
         object.__setattr__(self, "size", config.size)
         object.__setattr__(self, "braid", config.braid)
+        object.__setattr__(self, "wall_density", config.wall_density)
+        if self.max_tries is None:
+            tries = MAX_DRAWS if self.algorithm == "obstacles" else 1000
+            object.__setattr__(self, "max_tries", tries)
         object.__setattr__(self, "max_tries", check_int("max_tries", self.max_tries, low=1))
 
     @property
@@ -90,11 +115,16 @@ class RandomMazeGenerator:
 
     @property
     def max_path_length_bound(self) -> int:
-        """An upper bound on any S->G shortest path: open cells of a perfect maze minus one."""
+        """An upper bound on any S->G shortest path: open cells of a perfect maze minus one
+        (carved mazes), the cells minus one (obstacle mazes)."""
+        if self.algorithm == "obstacles":
+            return self.shape[0] * self.shape[1] - 1
         return longest_shortest_path(self.shape)
 
     def __call__(self, rng: np.random.Generator) -> MazePuzzle:
-        """Draw one maze; raises ``ValueError`` after ``max_tries`` mazes too short."""
+        """Draw one maze; raises ``ValueError`` after ``max_tries`` draws too short."""
+        if self.algorithm == "obstacles":
+            return self._obstacles(rng)
         longest = 0
         for _ in range(self.max_tries):
             grid = self._carve(rng)
@@ -107,6 +137,21 @@ class RandomMazeGenerator:
             f"could not draw a {h}x{w} {self.algorithm} maze (braid={self.braid}) with a shortest "
             f"path >= {self.min_path_length} in {self.max_tries} tries (longest seen {longest}); "
             "lower min_path_length, use algorithm='dfs', braid=0 or a larger size"
+        )
+
+    def _obstacles(self, rng: np.random.Generator) -> MazePuzzle:
+        maze, longest = draw_obstacle_maze(
+            rng, self.shape, self.wall_density, self.min_path_length, self.max_tries
+        )
+        if maze is not None:
+            return maze
+        h, w = self.shape
+        raise ValueError(
+            f"could not draw a {h}x{w} obstacles maze (wall_density={self.wall_density}) with a "
+            f"shortest path >= {self.min_path_length} in {self.max_tries:,} tries (longest seen "
+            f"{longest}): random walls this seldom leave S and G that far apart; lower "
+            "min_path_length (Maze-Hard's 109 on 30x30 keeps about 1 draw in 60,000), raise "
+            "max_tries, or grow the size"
         )
 
     def _carve(self, rng: np.random.Generator) -> np.ndarray:
@@ -296,19 +341,32 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--size", type=int, default=30, help="grid side, >= 5 (default: 30)")
     parser.add_argument(
-        "--algorithm", choices=("dfs", "prim"), default="dfs", help="maze algorithm (default: dfs)"
+        "--algorithm",
+        choices=ALGORITHMS,
+        default="dfs",
+        help="dfs or prim (perfect mazes carved on a lattice) or obstacles (random walls, the "
+        "kind of Maze-Hard) (default: dfs)",
     )
     parser.add_argument(
         "--braid",
         type=float,
         default=0.0,
-        help="probability in [0, 1] of opening each dead end into a loop (default: 0)",
+        help="dfs/prim: probability in [0, 1] of opening each dead end into a loop (default: 0)",
     )
     parser.add_argument(
         "--min-path-length",
         type=int,
         default=0,
-        help="minimum S->G shortest path in steps; Maze-Hard uses > 110 on 30x30 (default: 0)",
+        help="minimum S->G shortest path in steps; Maze-Hard's are 109-146 on 30x30 (default: 0)",
+    )
+    parser.add_argument(
+        "--wall-density",
+        type=float,
+        nargs="+",
+        metavar="P",
+        default=None,
+        help="obstacles: wall probability, or LO HI to draw it per maze "
+        f"(default: {' '.join(map(str, MAZE_HARD_WALL_DENSITY))}, like Maze-Hard)",
     )
     parser.add_argument("--count", type=int, default=1000, help="number of mazes (default: 1000)")
     parser.add_argument("--seed", type=int, default=0, help="dataset seed, >= 0 (default: 0)")
@@ -318,20 +376,24 @@ def main(argv: list[str] | None = None) -> None:
         parser.error("--count must be >= 1")
     if args.seed < 0:
         parser.error("--seed must be >= 0")
+    density = MAZE_HARD_WALL_DENSITY if args.wall_density is None else tuple(args.wall_density)
     try:
         generator = RandomMazeGenerator(
             size=args.size,
             algorithm=args.algorithm,
             braid=args.braid,
             min_path_length=args.min_path_length,
+            wall_density=density,
         )
         mazes = generate_mazes(generator, args.count, args.seed)
     except ValueError as e:
         parser.error(str(e))
-    source = (
-        f"trm-rl {args.size}x{args.size} {args.algorithm} braid={args.braid} "
-        f"min_path={args.min_path_length} seed={args.seed}"
-    )
+    shape = f"trm-rl {args.size}x{args.size} {args.algorithm}"
+    if args.algorithm == "obstacles":
+        shape += f" wall_density={generator.wall_density}"
+    else:
+        shape += f" braid={args.braid}"
+    source = f"{shape} min_path={args.min_path_length} seed={args.seed}"
     n = write_maze_csv(mazes, args.out, source)
     print(f"wrote {n} mazes to {args.out}")
 

@@ -77,6 +77,7 @@ def make_generator(config: MazeConfig) -> Generator:
         algorithm=config.algorithm,
         braid=config.braid,
         min_path_length=config.min_path_length,
+        wall_density=config.wall_density,
     )
 
 

@@ -20,7 +20,7 @@ path ``o`` 5 (vocab 6); labels are the question with ``o`` on the Maze-Hard labe
 | ``sudoku-4x4`` | dug on the fly from 224 of the 288 solution grids | from 32 + 32 held-out grids | off |
 | ``sudoku-6x6``, ``sudoku-9x9`` | shipped pools (3000, 5000), ``givens`` filter | 10% cap: 256 / 300 and 256 / 500 | on |
 | ``sudoku-extreme`` | the bundled 1k Sudoku-Extreme file | 100 / 100 (10% cap), 800 train | on |
-| ``maze-9x9`` ... ``maze-31x31``, ``maze-HxW`` | generated on the fly (``algorithm``, ``braid``, ``min_path_length``) | from held-out seeds | on |
+| ``maze-9x9`` ... ``maze-31x31``, ``maze-HxW`` | generated on the fly (``algorithm``, ``braid``, ``min_path_length``, ``wall_density``) | from held-out seeds | on |
 | ``maze-hard`` | the bundled 1000 Maze-Hard mazes | 100 / 100, 800 train | on |
 | a CSV path | Sudoku-Extreme, Hugging Face ``question,answer`` or Maze-Hard format | 10% cap each | on |
 

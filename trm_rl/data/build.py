@@ -207,6 +207,7 @@ def _maze_generated(config: DataConfig, source: Source) -> PuzzleData:
         algorithm=config.algorithm,
         braid=config.braid,
         min_path_length=config.min_path_length,
+        wall_density=config.wall_density,
     )
     stream = MazeStream(generator)
     hint = "lower the split size, or generate larger or more varied mazes"
@@ -214,6 +215,10 @@ def _maze_generated(config: DataConfig, source: Source) -> PuzzleData:
     test = _unique(stream.draw, config.test_size, _seed(config, _TEST), (), h * w, hint)
     val = _unique(stream.draw, config.val_size, _seed(config, _VAL), test[0], h * w, hint)
     augment = True if config.augment is None else config.augment
+    if config.algorithm == "obstacles":
+        kind = f"wall density {config.wall_density}"
+    else:
+        kind = f"braid {config.braid}"
     return _maze_data(
         config,
         (h, w),
@@ -223,7 +228,7 @@ def _maze_generated(config: DataConfig, source: Source) -> PuzzleData:
         augment=augment,
         num_train=None,
         description=(
-            f"{config.name}: {config.algorithm} mazes (braid {config.braid}, shortest path >= "
+            f"{config.name}: {config.algorithm} mazes ({kind}, shortest path >= "
             f"{config.min_path_length}) generated on the fly; val {len(val[0])} and test "
             f"{len(test[0])} mazes from held-out seeds; augment {'on' if augment else 'off'}"
         ),

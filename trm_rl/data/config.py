@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from envs.maze.generator import RandomMazeGenerator
+from envs.maze.obstacles import MAZE_HARD_WALL_DENSITY
 from envs.sudoku.config import DEFAULT_GIVENS, givens_range
 from envs.utils import check_bool, check_float, check_int
 
@@ -124,12 +125,20 @@ class DataConfig:
     pool_size: int | None = None
     """sudoku-6x6/9x9 only: use a ``seed``-seeded subset of this many shipped puzzles matching
     ``givens``; when fewer match, generate them at construction (9x9: about 80 puzzles/s)."""
-    algorithm: Literal["dfs", "prim"] = "dfs"
-    """Generated mazes only: ``dfs`` (long corridors) or ``prim`` (many short branches)."""
+    algorithm: Literal["dfs", "prim", "obstacles"] = "dfs"
+    """Generated mazes only: ``dfs`` (long corridors), ``prim`` (many short branches), both
+    perfect mazes, or ``obstacles`` (random walls: Maze-Hard's kind of maze, e.g.
+    ``maze-30x30`` with ``min_path_length=109`` for Maze-Hard-like data; such a maze takes about
+    0.4 s to draw, so lower ``val_size`` and ``test_size`` there)."""
     braid: float = 0.0
-    """Generated mazes only: probability in [0, 1] of opening each dead end into a loop."""
+    """Generated ``dfs``/``prim`` mazes only: probability in [0, 1] of opening each dead end
+    into a loop."""
     min_path_length: int = 0
-    """Generated mazes only: minimum S->G shortest path in steps."""
+    """Generated mazes only: minimum S->G shortest path in steps (Maze-Hard: 109 on 30x30;
+    :func:`envs.maze.obstacles.scaled_min_path_length` scales it to other sizes)."""
+    wall_density: float | tuple[float, float] = MAZE_HARD_WALL_DENSITY
+    """Generated ``obstacles`` mazes only: wall probability in (0, 1), or a (lo, hi) range drawn
+    per maze; the default (0.3, 0.5) reproduces Maze-Hard's densities."""
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -157,14 +166,16 @@ class DataConfig:
         elif self.givens is not None:  # a CSV: the board side is known once the file is read
             set_(self, "givens", givens_range(self.givens, 9, keep_none=True))
         if source.family == "maze-generated":
-            # The one maze rule validates algorithm, braid and min_path_length for this size.
+            # The one maze rule validates algorithm, braid, min_path_length and wall_density.
             generator = RandomMazeGenerator(
                 size=source.size,  # type: ignore[arg-type]
                 algorithm=self.algorithm,
                 braid=self.braid,
                 min_path_length=self.min_path_length,
+                wall_density=self.wall_density,
             )
             set_(self, "braid", generator.braid)
+            set_(self, "wall_density", generator.wall_density)
             set_(self, "min_path_length", int(generator.min_path_length))
 
     def _check_scope(self, source: Source) -> None:
@@ -177,6 +188,7 @@ class DataConfig:
             "algorithm": (source.family == "maze-generated", "generated mazes (maze-HxW)"),
             "braid": (source.family == "maze-generated", "generated mazes (maze-HxW)"),
             "min_path_length": (source.family == "maze-generated", "generated mazes (maze-HxW)"),
+            "wall_density": (source.family == "maze-generated", "generated mazes (maze-HxW)"),
         }
         for field, (applies, where) in scopes.items():
             value = getattr(self, field)
