@@ -11,6 +11,7 @@ import pytest
 import envs  # noqa: F401  (registers the ids)
 from baselines.oracles import maze_oracle_action, sudoku_oracle_action
 from envs.maze.solver import shortest_path_length
+from envs.maze.types import WALL
 from trm_rl.policies.evaluate import (
     EpisodeStats,
     EvalResult,
@@ -209,6 +210,41 @@ def test_maze_split_keeps_env_kwargs_and_drops_repeats_of_a_small_universe() -> 
     train = gym.make("trm_rl/Maze-5x5-v0", **split.train_env_kwargs).unwrapped.pool
     assert len(_grid_keys(split.eval_puzzles)) == 100
     assert not _grid_keys(split.eval_puzzles) & _grid_keys(train.grids)
+
+
+def _layouts(grids) -> set[bytes]:
+    return {(np.asarray(g) == WALL).tobytes() for g in grids}
+
+
+def test_layout_split_holds_out_wall_layouts_not_just_mazes() -> None:
+    """7x7 mazes repeat layouts with other starts and goals; by='layout' never evaluates on a
+    training layout, by='puzzle' may."""
+    env, size = "trm_rl/Maze-v0", 3000
+    layout = heldout_split(env, {"size": 7}, 200, seed=0, train_pool_size=size, by="layout")
+    train = gym.make(env, **layout.train_env_kwargs).unwrapped.pool
+    assert not _layouts(layout.eval_puzzles) & _layouts(train.grids)
+    assert len(_layouts(layout.eval_puzzles)) == 200
+    puzzle = heldout_split(env, {"size": 7}, 200, seed=0, train_pool_size=size)
+    assert not _grid_keys(puzzle.eval_puzzles) & _grid_keys(train.grids)
+    assert _layouts(puzzle.eval_puzzles) & _layouts(train.grids)  # the looser split leaks
+    with pytest.raises(ValueError, match=r"distinct wall layouts outside .* --heldout puzzle"):
+        heldout_split("trm_rl/Maze-5x5-v0", None, 50, train_pool_size=2000, by="layout")
+    with pytest.raises(ValueError, match="held-out layouts are a maze split"):
+        heldout_split(SUDOKU, None, 8, by="layout", workdir=".")
+
+
+def test_ppo_runs_hold_out_layouts_from_7x7_up() -> None:
+    from trm_rl.policies.config import ppo_args, resolve_ppo
+
+    def by(env: str, **changes) -> str:
+        return resolve_ppo(ppo_args(env, timesteps=64, **changes)).heldout_by
+
+    assert by("trm_rl/Maze-9x9-v0") == by("trm_rl/Maze-v0", env_set=("size=7",)) == "layout"
+    assert by("trm_rl/MazeHard-v0") == "layout"
+    assert by("trm_rl/Maze-5x5-v0") == by("trm_rl/Sudoku-4x4-v0") == "puzzle"
+    assert by("trm_rl/Maze-9x9-v0", heldout="puzzle") == "puzzle"
+    with pytest.raises(ValueError, match="--heldout layout holds out maze wall layouts"):
+        by("trm_rl/Sudoku-4x4-v0", heldout="layout")
 
 
 def test_maze_hard_split_holds_out_rows() -> None:

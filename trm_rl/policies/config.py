@@ -262,6 +262,11 @@ class PPORun:
     embeddings and the reasoning network keep their initial (e.g. --init-from) weights."""
     state_dtype: Literal["bfloat16", "float16", "float32"] = "bfloat16"
     """How 'trm-carry' keeps and stores its state."""
+    heldout: Literal["auto", "layout", "puzzle"] = "auto"
+    """How validation/test puzzles differ from the training pool: 'layout' (mazes: no wall
+    layout of a training maze, whatever its start and goal), 'puzzle' (no identical puzzle) or
+    'auto' (layout for mazes of at least 7x7 and maze files; puzzle for 5x5 mazes, whose ~90
+    layouts all fit in a pool, and for Sudoku)."""
     val_episodes: int = 200
     """Held-out validation puzzles played at each evaluation (deterministic actions)."""
     test_episodes: int = 1000
@@ -322,6 +327,11 @@ class PPOConfig(PPORun):
         check_int("update_threads", self.update_threads, low=1, allow_none=True)
         check_float("checkpoint_seconds", self.checkpoint_seconds, low=0.0)
         trm = self.policy.startswith("trm")
+        check_choice("heldout", self.heldout, ("auto", "layout", "puzzle"))
+        if self.heldout == "layout" and self.game != "maze":
+            raise ValueError(
+                "--heldout layout holds out maze wall layouts; Sudoku splits by puzzle"
+            )
         if self.freeze_trm and not trm:
             raise ValueError(f"--freeze-trm freezes a TRM policy; --policy {self.policy} has none")
         if self.init_from is not None and not trm:
@@ -381,6 +391,16 @@ class PPOConfig(PPORun):
                 f"(n_envs x n_steps = {rollout} env steps): give --timesteps >= "
                 f"{stages * rollout} (not --minutes)"
             )
+
+    @property
+    def heldout_by(self) -> str:
+        """``heldout`` resolved: 'layout' or 'puzzle' (see :attr:`heldout`)."""
+        if self.heldout != "auto":
+            return self.heldout
+        if self.game != "maze":
+            return "puzzle"
+        maze = self.env.config
+        return "layout" if maze.dataset is not None or min(maze.shape) >= 7 else "puzzle"  # type: ignore[union-attr]
 
     @property
     def curriculum_sizes(self) -> tuple[int, ...]:

@@ -20,11 +20,12 @@ from envs.maze.config import MazeConfig
 from envs.maze.generator import DatasetGenerator as MazeDataset
 from envs.maze.pool import build_pool as build_maze_pool
 from envs.maze.pool import make_generator
+from envs.maze.types import WALL
 from envs.sudoku.config import SudokuConfig
 from envs.sudoku.io import write_sudoku_csv
 from envs.sudoku.pool import SudokuPool
 from envs.sudoku.pool import build_pool as build_sudoku_pool
-from envs.utils import check_int
+from envs.utils import check_choice, check_int
 from trm_rl.policies.evaluate import (
     ActFn,
     checked_env_kwargs,
@@ -34,7 +35,10 @@ from trm_rl.policies.evaluate import (
     run_episodes,
 )
 
-__all__ = ["Split", "default_train_pool_size", "evaluate_all", "heldout_split"]
+__all__ = ["HELDOUT_BY", "Split", "default_train_pool_size", "evaluate_all", "heldout_split"]
+
+#: How evaluation puzzles differ from training ones (see :func:`heldout_split`).
+HELDOUT_BY = ("puzzle", "layout")
 
 #: Second entropy word of the evaluation draws, so they never share a stream with a pool seed.
 _EVAL_STREAM = 0x5E1D
@@ -80,6 +84,7 @@ def heldout_split(
     train_pool_size: int | None = None,
     workdir: str | Path | None = None,
     eval_solutions_from: np.ndarray | None = None,
+    by: str = "puzzle",
 ) -> Split:
     """Split a game's puzzles into a training pool and ``eval_size`` puzzles never in it.
 
@@ -87,7 +92,9 @@ def heldout_split(
       else ``env_kwargs["pool_size"]``, else :func:`default_train_pool_size`; ``pool_seed``:
       ``env_kwargs["pool_seed"]``, else ``seed``). Evaluation mazes are drawn from another
       stream of ``seed``; a maze equal to a training maze or to an earlier evaluation maze is
-      dropped and another drawn, so the sets are disjoint by construction.
+      dropped and another drawn, so the sets are disjoint by construction. With
+      ``by="layout"`` a maze is dropped when its *walls* equal those of a training or earlier
+      evaluation maze (whatever its start and goal): every evaluation layout is unseen.
     - Maze datasets (``trm_rl/MazeHard-v0``): the rows are split; the training env keeps all
       the others (or a ``train_pool_size`` subset) through ``pool_size``/``pool_seed``.
     - Sudoku: the env's puzzles (shipped pool or dataset, after its ``givens``/``difficulty``
@@ -111,10 +118,16 @@ def heldout_split(
     :param seed: seed of the split.
     :param train_pool_size: training puzzles (default: see above).
     :param workdir: folder of the Sudoku training CSV (required for Sudoku).
+    :param by: mazes: ``"puzzle"`` (whole mazes differ) or ``"layout"`` (wall layouts differ);
+        Sudoku takes only ``"puzzle"`` (see above).
     :raises ValueError: for an unknown id or field, too few puzzles for ``eval_size``, a
-        Sudoku split without ``workdir``, or ``eval_solutions_from`` for a maze.
+        Sudoku split without ``workdir``, ``eval_solutions_from`` for a maze, or ``by`` that
+        does not apply.
     """
     game = env_game(env_id)
+    check_choice("by", by, HELDOUT_BY)
+    if by == "layout" and game != "maze":
+        raise ValueError("held-out layouts are a maze split; a Sudoku split is by='puzzle'")
     kwargs = checked_env_kwargs(env_kwargs)
     eval_size = check_int("eval_size", eval_size, low=1)
     seed = check_int("seed", seed, low=0)
@@ -123,7 +136,7 @@ def heldout_split(
     if game == "maze":
         if eval_solutions_from is not None:
             raise ValueError("eval_solutions_from restricts Sudoku splits; pass None for mazes")
-        return _maze_split(env_id, kwargs, eval_size, seed, train_pool_size, rng)
+        return _maze_split(env_id, kwargs, eval_size, seed, train_pool_size, rng, by)
     if workdir is None:
         raise ValueError(
             "heldout_split writes the Sudoku training puzzles to a CSV: pass workdir=<a folder, "
@@ -141,6 +154,7 @@ def _maze_split(
     seed: int,
     train_pool_size: int | None,
     rng: np.random.Generator,
+    by: str = "puzzle",
 ) -> Split:
     config = MazeConfig.from_kwargs(**{**envs.ENV_IDS[env_id], **kwargs})
     pool_seed = kwargs.get("pool_seed", seed)
@@ -170,18 +184,24 @@ def _maze_split(
         draw = make_generator(config)
         limit, what = 20 * eval_size + 1000, "draws (this maze size has few distinct mazes)"
         candidates = (draw(rng).grid for _ in range(limit))
-    seen = {grid.tobytes() for grid in train.grids}
+
+    def key(grid: np.ndarray) -> bytes:
+        return (grid == WALL).tobytes() if by == "layout" else grid.tobytes()
+
+    seen = {key(grid) for grid in train.grids}
     picked: list[np.ndarray] = []
     for grid in candidates:
-        if grid.tobytes() not in seen:  # drop training mazes and repeats
-            seen.add(grid.tobytes())
+        if key(grid) not in seen:  # drop training mazes (layouts) and repeats
+            seen.add(key(grid))
             picked.append(grid)
             if len(picked) == eval_size:
                 break
     if len(picked) < eval_size:
+        unit = "wall layouts" if by == "layout" else "mazes"
+        hint = " or hold out whole mazes (by='puzzle', --heldout puzzle)" if by == "layout" else ""
         raise ValueError(
-            f"found only {len(picked)} distinct mazes outside the {size}-maze training pool in "
-            f"{limit} {what}; lower eval_size or train_pool_size"
+            f"found only {len(picked)} distinct {unit} outside the {size}-maze training pool in "
+            f"{limit} {what}; lower eval_size or train_pool_size{hint}"
         )
     return Split(
         env_id=env_id,

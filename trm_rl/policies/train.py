@@ -443,6 +443,7 @@ def train_ppo(cfg: PPOConfig) -> Path:
         seed=0,
         workdir=run_dir / "data",
         eval_solutions_from=allowed,
+        by=cfg.heldout_by,
     )
     val = (
         split.eval_puzzles[: cfg.val_episodes],
@@ -471,6 +472,7 @@ def train_ppo(cfg: PPOConfig) -> Path:
             ppo=cfg.ppo.sb3_kwargs(),
             train_env_kwargs=_jsonable_kwargs(split.train_env_kwargs),
             eval_env_kwargs=_jsonable_kwargs(split.eval_env_kwargs),
+            heldout_by=cfg.heldout_by,
             **info,
         )  # fmt: skip
     if cfg.compile and hasattr(agent.policy, "trm"):
