@@ -27,3 +27,20 @@ def test_committed_tables_match_the_csvs(readme: Path) -> None:
         f"trm-rl report {readme.parent.relative_to(ROOT)} --readme {readme.relative_to(ROOT)}:\n"
         + "\n".join(diff[:40])
     )
+
+
+def test_the_flagship_tables_match_their_csvs() -> None:
+    """results/cpu_flagship/README.md's generated blocks are what its CSVs give."""
+    from experiments import cpu_flagship
+
+    readme = ROOT / "results" / "cpu_flagship" / "README.md"
+    text = readme.read_text(encoding="utf-8")
+    rendered = [task for task in cpu_flagship.TASKS if cpu_flagship.markers(task)[0] in text]
+    assert rendered, f"{readme.relative_to(ROOT)} renders no flagship table"
+    for task in rendered:
+        rows = cpu_flagship.read_rows(readme.parent / f"{task}.csv")
+        assert rows, f"{task}.csv is missing beside {readme.relative_to(ROOT)}"
+        assert cpu_flagship.render(readme, task, rows) == text, (
+            f"{readme.relative_to(ROOT)} differs from {task}.csv; re-render it with python -m "
+            f"experiments.cpu_flagship {task} --readme {readme.relative_to(ROOT)}"
+        )
