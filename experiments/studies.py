@@ -29,9 +29,10 @@ Presets:
   the no-recursion control and the MLP, 3 seeds, 600 steps, 10 validation points, 1000 test
   puzzles; about 5 minutes with 2 workers on 2 cores.
 - ``cpu-full``: 5 seeds. k_cycles: 11x11 mazes (scored also on 15x15 and 21x21) and 6x6 Sudoku,
-  2000 steps, K in {1, 2, 3} and the five controls: 80 runs, about 8 hours with 2 workers on 2
-  cores (``--dry-run`` prints the estimate; the sweep resumes, so it may span several
-  sessions); think_longer: 15 runs; ablations: 130 runs.
+  2000 steps, K in {1, 2, 3} and the five controls: 80 runs, about 16 CPU-hours (8-12 hours
+  with 2 workers on 2 cores; ``--dry-run`` prints the estimate). The sweep resumes, also from a
+  fresh clone, since git keeps each finished run's ``result.json``, so it may span several
+  sessions; think_longer: 15 runs; ablations: 130 runs.
 - ``gpu-paper``: the paper's models (``paper-sudoku-mlp``, ``paper-maze-att``) on
   Sudoku-Extreme and Maze-Hard (PPO: 9x9 Sudoku, 15x15 mazes), device auto, bfloat16, 20k
   steps (PPO: 1M env steps), full evaluations.
