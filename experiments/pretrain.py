@@ -30,9 +30,14 @@ from typing import Annotated, Any
 import torch
 import tyro
 
+from envs.maze.io import write_maze_csv
+from envs.maze.rules import parse_puzzle
+from envs.sudoku.io import write_sudoku_csv
+from envs.sudoku.pool import SudokuPool
+from envs.sudoku.types import from_tokens
 from envs.utils import atomic_write
 from trm_rl import __version__
-from trm_rl.data.build import grid_info
+from trm_rl.data.build import grid_info, make_data
 from trm_rl.data.config import DataConfig
 from trm_rl.model.checkpoint import WEIGHTS_NAME, save_checkpoint
 from trm_rl.pretrained import CARD_NAME, MAX_BYTES, MODELS_DIR
@@ -45,6 +50,10 @@ from trm_rl.supervised.trainer import steps_done
 PUBLIC_SETS = {"sudoku": "sudoku-extreme", "maze": "maze-hard"}
 #: Metrics written to the card, the headline first.
 CARD_METRICS = ("exact_accuracy", "exact_accuracy_halt", "token_accuracy")
+#: The held-out test puzzles shipped beside the weights (the first ``SAMPLE_SIZE`` of the run's
+#: test split), so the card can be checked without rebuilding the data (a 9x9 pool takes
+#: minutes to generate).
+SAMPLE_NAME, SAMPLE_SIZE = "heldout.csv", 200
 
 
 @dataclass
@@ -108,6 +117,8 @@ def package_run(args: PretrainArgs) -> Path:
     if tmp.exists():
         shutil.rmtree(tmp)
     save_checkpoint(model, tmp)
+    write_sample(card["data"], tmp / SAMPLE_NAME)
+    card["heldout_sample"] = SAMPLE_NAME
     weights = tmp / WEIGHTS_NAME
     if weights.stat().st_size > MAX_BYTES:
         shutil.rmtree(tmp)
@@ -124,6 +135,25 @@ def package_run(args: PretrainArgs) -> Path:
         shutil.rmtree(folder)
     tmp.rename(folder)
     return folder
+
+
+def write_sample(data: dict[str, Any], path: Path, size: int = SAMPLE_SIZE) -> int:
+    """Write the first ``size`` puzzles of the test split of ``data`` (DataConfig fields) to
+    ``path``: a Sudoku-Extreme-format CSV (puzzle, solution) or a Maze-Hard-format one.
+
+    :return: the puzzles written.
+    """
+    config = DataConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+    source = make_data(config)
+    inputs, labels = (a[:size] for a in source.split("test"))
+    shape = source.grid_shape
+    what = f"the first {len(inputs)} test puzzles of {config.name}"
+    if source.kind == "sudoku":
+        boards = (from_tokens(a).reshape(len(a), *shape) for a in (inputs, labels))
+        write_sudoku_csv(SudokuPool(*boards), path, what)
+    else:
+        write_maze_csv([parse_puzzle(row.reshape(shape)) for row in inputs], path, what)
+    return len(inputs)
 
 
 def _card(

@@ -6,13 +6,15 @@ Each model is a folder of ``trm_rl/pretrained/models/`` named after it, holding:
     config.json         a readable copy of the model config
     card.json           the machine-readable model card (see :func:`card`)
     README.md           the human model card
+    heldout.csv         the first 200 puzzles of its test split (Sudoku-Extreme or Maze-Hard
+                        format), to check the card without rebuilding the data
 
 ``card.json`` fields: ``name``, ``game`` ("sudoku" or "maze"), ``grid`` ([H, W]), ``kind``,
 ``parameters``, ``data`` (the run's DataConfig fields: the held-out splits are rebuilt from
 them), ``command`` (the exact command that trains it), ``package_command`` (the one that packaged
 it), ``budget`` (``steps``, ``batch_size``, ``examples``), ``machine``, ``train_seconds``,
 ``scores`` (a list of ``{data, split, n, metric, value, max_steps}``; the first is the
-headline) and ``sha256`` of the weights.
+headline), ``heldout_sample`` (``heldout.csv``) and ``sha256`` of the weights.
 
 The folders are written by ``python -m experiments.pretrain`` from a finished run; ``trm-rl
 models`` lists them and ``trm-rl solve --model NAME`` uses one.
