@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 import pytest
+
+# Generated Sudoku pools are kept between processes (envs.sudoku.pool.cached_pool); tests keep
+# theirs in a temporary folder, never in the user's cache.
+os.environ.setdefault("TRM_RL_CACHE", tempfile.mkdtemp(prefix="trm-rl-test-cache-"))
 
 
 def rollout(env: gym.Env, seed: int, steps: int, legal_only: bool = True) -> list[tuple]:

@@ -125,7 +125,7 @@ def test_make_pool_small_or_impossible_requests():
     with pytest.warns(UserWarning, match="only 34 shipped 6x6 puzzles match"):
         assert len(make_pool(6, None, None, "hard", None, 0)) == 34
     with (
-        pytest.warns(UserWarning, match="generating 256 now"),
+        pytest.warns(UserWarning, match="using 256 generated ones"),
         pytest.raises(RuntimeError, match="4x4 puzzles never need guessing"),
     ):
         make_pool(4, None, None, "hard", None, 0)
@@ -135,7 +135,7 @@ def test_make_pool_small_or_impossible_requests():
 
 def test_make_pool_generates_when_shipped_pool_cannot_serve():
     # The shipped 4x4 pool holds about 200 puzzles with 4 givens.
-    with pytest.warns(UserWarning, match="generating 250 now"):
+    with pytest.warns(UserWarning, match="using 250 generated ones"):
         pool = make_pool(4, None, 4, None, 250, 0)
     counts = np.count_nonzero(pool.puzzles.reshape(len(pool), -1), axis=1)
     assert len(pool) == 250 and (counts == 4).all()
@@ -182,3 +182,32 @@ def test_fixed_generator():
     p = gen(np.random.default_rng(0))
     assert np.array_equal(p.solution, pool.solutions[0])
     assert isinstance(pool, SudokuPool)
+
+
+def test_generated_pools_are_kept_between_processes(tmp_path, monkeypatch):
+    """A generated pool is written once to TRM_RL_CACHE and read back identical; a damaged file
+    is generated again; 'off' keeps nothing."""
+    from envs.sudoku import pool as pool_module
+
+    monkeypatch.setenv(pool_module.CACHE_ENV, str(tmp_path))
+    generator = pool_module.RandomSudokuGenerator(4, 4)
+    first = pool_module.cached_pool(generator, 20, 3)
+    files = list(tmp_path.glob("sudoku-pool-*.npz"))
+    assert len(files) == 1
+    calls = []
+    monkeypatch.setattr(pool_module, "generate_pool", lambda *a: calls.append(a))
+    again = pool_module.cached_pool(generator, 20, 3)  # read, not generated
+    assert calls == [] and np.array_equal(again.puzzles, first.puzzles)
+    assert np.array_equal(again.solutions, first.solutions)
+    monkeypatch.undo()
+    monkeypatch.setenv(pool_module.CACHE_ENV, str(tmp_path))
+    files[0].write_bytes(b"not an npz")
+    repaired = pool_module.cached_pool(generator, 20, 3)
+    assert np.array_equal(repaired.puzzles, first.puzzles)
+    other = pool_module.cached_pool(generator, 20, 4)  # another seed: another file
+    assert len(list(tmp_path.glob("*.npz"))) == 2 and not np.array_equal(
+        other.puzzles, first.puzzles
+    )
+    monkeypatch.setenv(pool_module.CACHE_ENV, "off")
+    assert pool_module.cache_dir() is None
+    assert np.array_equal(pool_module.cached_pool(generator, 20, 3).puzzles, first.puzzles)

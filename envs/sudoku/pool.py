@@ -15,15 +15,18 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
 import warnings
 from functools import cache, lru_cache
 from importlib import resources
+from pathlib import Path
 
 import numpy as np
 
 from envs.sudoku.config import DEFAULT_GIVENS, SudokuConfig
 from envs.sudoku.generator import DatasetGenerator, RandomSudokuGenerator
-from envs.sudoku.io import dataset_signature, load_pool
+from envs.sudoku.io import dataset_signature, load_pool, save_pool
 from envs.sudoku.puzzles import Givens, SudokuPool, generate_pool
 from envs.sudoku.rules import box_shape
 
@@ -73,6 +76,49 @@ def build_pool(config: SudokuConfig) -> SudokuPool:
     return _build_pool(config, signature)
 
 
+#: Environment variable naming the folder where generated pools are kept between processes
+#: (``off``: never kept). Default: ``$XDG_CACHE_HOME/trm-rl`` or ``~/.cache/trm-rl``.
+CACHE_ENV = "TRM_RL_CACHE"
+#: Part of every cached pool's key: bump it when the generator's output for a seed changes.
+GENERATOR_REVISION = 1
+
+
+def cache_dir() -> Path | None:
+    """The folder generated pools are kept in (None when ``TRM_RL_CACHE=off``)."""
+    value = os.environ.get(CACHE_ENV)
+    if value is not None:
+        return None if value.strip().lower() in ("off", "0", "") else Path(value)
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "trm-rl"
+
+
+def cached_pool(generator: RandomSudokuGenerator, count: int, seed: int) -> SudokuPool:
+    """:func:`generate_pool` with its result kept in :func:`cache_dir`: a 9x9 pool of 6,000
+    puzzles takes about 100 s to generate and milliseconds to load. The key is the generator's
+    size, givens, difficulty, ``count``, ``seed`` and :data:`GENERATOR_REVISION`; an unreadable
+    or mismatched file is generated again (and replaced, atomically)."""
+    folder = cache_dir()
+    key = (generator.size, tuple(generator.givens), generator.difficulty, count, seed,
+           GENERATOR_REVISION)  # fmt: skip
+    name = "sudoku-pool-" + hashlib.sha256(repr(key).encode()).hexdigest()[:16] + ".npz"
+    path = None if folder is None else folder / name
+    if path is not None and path.exists():
+        try:
+            pool = load_pool(path)
+            if len(pool) == count and pool.puzzles.shape[1:] == (generator.size,) * 2:
+                return pool
+        except ValueError:
+            pass  # a damaged file: generate it again
+    pool = generate_pool(generator, count, seed)
+    if path is not None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            save_pool(pool, path, key=repr(key))
+        except OSError as err:  # a read-only home: the pool is still returned
+            warnings.warn(f"could not keep the generated pool in {path}: {err}", stacklevel=2)
+    return pool
+
+
 @lru_cache(maxsize=32)
 def _build_pool(config: SudokuConfig, signature: tuple | None) -> SudokuPool:
     size, dataset, givens = config.size, config.dataset, config.givens
@@ -90,12 +136,13 @@ def _build_pool(config: SudokuConfig, signature: tuple | None) -> SudokuPool:
         if available == 0 or (pool_size is not None and pool_size > available):
             warnings.warn(
                 f"the shipped {size}x{size} pool has {available} puzzles for givens={givens!r}, "
-                f"difficulty={difficulty!r}; generating {wanted} now (slow for 9x9: about "
-                "60 puzzles/s). Ship a pool with `python -m envs.sudoku.generator` instead.",
+                f"difficulty={difficulty!r}; using {wanted} generated ones (about 60 9x9 "
+                f"puzzles/s the first time; kept in {cache_dir() or 'no cache'} for next time, "
+                f"see {CACHE_ENV}). Ship a pool with `python -m envs.sudoku.generator` instead.",
                 stacklevel=4,
             )
             generator = RandomSudokuGenerator(size, givens, difficulty)
-            return generate_pool(generator, wanted, pool_seed)
+            return cached_pool(generator, wanted, pool_seed)
         if available < MIN_POOL:
             warnings.warn(
                 f"only {available} shipped {size}x{size} puzzles match givens={givens!r}, "
