@@ -97,7 +97,7 @@ def test_solve_refuses_both_or_neither_source_and_another_game(tmp_path: Path, c
     for extra, match in (
         (["--run", str(tmp_path), "--model", "sudoku-4x4"], "not both"),
         ([], "not neither"),
-        (["--model", "sudoku-9x9"], "no pretrained model named 'sudoku-9x9'"),
+        (["--model", "sudoku-16x16"], "no pretrained model named 'sudoku-16x16'"),
     ):
         with pytest.raises(SystemExit) as exit_info:
             main(["solve", *io, *extra])
