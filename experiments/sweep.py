@@ -100,6 +100,9 @@ class SweepOptions:
     dry_run: bool = False
     """Print the runs, their budgets, the total CPU-minutes and the estimated wall time, check
     that every config builds, and run nothing."""
+    report_only: bool = False
+    """Run nothing: rebuild runs.csv, curves.csv, equal_flops.csv (from each run's cached
+    score), plots/ and report.md from the runs finished so far (a study spanning sessions)."""
     workers: int = 2
     """Runs at once on this machine, one thread each (1: in this process)."""
     ray_address: str | None = None
@@ -484,6 +487,7 @@ def run_specs(
     dry_run: bool = False,
     preset: str | None = None,
     runner: Callable[[RunSpec | dict[str, Any], str | Path], Result] | None = None,
+    report_only: bool = False,
 ) -> Path:
     """Run ``specs`` into ``out`` (see the module docstring), skipping finished runs.
 
@@ -493,6 +497,7 @@ def run_specs(
     :param dry_run: print the plan, check every config, run nothing.
     :param preset: the preset's name, recorded in ``sweep.json``.
     :param runner: the function that runs one spec (default :func:`run_one`; tests swap it).
+    :param report_only: run nothing; rebuild the tables, plots and report from finished runs.
     :return: ``out``.
     :raises ValueError: for bad arguments, invalid configs (dry run), or an ``out`` that holds
         another sweep.
@@ -528,7 +533,7 @@ def run_specs(
                   indent=1)  # fmt: skip
     # Seed by seed (longest first within a seed): a study stopped half-way has every variant
     # at the same number of seeds, and the next invocation goes on from there.
-    pending = sorted((s for s in specs if s.name not in finished),
+    pending = sorted((s for s in specs if s.name not in finished and not report_only),
                      key=lambda s: (s.seed, -s.est_minutes))  # fmt: skip
     print(f"{study}: {len(specs)} runs, {len(finished)} already done, {len(pending)} to run -> "
           f"{out}" + (f" on Ray ({ray_address})" if ray_address else f" ({workers} workers)"))  # fmt: skip
@@ -714,6 +719,7 @@ def run_sweep(
     workers: int = 2,
     ray_address: str | None = None,
     dry_run: bool = False,
+    report_only: bool = False,
 ) -> Path:
     """Expand ``study`` at ``preset`` and run it (see :func:`run_specs`).
 
@@ -722,14 +728,17 @@ def run_sweep(
     """
     specs = expand(study, preset)
     out = Path(out) if out is not None else Path("results") / study
-    return run_specs(specs, out, workers, ray_address, dry_run, preset=preset)
+    return run_specs(
+        specs, out, workers, ray_address, dry_run, preset=preset, report_only=report_only
+    )
 
 
 def main(args: SweepArgs) -> Path:
     """``trm-rl sweep``: run the study the arguments name."""
     return run_sweep(
-        args.study, args.preset, args.out, args.workers, args.ray_address, args.dry_run
-    )
+        args.study, args.preset, args.out, args.workers, args.ray_address, args.dry_run,
+        args.report_only,
+    )  # fmt: skip
 
 
 def script_main(study: str, argv: list[str] | None = None) -> Path:

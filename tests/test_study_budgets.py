@@ -308,3 +308,23 @@ def test_pending_runs_go_seed_by_seed(tmp_path) -> None:
     run_specs(specs, tmp_path / "order", workers=1, preset="tiny", runner=record)
     assert [seed for seed, _ in calls] == [0, 0, 1, 1]
     assert calls[0][1] == "TRM H2/L2"  # the longest first within a seed
+
+
+def test_report_only_rebuilds_the_tables_of_a_partial_study(whole_study: Path, tmp_path) -> None:
+    """--report-only runs nothing: the tables hold the finished runs and no other."""
+    specs = tiny_study_specs()
+    partial = tmp_path / "k_cycles"
+    partial.mkdir()
+    (partial / "sweep.json").write_bytes((whole_study / "sweep.json").read_bytes())
+    done = specs[0]
+    (partial / done.name).mkdir()
+    for name in ("result.json", "equal_flops.json"):
+        (partial / done.name / name).write_bytes((whole_study / done.name / name).read_bytes())
+
+    def never(spec, out_dir):
+        pytest.fail(f"ran {spec.name}")
+
+    run_specs(specs, partial, workers=1, preset="tiny", runner=never, report_only=True)
+    assert [r["run"] for r in read_csv(partial / "runs.csv")] == [done.name]
+    assert [r["run"] for r in read_csv(partial / "equal_flops.csv")] == [done.name]
+    assert (partial / "report.md").exists()
