@@ -416,7 +416,14 @@ def read_result(out_dir: Path, name: str) -> Result | None:
 
 
 def _same_spec(stored: dict[str, Any], spec: RunSpec) -> bool:
+    """Whether a stored run is ``spec``'s. The stored config is read back through its class
+    first, so a field added to a config since (at its default) does not make a run stale."""
     mine = spec.to_dict()
+    try:
+        config = RunSpec.from_dict(stored).config.to_dict()
+    except (ValueError, TypeError, KeyError):
+        return False
+    stored = {**stored, "config": json.loads(json.dumps(config))}
     return all(stored.get(k) == v for k, v in mine.items() if k not in _NOT_COMPARED)
 
 

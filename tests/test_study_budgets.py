@@ -328,3 +328,16 @@ def test_report_only_rebuilds_the_tables_of_a_partial_study(whole_study: Path, t
     assert [r["run"] for r in read_csv(partial / "runs.csv")] == [done.name]
     assert [r["run"] for r in read_csv(partial / "equal_flops.csv")] == [done.name]
     assert (partial / "report.md").exists()
+
+
+def test_a_config_field_added_since_does_not_make_finished_runs_stale(whole_study: Path) -> None:
+    spec = tiny_study_specs()[0]
+    stored = json.loads((whole_study / spec.name / "result.json").read_text())["spec"]
+    assert sweep._same_spec(stored, spec)
+    older = json.loads(json.dumps(stored))
+    del older["config"]["data"]["wall_density"]  # written before the field existed
+    assert sweep._same_spec(older, spec)
+    changed = json.loads(json.dumps(stored))
+    changed["config"]["steps"] = 7
+    assert not sweep._same_spec(changed, spec)
+    assert not sweep._same_spec({"name": spec.name, "config": {"nonsense": 1}}, spec)
