@@ -46,6 +46,7 @@ from trm_rl.data.build import make_data
 from trm_rl.data.config import DataConfig
 from trm_rl.runs import read_config
 from trm_rl.supervised.commands import evaluate_run
+from trm_rl.supervised.config import stored_train_config
 
 #: Pool seed of the fresh 30-35-givens puzzles (the recipe's pool uses the data seed, 0).
 FRESH_SEED = 20261202
@@ -56,21 +57,21 @@ FIELDS = [
 #: Minimum shortest path of the generated Maze-Hard-like 30x30 mazes (Maze-Hard's own minimum).
 MAZE_HARD_MIN_PATH = 109
 
-#: A set: its name and a function (run's data fields, cache folder) -> (data, split).
-SetFn = Callable[[dict[str, Any], Path], tuple[str | DataConfig, str]]
+#: A set: its name and a function (run's training data, cache folder) -> (data, split).
+SetFn = Callable[[DataConfig, Path], tuple[str | DataConfig, str]]
 
 
-def _test(fields: dict[str, Any], cache: Path) -> tuple[str | DataConfig, str]:
-    return DataConfig(**_tuples(fields)), "test"
+def _test(trained: DataConfig, cache: Path) -> tuple[str | DataConfig, str]:
+    return trained, "test"
 
 
-def _fresh(fields: dict[str, Any], cache: Path) -> tuple[str | DataConfig, str]:
+def _fresh(trained: DataConfig, cache: Path) -> tuple[str | DataConfig, str]:
     """1,000 fresh puzzles with the training givens, minus any in the training pool."""
     path = cache / "sudoku-9x9-fresh-30-35.csv"
     if not path.exists():
-        givens = tuple(fields.get("givens") or (30, 35))
+        givens = trained.givens or (30, 35)
         pool = generate_pool(RandomSudokuGenerator(9, givens), 1000, FRESH_SEED)
-        train = make_data(DataConfig(**_tuples(fields)))
+        train = make_data(trained)
         tokens = to_tokens(pool.puzzles).reshape(len(pool), -1)
         seen = _in_pool(train, tokens)
         cache.mkdir(parents=True, exist_ok=True)
@@ -84,28 +85,28 @@ def _in_pool(data: Any, tokens: np.ndarray) -> np.ndarray:
     return np.array([bytes(r) in rows for r in tokens], dtype=bool)
 
 
-def _pool_22_29(fields: dict[str, Any], cache: Path) -> tuple[str | DataConfig, str]:
+def _pool_22_29(trained: DataConfig, cache: Path) -> tuple[str | DataConfig, str]:
     return DataConfig(name="sudoku-9x9", givens=(22, 29)), "all"
 
 
-def _extreme(fields: dict[str, Any], cache: Path) -> tuple[str | DataConfig, str]:
+def _extreme(trained: DataConfig, cache: Path) -> tuple[str | DataConfig, str]:
     return "sudoku-extreme", "all"
 
 
-def _maze_hard_test(fields: dict[str, Any], cache: Path) -> tuple[str | DataConfig, str]:
+def _maze_hard_test(trained: DataConfig, cache: Path) -> tuple[str | DataConfig, str]:
     """Maze-Hard's held-out test split (100 of the bundled 1,000; a model trained on Maze-Hard
     never saw them)."""
     return "maze-hard", "test"
 
 
-def _maze_hard_all(fields: dict[str, Any], cache: Path) -> tuple[str | DataConfig, str]:
+def _maze_hard_all(trained: DataConfig, cache: Path) -> tuple[str | DataConfig, str]:
     """All 1,000 bundled Maze-Hard mazes: only for models that never trained on Maze-Hard."""
-    if fields["name"] == "maze-hard":
+    if trained.name == "maze-hard":
         raise ValueError("the run trained on maze-hard: score its test split only")
     return "maze-hard", "all"
 
 
-def _maze_like(fields: dict[str, Any], cache: Path) -> tuple[str | DataConfig, str]:
+def _maze_like(trained: DataConfig, cache: Path) -> tuple[str | DataConfig, str]:
     """100 generated Maze-Hard-like 30x30 obstacle mazes (shortest path >= 109), a seed no
     training stream uses."""
     data = DataConfig(name="maze-30x30", algorithm="obstacles", seed=FRESH_SEED,
@@ -139,10 +140,6 @@ SET_LABELS = {
 }
 
 
-def _tuples(fields: dict[str, Any]) -> dict[str, Any]:
-    return {k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()}
-
-
 def read_rows(path: Path) -> list[dict[str, str]]:
     """The rows of a flagship CSV ([] when missing)."""
     if not path.exists():
@@ -163,13 +160,13 @@ def score_runs(task: str, runs: list[Path], out: Path, device: str = "cpu") -> l
     done = {(r["run"], r["set"]) for r in rows}
     cache = out / "sets"
     for run in runs:
-        config = read_config(run, "supervised")
-        fields = config["config"]["data"]
+        cfg = stored_train_config(read_config(run, "supervised"))
+        trained = cfg.data
         for name, make in TASKS[task].items():
             if (run.name, name) in done:
                 continue
             try:
-                data, split = make(fields, cache)
+                data, split = make(trained, cache)
             except ValueError as err:  # a set that does not apply to this run
                 print(f"{run.name} {name}: skipped ({err})", flush=True)
                 continue
@@ -179,7 +176,7 @@ def score_runs(task: str, runs: list[Path], out: Path, device: str = "cpu") -> l
             valid = {k: round(report[k], 4) if report.get(k) is not None else ""
                      for k in ("valid", "valid_halt")}  # fmt: skip
             rows.append({
-                "run": run.name, "seed": config["config"]["seed"], "set": name, "puzzles": n,
+                "run": run.name, "seed": cfg.seed, "set": name, "puzzles": n,
                 "exact": round(report["exact_accuracy"], 4),
                 "exact_se": round(binomial_se(report["exact_accuracy"], n), 4),
                 "exact_halt": round(report["exact_accuracy_halt"], 4),

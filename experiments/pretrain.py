@@ -117,7 +117,7 @@ def package_run(args: PretrainArgs) -> Path:
     if tmp.exists():
         shutil.rmtree(tmp)
     save_checkpoint(model, tmp)
-    write_sample(card["data"], tmp / SAMPLE_NAME)
+    write_sample(cfg.data, tmp / SAMPLE_NAME)
     card["heldout_sample"] = SAMPLE_NAME
     weights = tmp / WEIGHTS_NAME
     if weights.stat().st_size > MAX_BYTES:
@@ -137,13 +137,12 @@ def package_run(args: PretrainArgs) -> Path:
     return folder
 
 
-def write_sample(data: dict[str, Any], path: Path, size: int = SAMPLE_SIZE) -> int:
-    """Write the first ``size`` puzzles of the test split of ``data`` (DataConfig fields) to
-    ``path``: a Sudoku-Extreme-format CSV (puzzle, solution) or a Maze-Hard-format one.
+def write_sample(config: DataConfig, path: Path, size: int = SAMPLE_SIZE) -> int:
+    """Write the first ``size`` puzzles of the test split of ``config`` to ``path``: a
+    Sudoku-Extreme-format CSV (puzzle, solution) or a Maze-Hard-format one.
 
     :return: the puzzles written.
     """
-    config = DataConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
     source = make_data(config)
     inputs, labels = (a[:size] for a in source.split("test"))
     shape = source.grid_shape

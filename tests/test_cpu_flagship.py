@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from experiments import cpu_flagship
+from trm_rl.data.config import DataConfig
 
 
 def rows() -> list[dict[str, str]]:
@@ -47,10 +48,10 @@ def test_unknown_task_is_refused(tmp_path: Path) -> None:
 
 def test_maze_hard_sets_never_score_training_mazes(tmp_path: Path) -> None:
     sets = cpu_flagship.TASKS["maze-hard"]
-    generated = {"name": "maze-15x15", "algorithm": "obstacles", "min_path_length": 27}
+    generated = DataConfig(name="maze-15x15", algorithm="obstacles", min_path_length=27)
     assert sets["maze-hard-all"](generated, tmp_path) == ("maze-hard", "all")
     with pytest.raises(ValueError, match="trained on maze-hard: score its test split"):
-        sets["maze-hard-all"]({"name": "maze-hard"}, tmp_path)
+        sets["maze-hard-all"](DataConfig(name="maze-hard"), tmp_path)
     data, split = sets["maze-hard-like"](generated, tmp_path)
     assert split == "test" and data.name == "maze-30x30" and data.algorithm == "obstacles"
     assert data.min_path_length == 109 and data.seed == cpu_flagship.FRESH_SEED != 0
