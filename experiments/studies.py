@@ -18,7 +18,10 @@ with the best validation score on the test split (and the last weights beside it
   deep as one TRM supervision step, a DT-recall recurrent conv net, the conv net and the MLP,
   the baselines matched in parameters.
 - ``think_longer``: conv-mixer TRM, DT-recall and conv net trained on 11x11 mazes, scored on
-  15x15, 21x21, 31x31 and Maze-Hard with supervision steps scaled with the cells.
+  15x15, 21x21, 31x31 and Maze-Hard with supervision steps scaled with the cells. Its cpu-full
+  runs train exactly as k_cycles cpu-full's maze runs ``sup-maze-11x11-trm-K2-s*``,
+  ``-dtnet-s*`` and ``-conv-s*``, only scored on more targets: the sweep copies those when they
+  are finished and on disk instead of training them again (``experiments/reuse.py``).
 - ``ablations``: one change at a time to the recipe's TRM. Supervised: ACT, EMA, SwiGLU -> ReLU,
   the other token mixers, single_z, separate_networks, full_backprop. PPO: the carry across env
   steps, ACT thinking time (with the carry), reward shaping (mazes).
@@ -32,7 +35,9 @@ Presets:
   2000 steps, K in {1, 2, 3} and the five controls: 80 runs, about 16 CPU-hours (8-12 hours
   with 2 workers on 2 cores; ``--dry-run`` prints the estimate). The sweep resumes, also from a
   fresh clone, since git keeps each finished run's ``result.json``, so it may span several
-  sessions; think_longer: 15 runs; ablations: 130 runs.
+  sessions; think_longer: 15 runs, reusing the k_cycles maze runs when their weights are on
+  disk (git keeps only their ``result.json``, so on a fresh clone it trains them); ablations:
+  130 runs.
 - ``gpu-paper``: the paper's models (``paper-sudoku-mlp``, ``paper-maze-att``) on
   Sudoku-Extreme and Maze-Hard (PPO: 9x9 Sudoku, 15x15 mazes), device auto, bfloat16, 20k
   steps (PPO: 1M env steps), full evaluations.
@@ -529,7 +534,8 @@ STUDIES: dict[str, Study] = {
     "think_longer": Study(
         "think_longer",
         "conv-mixer TRM, DT-recall and conv net trained on 11x11 mazes, scored on 15x15, 21x21, "
-        "31x31 and Maze-Hard with supervision steps scaled with the cells",
+        "31x31 and Maze-Hard with supervision steps scaled with the cells; reuses the identical "
+        "k_cycles maze runs when their weights are on disk (a fresh clone trains them)",
         {
             "cpu-full": lambda: _think_longer(FULL, 2000),
             "gpu-paper": lambda: _think_longer(PAPER, 20_000),

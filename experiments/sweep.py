@@ -24,6 +24,18 @@ by its trainer (``resume=True``). A failing run is reported (a ``failed: <Error>
 row, printed too) and the others go on; failed runs are tried again on the next invocation.
 ``DIR/sweep.json`` records the study and preset: another preset needs another ``--out``.
 
+Reuse: before a supervised run starts (its folder holds no ``config.json``), the parent looks
+for a donor, a finished run with the same training config (every field but
+:data:`REUSE_FREE`, read back through :class:`TrainConfig`) in the other study folders beside
+``DIR`` (``results/k_cycles/*`` for ``results/think_longer``) or in ``--reuse-from DIR ...``:
+its ``result.json`` says ``done`` and its weights are on disk (``checkpoint/`` at its step
+budget and every snapshot it kept). The donor's ``config.json`` (``out`` rewritten),
+``metrics.csv``, ``checkpoint/``, ``snapshots/`` and TensorBoard events are copied into a
+folder beside the run's and renamed into place, with ``reused.json`` naming the donor; the
+worker then finds a complete run and only scores it. ``result.json`` and the rows record
+``reused_from``; ``minutes`` stays the donor's training time (from its ``metrics.csv``),
+``wall_minutes`` is this sweep's scoring time. ``--no-reuse`` trains every run.
+
 Workers: ``--workers 1`` runs in this process; more use a ``spawn`` process pool. With
 ``--ray-address`` the runs are Ray tasks (one CPU each; one GPU each for GPU presets on a
 cluster with GPUs): ``local`` starts a Ray instance on this machine, ``auto`` or ``HOST:PORT``
@@ -41,7 +53,7 @@ import multiprocessing
 import os
 import time
 import traceback
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -56,6 +68,7 @@ from experiments import equal_flops
 from experiments.collect import CURVE_FIELDS, TEST_STEPS_METRIC, rounded, write_csv
 from experiments.plot import plot_study, summary_tables
 from experiments.ppo_results import run_rows, task_of
+from experiments.reuse import RESULT, ROWS, find_donors, reuse_donors, reused_from
 from experiments.stats import binomial_se
 from experiments.studies import RunSpec, get_study, target_data
 from trm_rl import runs
@@ -77,10 +90,8 @@ RUN_FIELDS = [
 EXTRA_FIELDS = [
     "eval_flops", "valid", "score_halt", "steps_halt", "puzzles", "stochastic_score",
     "full_thinking_score", "full_thinking_steps", "episodes", "pretrain_minutes", "wall_minutes",
-    "score_se", "score_last", "chosen_step",
+    "score_se", "score_last", "chosen_step", "reused_from",
 ]  # fmt: skip
-RESULT = "result.json"
-ROWS = "rows.csv"
 MANIFEST = "sweep.json"
 RAY_EXTRA = "the Ray path needs the ray extra: pip install -e '.[ray]'"
 Result = dict[str, Any]
@@ -108,6 +119,14 @@ class SweepOptions:
     ray_address: str | None = None
     """Run on Ray instead: 'local' (a Ray instance on this machine), 'auto' or HOST:PORT (a
     cluster whose nodes have this package; needs pip install -e '.[ray]')."""
+    reuse: bool = True
+    """Copy a finished run of another study with the same training config (seed, data, model,
+    optimiser, steps, validation and snapshot points) and its weights on disk, found in the
+    study folders beside --out and in --reuse-from, instead of training it again; the copy is
+    scored as usual. --no-reuse trains every run."""
+    reuse_from: Annotated[tuple[Path, ...], tyro.conf.arg(metavar="DIR [DIR ...]")] = ()
+    """Study folders (or run folders) to take finished identical runs from, searched before
+    the study folders beside --out."""
 
 
 @dataclass
@@ -189,6 +208,11 @@ def run_one(spec: RunSpec | dict[str, Any], out_dir: str | Path) -> Result:
         train_and_score = _supervised if spec.regime == "supervised" else _ppo
         rows, curves = train_and_score(spec, run_dir)
         result = {"spec": spec.to_dict(), "status": "done", "rows": rows, "curves": curves}
+        donor = reused_from(run_dir)
+        if donor is not None:  # copied from an identical finished run, not trained here
+            result["reused_from"] = donor
+            for row in rows:
+                row["reused_from"] = donor
     except Exception as err:  # a failing run is reported and the sweep goes on
         result = failed_result(spec, err)
     finally:
@@ -458,23 +482,36 @@ def wall_estimate(minutes: Iterable[float], workers: int) -> float:
     return max(loads)
 
 
-def plan_lines(specs: list[RunSpec], workers: int, finished: set[str]) -> list[str]:
-    """The dry-run table: one line per run, then the totals."""
+def plan_lines(
+    specs: list[RunSpec],
+    workers: int,
+    finished: set[str],
+    donors: Mapping[str, Path] | None = None,
+) -> list[str]:
+    """The dry-run table: one line per run, then the totals.
+
+    :param donors: runs that will be copied from a finished run (:func:`find_donors`), marked
+        and left out of the estimates.
+    """
+    donors = donors or {}
     width = max([len(s.name) for s in specs] + [3])
     vwidth = max([len(s.variant) for s in specs] + [7])
     lines = [f"{'run':<{width}}  {'regime':<10}  {'task':<15}  {'variant':<{vwidth}}  seed  "
              "budget       est. min"]  # fmt: skip
     for s in specs:
         mark = "  (done)" if s.name in finished else ""
+        if s.name in donors:
+            mark = f"  (reuse {donors[s.name].parent.name}/{donors[s.name].name})"
         lines.append(
             f"{s.name:<{width}}  {s.regime:<10}  {s.task:<15}  {s.variant:<{vwidth}}  "
             f"{s.seed:>4}  {s.budget:<11}  {s.est_minutes:>8.2f}{mark}"
         )
-    todo = [s for s in specs if s.name not in finished]
+    todo = [s for s in specs if s.name not in finished and s.name not in donors]
     cpu = sum(s.est_minutes for s in todo)
     wall = wall_estimate((s.est_minutes for s in todo), workers)
+    reused = f", {len(donors)} reused" if donors else ""
     lines.append(
-        f"total: {len(specs)} runs ({len(todo)} to run), budgets in steps: about "
+        f"total: {len(specs)} runs ({len(todo)} to run{reused}), budgets in steps: about "
         f"{_duration(cpu)} CPU time with validation and evaluation on this kind of machine; "
         f"estimated wall time {_duration(wall)} with {workers} worker{'s' if workers > 1 else ''}"
     )
@@ -495,6 +532,8 @@ def run_specs(
     preset: str | None = None,
     runner: Callable[[RunSpec | dict[str, Any], str | Path], Result] | None = None,
     report_only: bool = False,
+    reuse: bool = True,
+    reuse_from: Sequence[str | Path] = (),
 ) -> Path:
     """Run ``specs`` into ``out`` (see the module docstring), skipping finished runs.
 
@@ -505,6 +544,9 @@ def run_specs(
     :param preset: the preset's name, recorded in ``sweep.json``.
     :param runner: the function that runs one spec (default :func:`run_one`; tests swap it).
     :param report_only: run nothing; rebuild the tables, plots and report from finished runs.
+    :param reuse: copy identical finished runs of other studies instead of training them
+        (:func:`find_donors`); False trains every run.
+    :param reuse_from: folders searched for them first.
     :return: ``out``.
     :raises ValueError: for bad arguments, invalid configs (dry run), or an ``out`` that holds
         another sweep.
@@ -520,9 +562,14 @@ def run_specs(
         for s in specs
     ]
     finished = _check_out(out, specs, study, preset)
+    if reuse_from and not reuse:
+        raise ValueError("--reuse-from and --no-reuse contradict each other; drop one")
+    donors = {}
+    if reuse and not report_only:
+        donors = find_donors([s for s in specs if s.name not in finished], out, reuse_from)
     if dry_run:
         print(f"{study} --preset {preset or 'custom'}: {len(specs)} runs -> {out}")
-        print("\n".join(plan_lines(specs, workers, finished)))
+        print("\n".join(plan_lines(specs, workers, finished, donors)))
         cache: dict[Any, Any] = {}
         problems = []
         for spec in specs:
@@ -542,13 +589,15 @@ def run_specs(
     # at the same number of seeds, and the next invocation goes on from there.
     pending = sorted((s for s in specs if s.name not in finished and not report_only),
                      key=lambda s: (s.seed, -s.est_minutes))  # fmt: skip
-    print(f"{study}: {len(specs)} runs, {len(finished)} already done, {len(pending)} to run -> "
-          f"{out}" + (f" on Ray ({ray_address})" if ray_address else f" ({workers} workers)"))  # fmt: skip
+    print(f"{study}: {len(specs)} runs, {len(finished)} already done, {len(pending)} to run"
+          + (f" ({len(donors)} reused)" if donors else "") + f" -> {out}"
+          + (f" on Ray ({ray_address})" if ray_address else f" ({workers} workers)"))  # fmt: skip
+    reused = reuse_donors(donors, out)
     for name in sorted(finished):  # runs of an earlier version get their FLOP estimates
         result = read_result(out, name)
         if result is not None and add_flops(result):
             write_result(out, result)
-    progress = _Progress(pending, workers)
+    progress = _Progress(pending, workers, reused)
 
     def on_result(result: Result) -> None:
         add_flops(result)
@@ -694,8 +743,11 @@ def _run_ray(
 class _Progress:
     """One line per finished run: its score and wall time, the sweep's elapsed time and ETA."""
 
-    def __init__(self, pending: list[RunSpec], workers: int) -> None:
-        self.estimate = {s.name: s.est_minutes for s in pending}
+    def __init__(self, pending: list[RunSpec], workers: int, reused: set[str] | None = None):
+        # Reused runs are only scored: out of the ETA and of the actual/estimated ratio.
+        self.reused = reused or set()
+        self.estimate = {s.name: 0.0 if s.name in self.reused else s.est_minutes
+                         for s in pending}  # fmt: skip
         self.total, self.count, self.workers = len(pending), 0, workers
         self.start = time.perf_counter()
         self.actual = self.expected = 0.0
@@ -703,8 +755,10 @@ class _Progress:
     def report(self, result: Result) -> None:
         name = result["spec"]["name"]
         self.count += 1
-        self.actual += result.get("wall_minutes", 0.0)
-        self.expected += self.estimate.pop(name, 0.0)
+        expected = self.estimate.pop(name, 0.0)
+        if name not in self.reused:
+            self.actual += result.get("wall_minutes", 0.0)
+            self.expected += expected
         elapsed = (time.perf_counter() - self.start) / 60
         ratio = self.actual / self.expected if self.actual and self.expected else 1.0
         eta = ratio * wall_estimate(self.estimate.values(), self.workers)
@@ -713,6 +767,8 @@ class _Progress:
         if result["status"] == "done":
             main = result["rows"][0]
             text = f"{head} done   {name}  score {main['score']}"
+            if result.get("reused_from"):
+                text += f"  (reused {result['reused_from']})"
         else:
             text = f"{head} FAILED {name}: {result['status']}"
         print(f"{text}  ({result.get('wall_minutes', 0.0):.1f} min) | elapsed "
@@ -727,6 +783,8 @@ def run_sweep(
     ray_address: str | None = None,
     dry_run: bool = False,
     report_only: bool = False,
+    reuse: bool = True,
+    reuse_from: Sequence[str | Path] = (),
 ) -> Path:
     """Expand ``study`` at ``preset`` and run it (see :func:`run_specs`).
 
@@ -736,15 +794,16 @@ def run_sweep(
     specs = expand(study, preset)
     out = Path(out) if out is not None else Path("results") / study
     return run_specs(
-        specs, out, workers, ray_address, dry_run, preset=preset, report_only=report_only
-    )
+        specs, out, workers, ray_address, dry_run, preset=preset, report_only=report_only,
+        reuse=reuse, reuse_from=reuse_from,
+    )  # fmt: skip
 
 
 def main(args: SweepArgs) -> Path:
     """``trm-rl sweep``: run the study the arguments name."""
     return run_sweep(
         args.study, args.preset, args.out, args.workers, args.ray_address, args.dry_run,
-        args.report_only,
+        args.report_only, args.reuse, args.reuse_from,
     )  # fmt: skip
 
 
