@@ -13,7 +13,9 @@ Quick start::
 
 Tokens: Sudoku pad 0, blank 1, digit d -> d + 1 (vocab N + 2: 6, 8, 11); labels are the full
 solution (givens supervised too, as upstream). Maze pad 0, ``#`` 1, open 2, ``S`` 3, ``G`` 4,
-path ``o`` 5 (vocab 6); labels are the question with ``o`` on the Maze-Hard label path.
+path ``o`` 5 (vocab 6); labels are the question with ``o`` on the Maze-Hard label path, or with
+``maze_target="distance"`` each reachable cell's BFS distance to G modulo 3 as tokens 6..8
+(vocab 9; :mod:`trm_rl.data.maze_targets` also decodes such a field into a path).
 
 | name | puzzles | val / test (defaults 256 / 1024) | augment |
 |---|---|---|---|
@@ -25,7 +27,8 @@ path ``o`` 5 (vocab 6); labels are the question with ``o`` on the Maze-Hard labe
 | a CSV path | Sudoku-Extreme, Hugging Face ``question,answer`` or Maze-Hard format | 10% cap each | on |
 
 How held-out puzzles stay unseen is described in :mod:`trm_rl.data.build`. Files:
-``config`` (``DataConfig``, names), ``build`` (``make_data``, split rules), ``dataset``
+``config`` (``DataConfig``, names), ``build`` (``make_data``, split rules), ``maze_targets``
+(distance-field labels and their decoding), ``dataset``
 (``PuzzleData``, ``TrainSampler``), ``streams`` (training draws), ``sudoku_grids`` (the 4x4 grids,
 batched digging), ``augment`` (symmetries), ``files`` (CSV kinds and readers), ``text`` (puzzle
 strings and puzzle files). Nothing is read at import time.

@@ -27,7 +27,6 @@ from functools import lru_cache, partial
 import numpy as np
 
 from envs.maze.generator import RandomMazeGenerator
-from envs.maze.types import VOCAB_SIZE
 from envs.sudoku.config import DEFAULT_GIVENS, SudokuConfig
 from envs.sudoku.pool import build_pool
 from envs.sudoku.rules import to_tokens
@@ -36,6 +35,7 @@ from trm_rl.data.augment import augment_maze, augment_sudoku
 from trm_rl.data.config import DataConfig, Kind, Source, check_givens, givens_bounds
 from trm_rl.data.dataset import PuzzleData, Split
 from trm_rl.data.files import load_maze, load_sudoku, signature, sniff
+from trm_rl.data.maze_targets import distance_labels, target_vocab_size
 from trm_rl.data.streams import MazeStream, PoolStream, SudokuGridStream
 from trm_rl.data.sudoku_grids import all_grids, split_grids
 
@@ -134,7 +134,10 @@ def _from_file(config: DataConfig) -> PuzzleData:
         if config.givens is not None:
             raise ValueError(f"givens applies to Sudoku files; {config.name!r} holds mazes")
         inputs, labels, shape = load_maze(config.name)
+        if config.maze_target == "distance":
+            labels = distance_labels(inputs, shape)
         return _finite(config, "maze", shape, inputs, labels, f"maze file {config.name!r}")
+    _check_sudoku_file(config)
     puzzles, solutions = load_sudoku(config.name, size)  # type: ignore[arg-type]
     what = f"Sudoku file {config.name!r}"
     if config.givens is not None:
@@ -150,6 +153,15 @@ def _from_file(config: DataConfig) -> PuzzleData:
     inputs = to_tokens(puzzles).reshape(len(puzzles), -1)
     labels = to_tokens(solutions).reshape(len(puzzles), -1)
     return _finite(config, "sudoku", puzzles.shape[1:], inputs, labels, what)  # type: ignore[arg-type]
+
+
+def _check_sudoku_file(config: DataConfig) -> None:
+    """Refuse a maze-only option on a CSV that turned out to hold Sudoku puzzles."""
+    if config.maze_target != "path":
+        raise ValueError(
+            f"maze_target={config.maze_target!r} applies to mazes; {config.name!r} holds Sudoku "
+            "puzzles: leave it at its default ('path')"
+        )
 
 
 def _finite(
@@ -191,11 +203,13 @@ def _finite(
 
 
 def _maze_data(config: DataConfig, shape: tuple[int, int], **kwargs) -> PuzzleData:
+    if config.maze_target != "path":
+        kwargs["description"] += f"; {config.maze_target} labels"
     return PuzzleData(
         config=config,
         kind="maze",
         grid_shape=shape,
-        vocab_size=VOCAB_SIZE,
+        vocab_size=target_vocab_size(config.maze_target),
         augmenter=partial(augment_maze, shape=shape),
         **kwargs,
     )
@@ -209,7 +223,7 @@ def _maze_generated(config: DataConfig, source: Source) -> PuzzleData:
         min_path_length=config.min_path_length,
         wall_density=config.wall_density,
     )
-    stream = MazeStream(generator)
+    stream = MazeStream(generator, config.maze_target)
     hint = "lower the split size, or generate larger or more varied mazes"
     h, w = generator.shape
     test = _unique(stream.draw, config.test_size, _seed(config, _TEST), (), h * w, hint)
@@ -301,10 +315,12 @@ def grid_info(config: DataConfig) -> GridInfo:
     kind, size = source.kind, source.size
     if source.family == "file":
         kind, side = sniff(config.name)
+        if kind == "sudoku":
+            _check_sudoku_file(config)
         size = side if kind == "sudoku" else (30 if config.name == "maze-hard" else None)
         if size is None:  # a maze CSV of any size: the first row tells
-            rows, cols = make_data(config).grid_shape
-            return GridInfo("maze", 6, rows, cols)
+            data = make_data(config)
+            return GridInfo("maze", data.vocab_size, *data.grid_shape)
     rows, cols = (size, size) if isinstance(size, int) else size  # type: ignore[misc]
-    vocab = 6 if kind == "maze" else int(rows) + 2
+    vocab = target_vocab_size(config.maze_target) if kind == "maze" else int(rows) + 2
     return GridInfo(kind, vocab, int(rows), int(cols))  # type: ignore[arg-type]

@@ -17,7 +17,8 @@ from typing import Any, Literal
 from envs.maze.generator import RandomMazeGenerator
 from envs.maze.obstacles import MAZE_HARD_WALL_DENSITY
 from envs.sudoku.config import DEFAULT_GIVENS, givens_range
-from envs.utils import check_bool, check_float, check_int
+from envs.utils import check_bool, check_choice, check_float, check_int
+from trm_rl.data.maze_targets import MAZE_TARGETS, MazeTarget
 
 Kind = Literal["sudoku", "maze"]
 #: How the puzzles of a source are made; decides the split rule (see :mod:`trm_rl.data.build`).
@@ -139,6 +140,13 @@ class DataConfig:
     wall_density: float | tuple[float, float] = MAZE_HARD_WALL_DENSITY
     """Generated ``obstacles`` mazes only: wall probability in (0, 1), or a (lo, hi) range drawn
     per maze; the default (0.3, 0.5) reproduces Maze-Hard's densities."""
+    maze_target: MazeTarget = "path"
+    """Mazes only (generated or a maze CSV): what a label is. ``path``: the Maze-Hard answer, the
+    question with ``o`` on one BFS shortest path (vocabulary 6). ``distance``: a dense field,
+    every cell reachable from G labelled with its BFS distance to G modulo 3 (tokens 6, 7, 8; G is
+    class 0), walls and unreachable open cells as in the question (vocabulary 9). Distance-target
+    models are scored, evaluated and ``solve``d on the path their field decodes to (a greedy walk
+    from S, :mod:`trm_rl.data.maze_targets`); token/exact accuracy then measure the field."""
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -160,6 +168,7 @@ class DataConfig:
                 f"{NUM_4X4_GRIDS} 4x4 grids are held out), got {self.heldout_grids}"
             )
         set_(self, "pool_size", check_int("pool_size", self.pool_size, low=1, allow_none=True))
+        set_(self, "maze_target", check_choice("maze_target", self.maze_target, MAZE_TARGETS))
         self._check_scope(source)
         if self.givens is not None and source.kind == "sudoku":
             set_(self, "givens", check_givens(self.givens, int(source.size)))  # type: ignore[arg-type]
@@ -189,6 +198,7 @@ class DataConfig:
             "braid": (source.family == "maze-generated", "generated mazes (maze-HxW)"),
             "min_path_length": (source.family == "maze-generated", "generated mazes (maze-HxW)"),
             "wall_density": (source.family == "maze-generated", "generated mazes (maze-HxW)"),
+            "maze_target": (source.kind in ("maze", None), "maze sources"),
         }
         for field, (applies, where) in scopes.items():
             value = getattr(self, field)

@@ -6,7 +6,8 @@ uint8; :class:`~trm_rl.data.dataset.PuzzleData` augments the draws and removes h
 - :class:`PoolStream`: uniform draws, with replacement, from fixed training rows (the shipped
   Sudoku pools and CSV files).
 - :class:`SudokuGridStream`: 4x4 puzzles dug on the fly from the training solution grids.
-- :class:`MazeStream`: fresh random mazes, labelled with the Maze-Hard BFS rule.
+- :class:`MazeStream`: fresh random mazes, labelled with the Maze-Hard BFS rule (or, for the
+  ``distance`` target, with their distance fields: :mod:`trm_rl.data.maze_targets`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from envs.maze.generator import RandomMazeGenerator
 from envs.maze.solver import label_answer
 from envs.maze.types import MazePuzzle
 from envs.sudoku.rules import to_tokens
+from envs.utils import check_choice
+from trm_rl.data.maze_targets import MAZE_TARGETS, distance_labels
 from trm_rl.data.sudoku_grids import all_grids, dig
 from trm_rl.data.text import from_text
 
@@ -59,16 +62,23 @@ class SudokuGridStream:
 
 
 class MazeStream:
-    """Fresh mazes from a generator, labelled with the Maze-Hard BFS rule.
+    """Fresh mazes from a generator, labelled with the Maze-Hard BFS rule or a distance field.
 
     :param generator: the seeded maze generator.
+    :param target: ``"path"`` (the Maze-Hard answer) or ``"distance"``
+        (:func:`~trm_rl.data.maze_targets.distance_labels`).
     """
 
-    def __init__(self, generator: RandomMazeGenerator):
+    def __init__(self, generator: RandomMazeGenerator, target: str = "path"):
         self.generator = generator
+        self.target = check_choice("target", target, MAZE_TARGETS)
 
     def draw(self, rng: np.random.Generator, count: int) -> tuple[np.ndarray, np.ndarray]:
-        return maze_examples([self.generator(rng) for _ in range(count)], self.generator.shape)
+        puzzles = [self.generator(rng) for _ in range(count)]
+        if self.target == "distance":
+            inputs = np.stack([p.grid.reshape(-1) for p in puzzles]).astype(np.uint8)
+            return inputs, distance_labels(inputs, self.generator.shape)
+        return maze_examples(puzzles, self.generator.shape)
 
 
 def maze_examples(

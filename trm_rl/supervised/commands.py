@@ -9,6 +9,11 @@ trained size and stops too early on larger grids); ``--max-steps`` overrides the
 Both take a run directory or the name of a model shipped with the package
 (:mod:`trm_rl.pretrained`), never both, and both can sample: ``samples`` solves from perturbed
 initial latents, one answer chosen per puzzle (:mod:`trm_rl.supervised.sampling`).
+
+A maze model trained on distance fields (``--data.maze-target distance``) predicts a field; both
+commands turn it into the path it decodes to (:func:`trm_rl.data.maze_targets.decode_paths`):
+``solve`` writes that path, ``evaluate`` scores it (``valid``, ``path_exact``) beside the field's
+own accuracies, and sampled answers are decoded before they are compared or voted on.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from trm_rl import pretrained, runs
 from trm_rl.data.build import grid_info, make_data
 from trm_rl.data.config import DataConfig
 from trm_rl.data.dataset import PuzzleData
+from trm_rl.data.maze_targets import answers_as_paths, path_labels
 from trm_rl.data.text import from_text, read_puzzle_file, to_text
 from trm_rl.model.checkpoint import load_checkpoint
 from trm_rl.supervised import state as run_state
@@ -143,7 +149,8 @@ def heldout_puzzles(
     :param split: "test", "val" or "all" (every puzzle of a file or pool the model never
         trained on; refused for its own training data).
     :param limit: only the first ``limit`` puzzles of the split.
-    :return: ``(data, inputs [N, L], labels [N, L])``.
+    :return: ``(data, inputs [N, L], labels [N, L])``; maze labels in the model's format
+        (``maze_target`` of ``fields``, whatever ``data`` says).
     :raises ValueError: for data of the other game or a grid size the model cannot take.
     """
     own = data is None or (not isinstance(data, DataConfig) and data == fields["name"])
@@ -152,12 +159,16 @@ def heldout_puzzles(
             f"split 'all' would score the puzzles {label!r} trained on; pass --data with a "
             "file or pool it never saw (e.g. sudoku-extreme), or score --split test"
         )
+    target = model_target(kind, fields)
     if isinstance(data, DataConfig):  # another distribution, e.g. braided mazes
-        data_obj = make_data(data)
+        config = data
+    elif own:
+        config = DataConfig(**_tuples(fields))
     else:
-        if not own:
-            fields = {"name": data, "seed": fields.get("seed", 0)}
-        data_obj = make_data(DataConfig(**_tuples(fields)))
+        config = DataConfig(name=data, seed=fields.get("seed", 0))
+    if config.maze_target != target and grid_info(config).kind == "maze":
+        config = config.replace(maze_target=target)  # labels in the format the model writes
+    data_obj = make_data(config)
     if data_obj.kind != kind:
         raise ValueError(
             f"--data {data_obj.name!r} holds {data_obj.kind} puzzles, but {label!r} was trained "
@@ -201,7 +212,9 @@ def evaluate_run(
     :param model: the name of a shipped model to score instead of a run.
     :param samples: also solve every puzzle this many times from perturbed initial latents and
         report, under ``"sampling"``, the accuracy of the confidence and the vote selections
-        beside the single sample's (1: no sampling, the output of earlier releases).
+        beside the single sample's (1: no sampling, the output of earlier releases). For a
+        distance-target maze model the samples' decoded paths are voted on and their
+        ``exact_accuracy_*`` compares them with the BFS label path.
     :param seed: seed of the noise draws.
     :param noise: std of the noise added to the initial latents.
     :return: JSON-ready metrics.
@@ -215,22 +228,29 @@ def evaluate_run(
     dev = next(net.parameters()).device
     net.eval()
     traj = predict(net, inputs, data_obj.grid_shape, steps, dev, batch_size)
+    target = data_obj.config.maze_target
+    shape = data_obj.grid_shape
     metrics = score(
-        inputs, labels, traj["predictions"], traj["halt_probs"], data_obj.kind, data_obj.grid_shape
+        inputs, labels, traj["predictions"], traj["halt_probs"], data_obj.kind, shape, target
     )
     source = {"run": str(run)} if run is not None else {"model": model}
     out = {**source, "data": data_obj.name, "split": split, **metrics}
+    if target != "path":
+        out["maze_target"] = target
     out["steps_no_halt"] = steps
     if samples > 1:
         answers, confidence = predict_samples(
-            net, inputs, data_obj.grid_shape, steps, dev, sampling, batch_size, first=traj
+            net, inputs, shape, steps, dev, sampling, batch_size, first=traj
         )
-        out["sampling"] = sampled_scores(
-            inputs, labels, answers, confidence, kind, data_obj.grid_shape, sampling
-        )
+        if target != "path":  # vote on (and score) the decoded paths, against the BFS labels
+            answers = np.stack([answers_as_paths(target, inputs, a, shape) for a in answers])
+            labels = path_labels(inputs, shape)
+        out["sampling"] = sampled_scores(inputs, labels, answers, confidence, kind, shape, sampling)
     if env_episodes:
         n = min(env_episodes, len(inputs))
         final = traj["predictions"][-1][:n]  # mazes follow the scored answers: no second pass
+        if data_obj.kind == "maze":
+            final = answers_as_paths(target, inputs[:n], final, shape)
         out["env"] = play_in_env(net, data_obj, inputs[:n], labels[:n], steps, final)
     return out
 
@@ -255,7 +275,8 @@ def solve_file(
     :param input_path: a CSV with a ``puzzle`` or ``question`` column, or a text file with one
         puzzle per line.
     :param output_path: the JSONL file (written atomically): ``{"puzzle", "solution",
-        "confidence", "steps"}``; with ``samples > 1`` also ``"samples"`` and ``"agreement"``
+        "confidence", "steps"}`` (a distance-target maze model's solution is the path its field
+        decodes to); with ``samples > 1`` also ``"samples"`` and ``"agreement"``
         (the fraction of samples that gave the chosen answer).
     :param trajectory: also draw the first puzzle's answer being refined step by step (a GIF;
         of the chosen sample).
@@ -269,7 +290,8 @@ def solve_file(
     :raises ValueError: naming the line of a puzzle the model cannot take.
     """
     sampling = SamplingConfig(samples=samples, select=select_by, seed=seed, noise=noise)
-    net, kind, _ = load_source(run, model, device)
+    net, kind, fields = load_source(run, model, device)
+    target = model_target(kind, fields)
     check_model(net, samples)
     dev = next(net.parameters()).device
     rows = read_puzzle_file(input_path)
@@ -308,6 +330,8 @@ def solve_file(
                     net.solve(model_inputs(net, tokens, shape), max_steps=steps, halt=halt)
                 )
         answers = np.stack([r.predictions.reshape(len(idx), -1).cpu().numpy() for r in solved])
+        questions = tokens.cpu().numpy()
+        answers = np.stack([answers_as_paths(target, questions, a, shape) for a in answers])
         confidence = np.stack([r.halt_probs.cpu().numpy() for r in solved])
         chosen, votes = select(answers, confidence, select_by)
         for j, i in enumerate(idx):
@@ -324,8 +348,10 @@ def solve_file(
         if 0 in idx and trajectory is not None:
             j = idx.index(0)
             result = solved[chosen[j]]
+            frames = result.trajectory_predictions[:, j].reshape(-1, cells).cpu().numpy()
+            question = np.broadcast_to(parsed[0][1], frames.shape)
             first_traj = (
-                result.trajectory_predictions[:, j].reshape(-1, cells).cpu().numpy(),
+                answers_as_paths(target, question, frames, shape),
                 result.trajectory_halt_probs[:, j].cpu().numpy(),
                 parsed[0][1],
                 shape,
@@ -351,6 +377,13 @@ def check_solvable(kind: str, tokens: np.ndarray, shape: tuple[int, int]) -> Non
             raise ValueError("the Sudoku has no solution")
     else:
         parse_maze(tokens.reshape(shape), check_solvable=True)
+
+
+def model_target(kind: str, fields: dict[str, Any]) -> str:
+    """The label format a model of ``kind`` trained on data ``fields`` writes: the
+    ``maze_target`` of a maze run (``"path"`` for runs from before that field), else
+    ``"path"``."""
+    return str(fields.get("maze_target", "path")) if kind == "maze" else "path"
 
 
 def _kind(config: dict[str, Any]) -> str:

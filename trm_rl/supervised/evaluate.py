@@ -13,7 +13,15 @@ Metrics (fractions in [0, 1] unless said otherwise):
 - ``exact_by_step``: exact accuracy after each step 1..``max_steps`` (a list): what thinking
   longer at test time buys;
 - mazes: ``valid`` and ``valid_halt``: the answer marks some shortest S->G path through open
-  cells (any of them), beside ``exact`` (equal to the BFS label).
+  cells (any of them); ``path_exact``: the final answer is the Maze-Hard label path
+  (:func:`envs.maze.solver.label_answer` of the question: the published "exact" metric; equal to
+  ``exact_accuracy`` for path-target data, whose labels are that path).
+
+Maze data with the ``distance`` target (``DataConfig.maze_target``) is scored on two levels: the
+token and exact accuracies (and ``exact_by_step``, ``halt_accuracy``) compare the predicted
+*distance field* with the true field; ``valid``, ``valid_halt`` and ``path_exact`` score the path
+each predicted field decodes to (:func:`trm_rl.data.maze_targets.decode_paths`), so the path
+columns of both targets compare directly.
 """
 
 from __future__ import annotations
@@ -25,6 +33,7 @@ import torch
 from torch import nn
 
 from envs.maze.solver import is_valid_shortest_path
+from trm_rl.data.maze_targets import MAZE_TARGETS, answers_as_paths, path_labels
 
 
 def model_inputs(
@@ -72,15 +81,20 @@ def score(
     halt_probs: np.ndarray,
     kind: str,
     grid_shape: tuple[int, int],
+    target: str = "path",
 ) -> dict[str, Any]:
     """Metrics of a trajectory (see the module docstring).
 
     :param inputs: [N, L] question tokens.
-    :param labels: [N, L] answer tokens.
+    :param labels: [N, L] answer tokens (distance fields for the ``distance`` target).
     :param predictions: [S, N, L] answers after each step.
     :param halt_probs: [S, N] sigmoid(q_halt) after each step.
     :param kind: "sudoku" or "maze".
+    :param target: the maze label format of the data (``DataConfig.maze_target``): ``"path"``
+        or ``"distance"`` (predictions are then fields, decoded into paths for the maze metrics).
+    :raises ValueError: for an unknown target, or ``"distance"`` with Sudoku.
     """
+    check_target(kind, target)
     steps, n = halt_probs.shape
     final = predictions[-1]
     halts = halt_probs > 0.5
@@ -100,9 +114,25 @@ def score(
         "exact_by_step": [float(v) for v in (predictions == labels[None]).all(2).mean(1)],
     }
     if kind == "maze":
-        out["valid"] = float(np.mean(maze_valid(inputs, final, grid_shape)))
-        out["valid_halt"] = float(np.mean(maze_valid(inputs, chosen, grid_shape)))
+        final_path = answers_as_paths(target, inputs, final, grid_shape)
+        chosen_path = answers_as_paths(target, inputs, chosen, grid_shape)
+        out["valid"] = float(np.mean(maze_valid(inputs, final_path, grid_shape)))
+        out["valid_halt"] = float(np.mean(maze_valid(inputs, chosen_path, grid_shape)))
+        exact_path = (final_path == path_labels(inputs, grid_shape)).all(1)
+        out["path_exact"] = float(exact_path.mean()) if n else float("nan")
     return out
+
+
+def check_target(kind: str, target: str) -> str:
+    """``target`` if it is a maze label format that fits ``kind``.
+
+    :raises ValueError: for an unknown target, or ``"distance"`` with Sudoku.
+    """
+    if target not in MAZE_TARGETS:
+        raise ValueError(f"target must be one of {list(MAZE_TARGETS)}, got {target!r}")
+    if target != "path" and kind != "maze":
+        raise ValueError(f"target {target!r} applies to mazes, not to {kind} data")
+    return target
 
 
 def maze_valid(inputs: np.ndarray, answers: np.ndarray, grid_shape: tuple[int, int]) -> np.ndarray:
@@ -125,8 +155,10 @@ def evaluate_model(
     max_steps: int,
     device: torch.device,
     batch_size: int = 256,
+    target: str = "path",
 ) -> dict[str, Any]:
-    """:func:`predict` then :func:`score` (the model is put in eval mode)."""
+    """:func:`predict` then :func:`score` (the model is put in eval mode; ``target`` as
+    there)."""
     model.eval()
     traj = predict(model, inputs, grid_shape, max_steps, device, batch_size)
-    return score(inputs, labels, traj["predictions"], traj["halt_probs"], kind, grid_shape)
+    return score(inputs, labels, traj["predictions"], traj["halt_probs"], kind, grid_shape, target)

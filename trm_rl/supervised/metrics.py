@@ -7,7 +7,9 @@ Columns (empty where a value does not apply to the row):
 - ``train/loss``, ``train/lm_loss``, ``train/q_halt_loss`` (per row), ``train/token_accuracy``,
   ``train/exact_accuracy``, ``train/q_halt_accuracy``, ``train/steps`` (supervision steps a halted
   row used): means over the rows that halted since the previous row;
-- ``val/*``: :func:`trm_rl.supervised.evaluate.score` on the validation split.
+- ``val/*``: :func:`trm_rl.supervised.evaluate.score` on the validation split (mazes also
+  ``val/valid``, ``val/valid_halt`` and ``val/path_exact``, of the decoded path for
+  distance-target data; the accuracies then measure the distance field).
 
 On resume the file is rewritten (atomically) without the rows past the checkpoint, so a resumed
 run's file equals an uninterrupted one's.
@@ -42,6 +44,7 @@ VAL_KEYS = (
     "val/halt_accuracy",
     "val/valid",
     "val/valid_halt",
+    "val/path_exact",
 )
 COLUMNS = ("step", "time_s", "examples", "lr", "samples_per_s", *TRAIN_KEYS, *VAL_KEYS)
 

@@ -164,8 +164,9 @@ def train(cfg: TrainConfig) -> Path:
             ema.copy_to(eval_model)
             source = eval_model
         result = evaluate_model(
-            source, val_inputs, val_labels, data.kind, data.grid_shape, max_steps, device
-        )
+            source, val_inputs, val_labels, data.kind, data.grid_shape, max_steps, device,
+            target=data.config.maze_target,
+        )  # fmt: skip
         model.train()
         return {f"val/{k}": v for k, v in result.items() if f"val/{k}" in VAL_KEYS}
 
