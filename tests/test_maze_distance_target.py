@@ -398,3 +398,17 @@ def test_train_evaluate_and_solve_a_distance_run(tmp_path: Path, capsys) -> None
     fields_out = result.predictions.reshape(3, -1).numpy()
     expected = decode_paths(questions, fields_out, (7, 7))
     assert again == [to_text("maze", row, (7, 7)) for row in expected]
+
+    # test-time scaling scores the decoded paths too (score and any_exact compare the fields).
+    from experiments.test_time import TestTimeArgs, run_test_time
+
+    tt = run_test_time(TestTimeArgs(run=run, samples=(1, 2), max_steps=(1, 2), out=tmp_path / "tt",
+                                    device="cpu"))  # fmt: skip
+    single = [
+        r for r in tt["rows"] if (r["axis"], r["select"], r["steps"]) == ("steps", "single", 2)
+    ]
+    assert len(single) == 1
+    field_score = evaluate_run(run, device="cpu")
+    assert single[0]["score"] == pytest.approx(field_score["exact_accuracy"])
+    assert single[0]["valid"] == pytest.approx(field_score["valid"])
+    assert single[0]["path_exact"] == pytest.approx(field_score["path_exact"])
