@@ -14,6 +14,7 @@ Commands:
   plot              draw the plots and report.md of a study directory from its CSVs
   report            write report.md (and a README's tables) of a study directory from its CSVs
   test-time         a model's score vs sampled solves and vs test-time steps (CSV, plots)
+  reproduce         every number the READMEs quote, its command; run chosen ones, compare
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ import tyro
 from envs import ENV_IDS
 from experiments.plot import plot_study, summary_tables
 from experiments.report import ReportArgs, run_report
+from experiments.reproduce import ReproduceArgs
+from experiments.reproduce import run as run_reproduce
 from experiments.sweep import SweepArgs
 from experiments.sweep import main as sweep_main
 from experiments.test_time import TestTimeArgs, format_table, run_test_time
@@ -206,7 +209,7 @@ def main(argv: list[str] | None = None) -> None:
         _demo(cmd)
     elif isinstance(cmd, Models):
         print(models_table())
-    elif isinstance(cmd, SweepArgs | Plot | ReportArgs | TestTimeArgs):
+    elif isinstance(cmd, SweepArgs | Plot | ReportArgs | TestTimeArgs | ReproduceArgs):
         _experiments(cmd)
     else:
         for env_id, kwargs in ENV_IDS.items():
@@ -254,6 +257,7 @@ Command = (
     | Plot
     | ReportArgs
     | TestTimeArgs
+    | ReproduceArgs
 )
 
 
@@ -270,7 +274,8 @@ def _parse(argv: list[str]) -> Command:
         | Annotated[SweepArgs, tyro.conf.subcommand("sweep")]
         | Annotated[Plot, tyro.conf.subcommand("plot")]
         | Annotated[ReportArgs, tyro.conf.subcommand("report")]
-        | Annotated[TestTimeArgs, tyro.conf.subcommand("test-time")],
+        | Annotated[TestTimeArgs, tyro.conf.subcommand("test-time")]
+        | Annotated[ReproduceArgs, tyro.conf.subcommand("reproduce")],
         args=argv,
         description=__doc__,
     )
@@ -335,11 +340,12 @@ def _ppo(cmd: PPOArgs | EvaluatePPO) -> None:
         fail(name, err)
 
 
-def _experiments(cmd: SweepArgs | Plot | ReportArgs | TestTimeArgs) -> None:
+def _experiments(cmd: SweepArgs | Plot | ReportArgs | TestTimeArgs | ReproduceArgs) -> None:
     """Run a sweep or a test-time scaling, draw a study's plots or write its report; a usage
     error prints its message (no traceback); ``report --check`` exits 1 when the README differs
     from the CSVs."""
-    names = {SweepArgs: "sweep", Plot: "plot", ReportArgs: "report", TestTimeArgs: "test-time"}
+    names = {SweepArgs: "sweep", Plot: "plot", ReportArgs: "report", TestTimeArgs: "test-time",
+             ReproduceArgs: "reproduce"}  # fmt: skip
     name = names[type(cmd)]
     try:
         if isinstance(cmd, SweepArgs):
@@ -349,8 +355,8 @@ def _experiments(cmd: SweepArgs | Plot | ReportArgs | TestTimeArgs) -> None:
             print(format_table(result["rows"]))
             for path in [result["csv"], *result["plots"]]:
                 print(path)
-        elif isinstance(cmd, ReportArgs):
-            code = run_report(cmd)
+        elif isinstance(cmd, ReportArgs | ReproduceArgs):
+            code = run_report(cmd) if isinstance(cmd, ReportArgs) else run_reproduce(cmd)
             if code:
                 raise SystemExit(code)
         else:

@@ -95,7 +95,10 @@ def test_any_non_positive_episode_count_is_refused(episodes: int) -> None:
         (["bogus"], "Unrecognized options: bogus"),
         (["bogus"], "Available subcommands: demo, envs, train-supervised, evaluate, solve"),
         ([], "Expected one of {demo, envs, train-supervised, evaluate, solve, models,"),
-        ([], "train-ppo, evaluate-ppo, sweep, plot, report, test-time}"),  # the panel wraps here
+        (
+            [],
+            "train-ppo, evaluate-ppo, sweep, plot, report, test-time, reproduce}",
+        ),  # the panel wraps here
         (["demo", "--episodes", "1.5"], "Error parsing --episodes"),
         (["demo", "--seed", "abc"], "Error parsing --seed"),
         (["demo", "--policy", "greedy"], "greedy"),
