@@ -214,7 +214,7 @@ QUICK = Scale(
 FULL = Scale(
     seeds=(0, 1, 2, 3, 4),
     sup_options=_CPU,
-    ppo_options={**_CPU, "val_episodes": 64, "test_episodes": 1000, "eval_every_s": 60.0},
+    ppo_options={**_CPU, "val_episodes": 64, "test_episodes": 1000},
     eval_episodes=100,
     eval_limit=1000,
     eval_steps_per_cell=1.0,
@@ -227,7 +227,7 @@ PAPER = Scale(
     # runs sharing one GPU can hold (the paper: 768).
     sup_options={"device": "auto", "bf16": True, "batch_size": 256, "lr": 1e-4,
                  "weight_decay": 1.0, "warmup_steps": 2000},
-    ppo_options={"device": "auto", "eval_every_s": 120.0},
+    ppo_options={"device": "auto"},
     eval_episodes=1000,
     eval_limit=None,
     eval_steps_per_cell=None,

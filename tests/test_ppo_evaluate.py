@@ -149,6 +149,7 @@ def test_summary_and_json() -> None:
         "length_ratio": None,
         "mean_length": 9.0,
         "mean_optimal": 3.0,
+        "max_length_ratio": None,
     }
 
 

@@ -340,7 +340,7 @@ def test_curriculum_trains_each_size_at_its_env_steps(
     logged = {(float(r["time/total_timesteps"]), float(r["curriculum/size"])) for r in rows}
     assert logged == {(64, 5), (128, 5), (192, 6), (256, 7)}
     # every stage ends with a validation, always on the env's own 7x7 mazes
-    validated = {float(r["time/total_timesteps"]) for r in rows if r.get("val/success")}
+    validated = {float(r["time/total_timesteps"]) for r in rows if r.get("val/success_2x")}
     assert validated == {128, 192, 256}
     assert load_heldout(out)["val_puzzles"].shape[1:] == (7, 7)
     agent = load_agent(out, device="cpu")

@@ -60,6 +60,8 @@ CACHE_FREE = (
     "rollout_threads",
     "update_threads",
     "eval_every",
+    "eval_every_s",
+    "eval_every_steps",
     "eval_size",
     "keep_every",
     "checkpoint_seconds",

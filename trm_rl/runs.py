@@ -44,6 +44,7 @@ RESUME_FREE: frozenset[str] = frozenset(
         "checkpoint_seconds",
         "compile",
         "eval_every_s",
+        "eval_every_steps",  # a grown --timesteps moves its default; never what a run trains
         "keep_every",
     }
 )

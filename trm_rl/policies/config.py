@@ -58,6 +58,10 @@ ENV_CONFIGS: dict[str, type] = {
     "envs.sudoku.env:SudokuEnv": SudokuConfig,
 }
 GAMES: dict[type, str] = {MazeConfig: "maze", SudokuConfig: "sudoku"}
+#: Validations over a --timesteps budget when no schedule is given (as supervised runs do).
+EVALS_PER_BUDGET = 10
+#: Seconds of training between validations of a --minutes budget when none is given.
+DEFAULT_EVAL_EVERY_S = 60.0
 
 
 # --------------------------------------------------------------------------------------- env
@@ -271,8 +275,15 @@ class PPORun:
     """Held-out validation puzzles played at each evaluation (deterministic actions)."""
     test_episodes: int = 1000
     """Held-out test puzzles reserved for trm-rl evaluate-ppo."""
-    eval_every_s: float = 60.0
-    """Validate about every this many seconds of training (and at the end)."""
+    eval_every_steps: int | None = None
+    """Validate at the first rollout boundary at or past every multiple of this many env steps:
+    the same points on any machine (a fresh run also validates after its first rollout, every
+    run at its end). None: a tenth of --timesteps (about 10 validations); with --minutes, or
+    when --eval-every-s is given, the clock."""
+    eval_every_s: float | None = None
+    """Validate about every this many seconds of training instead (wall clock: the points move
+    with the machine's speed and load). None: 60 with a --minutes budget, unused with
+    --timesteps unless given."""
     device: str = "auto"
     """'auto' (CUDA when present), 'cpu', 'cuda', ..."""
     compile: bool = False
@@ -322,7 +333,7 @@ class PPOConfig(PPORun):
         check_choice("state_dtype", self.state_dtype, ("bfloat16", "float16", "float32"))
         check_int("val_episodes", self.val_episodes, low=1)
         check_int("test_episodes", self.test_episodes, low=1)
-        check_float("eval_every_s", self.eval_every_s, low=0.0)
+        self._resolve_eval_schedule()
         check_int("rollout_threads", self.rollout_threads, low=1, allow_none=True)
         check_int("update_threads", self.update_threads, low=1, allow_none=True)
         check_float("checkpoint_seconds", self.checkpoint_seconds, low=0.0)
@@ -348,6 +359,25 @@ class PPOConfig(PPORun):
         object.__setattr__(self, "out", Path(self.out))
         if self.init_from is not None:
             object.__setattr__(self, "init_from", Path(self.init_from))
+
+    def _resolve_eval_schedule(self) -> None:
+        """Check ``eval_every_steps`` / ``eval_every_s`` and fill the default: 10 validations
+        over a --timesteps budget, one a minute over a --minutes one."""
+        check_int("eval_every_steps", self.eval_every_steps, low=1, allow_none=True)
+        if self.eval_every_s is not None:
+            check_float("eval_every_s", self.eval_every_s, low=0.0)
+            if self.eval_every_steps is not None:
+                raise ValueError(
+                    f"give one validation schedule: --eval-every-steps {self.eval_every_steps} "
+                    f"(env steps, the same on any machine) or --eval-every-s "
+                    f"{self.eval_every_s:g} (wall clock), not both"
+                )
+        elif self.eval_every_steps is None:
+            if self.timesteps is not None:
+                every = max(1, self.timesteps // EVALS_PER_BUDGET)
+                object.__setattr__(self, "eval_every_steps", every)
+            else:
+                object.__setattr__(self, "eval_every_s", DEFAULT_EVAL_EVERY_S)
 
     def _check_curriculum(self) -> None:
         """Refuse a curriculum this run cannot train (see :attr:`PPORun.curriculum`)."""

@@ -16,12 +16,21 @@ A policy is an :data:`ActFn`, called on the whole batch at every step::
 
 The optimal length of an episode is the BFS shortest path from the start (Maze) or the number
 of blanks at reset (Sudoku: one correct placement per blank).
+
+``max_length_ratio`` cuts each episode once its metric is decided: with 2.0, an episode not
+solved after ``2 * optimal`` steps has failed "within 2x" whatever it does next, so it counts as
+a failure there and stops holding its wave. ``success_2x`` is then exactly what an uncapped play
+gives, at a fraction of the cost for policies that fail by wandering (a random policy on a 31x31
+maze would walk its whole ``4 * H * W`` step limit); ``success`` becomes success within the cap
+(:attr:`EvalResult.max_length_ratio` says which). A policy that takes ``live`` (see
+:data:`ActFn`; :func:`agent_act` does) runs its network only for the envs still counted.
 """
 
 from __future__ import annotations
 
 import inspect
 import math
+import numbers
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -42,10 +51,13 @@ from envs.utils import check_int
 from trm_rl.policies.carry import TRMCarryPolicy, halt_threshold_logit
 
 __all__ = [
+    "HEADLINE_RATIO",
     "ActFn",
     "EpisodeStats",
     "EvalResult",
     "agent_act",
+    "check_length_ratio",
+    "length_caps",
     "oracle_policy",
     "play_episodes",
     "random_policy",
@@ -53,11 +65,17 @@ __all__ = [
     "sb3_policy",
 ]
 
+#: The headline metric's ratio (success within 2x optimal): a cap of 2.0 decides it exactly.
+HEADLINE_RATIO = 2.0
+
 #: ``act(obs, action_masks, episode_start) -> actions``: ``obs`` the batched observation
 #: (``grid`` (B, H, W) uint8, ``action_mask`` (B, A) int8), ``action_masks`` (B, A) bool,
 #: ``episode_start`` (B,) bool (True on the first step of an env's episode: reset any recurrent
-#: state there); returns (B,) integer actions.
-ActFn = Callable[[dict[str, np.ndarray], np.ndarray, np.ndarray], np.ndarray]
+#: state there); returns (B,) integer actions. A policy may also take a keyword ``live``: (B,)
+#: bool, False for the envs whose counted episode has ended (or that pad the last wave); their
+#: actions are ignored, so it may skip computing them and return any action there
+#: (:func:`agent_act` does).
+ActFn = Callable[..., np.ndarray]
 
 
 # ------------------------------------------------------------------------------------- results
@@ -68,15 +86,23 @@ class EvalResult:
     episodes: int
     """Episodes played (one per puzzle)."""
     success: float
-    """Fraction that reached the goal (Maze) or filled the board (Sudoku)."""
+    """Fraction that reached the goal (Maze) or filled the board (Sudoku) within the episode's
+    length cap: plain success when ``max_length_ratio`` is None, else success within
+    ``max_length_ratio`` x optimal steps."""
     success_2x: float
-    """Fraction that succeeded with ``length <= 2 * optimal``: the headline metric."""
+    """Fraction that succeeded with ``length <= 2 * optimal``: the headline metric. Exact for
+    any ``max_length_ratio`` of at least 2 (or None); nan below 2, where it is not known."""
     length_ratio: float
-    """Mean of ``length / optimal`` over the successful episodes; nan if none succeeded."""
+    """Mean of ``length / optimal`` over the successful episodes (within the cap); nan if none
+    succeeded."""
     mean_length: float
-    """Mean episode length in steps (failures count up to their truncation)."""
+    """Mean episode length in steps (failures count up to their truncation or cap)."""
     mean_optimal: float
     """Mean optimal length."""
+    max_length_ratio: float | None = None
+    """The length cap the episodes were played with: each was cut as a failure after
+    ``floor(max_length_ratio * optimal)`` steps without success. None: only the env's own step
+    limit (``success`` is plain success)."""
 
     def to_dict(self) -> dict[str, int | float | None]:
         """The fields as a JSON-friendly dict (nan becomes None)."""
@@ -84,6 +110,7 @@ class EvalResult:
         for name in ("success", "success_2x", "length_ratio", "mean_length", "mean_optimal"):
             value = float(getattr(self, name))
             out[name] = None if math.isnan(value) else value
+        out["max_length_ratio"] = self.max_length_ratio
         return out
 
 
@@ -91,9 +118,11 @@ class EvalResult:
 class EpisodeStats:
     """One entry per puzzle, in the order the puzzles were given."""
 
-    length: np.ndarray  # (K,) int64 steps taken
+    length: np.ndarray  # (K,) int64 steps taken (a cut episode: its cap)
     optimal: np.ndarray  # (K,) int64 optimal length (BFS path, or blanks)
-    success: np.ndarray  # (K,) bool reached the goal / solved
+    success: np.ndarray  # (K,) bool reached the goal / solved (within the cap)
+    max_length_ratio: float | None = None
+    """The cap the episodes were played with (see :attr:`EvalResult.max_length_ratio`)."""
 
     def summary(self) -> EvalResult:
         """The :class:`EvalResult` of these episodes."""
@@ -101,13 +130,16 @@ class EpisodeStats:
         optimal = self.optimal.astype(np.float64)
         ok = self.success.astype(bool)
         ratio = float(np.mean(length[ok] / optimal[ok])) if ok.any() else math.nan
+        cap = self.max_length_ratio
+        within_2x = float(np.mean(ok & (length <= 2 * optimal)))
         return EvalResult(
             episodes=len(length),
             success=float(ok.mean()),
-            success_2x=float(np.mean(ok & (length <= 2 * optimal))),
+            success_2x=within_2x if cap is None or cap >= HEADLINE_RATIO else math.nan,
             length_ratio=ratio,
             mean_length=float(length.mean()),
             mean_optimal=float(optimal.mean()),
+            max_length_ratio=cap,
         )
 
 
@@ -145,6 +177,7 @@ def play_episodes(
     env_kwargs: dict[str, Any] | None = None,
     num_envs: int = 32,
     seed: int = 0,
+    max_length_ratio: float | None = None,
 ) -> EpisodeStats:
     """Play every puzzle exactly once and record each episode (see :func:`run_episodes`).
 
@@ -155,6 +188,7 @@ def play_episodes(
         raise ValueError(f"act must be a callable ActFn, got {type(act).__name__}")
     num_envs = check_int("num_envs", num_envs, low=1)
     seed = check_int("seed", seed, low=0)
+    ratio = check_length_ratio(max_length_ratio)
     puzzles = as_list("puzzles", puzzles)
     if not puzzles:
         raise ValueError("puzzles is empty; pass at least one puzzle to evaluate")
@@ -182,14 +216,19 @@ def play_episodes(
             # Pad the last wave with copies of its first puzzle; their episodes are ignored.
             rows = list(range(start, start + count)) + [start] * (batch - count)
             wave = {k: [v[i] for i in rows] for k, v in options.items()}
-            obs, info = env.reset(seed=seed if start == 0 else None, options=wave)
+            try:
+                obs, info = env.reset(seed=seed if start == 0 else None, options=wave)
+            except ValueError:
+                _name_bad_puzzle(game, puzzles, range(start, start + count))
+                raise
             optimal[start : start + count] = info[key][:count]
-            steps, solved = _play_wave(env, act, obs, count)
+            caps = None if ratio is None else length_caps(np.asarray(info[key]), ratio)
+            steps, solved = _play_wave(env, act, obs, count, caps)
             length[start : start + count] = steps
             success[start : start + count] = solved
     finally:
         env.close()
-    return EpisodeStats(length=length, optimal=optimal, success=success)
+    return EpisodeStats(length=length, optimal=optimal, success=success, max_length_ratio=ratio)
 
 
 def run_episodes(
@@ -201,14 +240,16 @@ def run_episodes(
     env_kwargs: dict[str, Any] | None = None,
     num_envs: int = 32,
     seed: int = 0,
+    max_length_ratio: float | None = None,
 ) -> EvalResult:
     """Play every puzzle exactly once (no bias towards short episodes) and summarise.
 
     Puzzles are played in waves of ``num_envs`` envs of the natively batched env; each env
     plays one given puzzle, and the episode is counted once, when it ends (terminated or
-    truncated by the env's own step limit). Envs that finish keep stepping on autoreset pool
-    puzzles until the wave ends; those episodes are ignored, as are the padding envs of the last
-    wave. Every step calls ``act`` on the whole wave (``episode_start`` marks first steps).
+    truncated by the env's own step limit, or cut at its length cap). Envs that finish keep
+    stepping on autoreset pool puzzles until the wave ends; those episodes are ignored, as are
+    the padding envs of the last wave. A wave ends as soon as each of its counted episodes has
+    ended. Every step calls ``act`` on the whole wave (``episode_start`` marks first steps).
 
     :param env_id: a registered ``trm_rl/...`` id.
     :param act: the policy (see :data:`ActFn`).
@@ -220,8 +261,13 @@ def run_episodes(
         ``pool_size=1``: it never draws a pool maze that counts.
     :param num_envs: envs per wave.
     :param seed: seed of the env's first reset (the env's draws never reach a counted episode).
+    :param max_length_ratio: cut an episode as a failure once it has taken
+        ``floor(max_length_ratio * optimal)`` steps without success (>= 1; the env's step limit
+        still applies). 2.0 decides ``success_2x`` exactly as an uncapped play would, and
+        ``success`` then means success within 2x optimal; None: no cap (plain success).
     :raises ValueError: for an unknown id, a bad puzzle (naming its index), a solution count
-        that is not one per puzzle, or an ``act`` that returns the wrong shape or dtype.
+        that is not one per puzzle, a ratio below 1, or an ``act`` that returns the wrong shape
+        or dtype.
     """
     return play_episodes(
         env_id,
@@ -231,19 +277,53 @@ def run_episodes(
         env_kwargs=env_kwargs,
         num_envs=num_envs,
         seed=seed,
+        max_length_ratio=max_length_ratio,
     ).summary()
+
+
+def check_length_ratio(value: Any) -> float | None:
+    """``max_length_ratio`` as a float >= 1, or None.
+
+    :raises ValueError: saying what to pass instead.
+    """
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value >= 1.0:
+        raise ValueError(
+            f"max_length_ratio must be a number >= 1 (episodes are cut after that many times "
+            f"their optimal length; 2.0 keeps success_2x exact) or None for no cap, got "
+            f"{value!r}"
+        )
+    if not math.isfinite(value):
+        raise ValueError(
+            f"max_length_ratio must be finite, got {value!r}; pass None to play without a cap"
+        )
+    return float(value)
+
+
+def length_caps(optimal: np.ndarray, ratio: float) -> np.ndarray:
+    """The most steps an episode may take and still be within ``ratio`` x ``optimal``:
+    ``floor(ratio * optimal)`` (at least 1), with a relative tolerance so that a ratio written
+    in decimal (1.1 x 10) is not floored below its exact product.
+
+    :param optimal: (B,) optimal lengths.
+    :return: (B,) int64 caps.
+    """
+    exact = ratio * np.asarray(optimal, dtype=np.float64)
+    return np.maximum(1, np.floor(exact * (1 + 1e-12))).astype(np.int64)
 
 
 def _reset_options(
     game: str, env: gym.vector.VectorEnv, puzzles: list, solutions: list | None
 ) -> dict[str, list]:
-    """Per-puzzle reset options, each puzzle parsed once here so an error names its index."""
+    """Per-puzzle reset options, each puzzle parsed once here so an error names its index (a
+    maze's path from S to G is checked by the env's reset; see :func:`_name_bad_puzzle`)."""
     grid_shape = env.single_observation_space["grid"].shape
     parsed, solved = [], []
     for i, puzzle in enumerate(puzzles):
         try:
             if game == "maze":
-                parsed.append(parse_maze(puzzle, grid_shape))
+                parsed.append(parse_maze(puzzle, grid_shape, check_solvable=False))
             else:
                 answer = None if solutions is None else solutions[i]
                 p = puzzle_from_input(puzzle, answer, grid_shape[0])
@@ -254,11 +334,41 @@ def _reset_options(
     return {"puzzles": parsed} if game == "maze" else {"puzzles": parsed, "solutions": solved}
 
 
+def _takes_live(act: ActFn) -> bool:
+    """Whether ``act`` takes the ``live`` keyword of :data:`ActFn`."""
+    try:
+        return "live" in inspect.signature(act).parameters
+    except (TypeError, ValueError):  # a callable without a readable signature
+        return False
+
+
+def _name_bad_puzzle(game: str, puzzles: list, indices: range) -> None:
+    """After a reset refused a wave: raise the error of its first unsolvable maze, naming the
+    maze's index in ``puzzles`` (the env names its row in the wave). Returns for Sudoku, or
+    when every maze is solvable (the caller re-raises the env's error)."""
+    if game != "maze":
+        return
+    for i in indices:
+        try:
+            parse_maze(puzzles[i])
+        except ValueError as e:
+            raise ValueError(f"puzzles[{i}]: {e}") from None
+
+
 def _play_wave(
-    env: gym.vector.VectorEnv, act: ActFn, obs: dict[str, np.ndarray], count: int
+    env: gym.vector.VectorEnv,
+    act: ActFn,
+    obs: dict[str, np.ndarray],
+    count: int,
+    caps: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Step until the first ``count`` envs have each finished one episode.
 
+    An episode still running after ``caps[i]`` steps ends there as a failure; its env goes on
+    stepping with the wave (a batched env cannot stop one row) but no longer holds it open, and a
+    policy that takes ``live`` (see :data:`ActFn`) no longer acts for it.
+
+    :param caps: (B,) most steps per counted episode (None: the env's own limit only).
     :return: (count,) steps and (count,) success of those episodes.
     """
     batch = env.num_envs
@@ -266,8 +376,11 @@ def _play_wave(
     steps = np.zeros(batch, dtype=np.int64)
     success = np.zeros(batch, dtype=bool)
     starts = np.ones(batch, dtype=bool)
+    taken = 0  # steps since the wave's reset: every counted episode started there
+    takes_live = _takes_live(act)
     while active.any():
-        actions = np.asarray(act(obs, env.action_masks(), starts.copy()))
+        extra = {"live": active.copy()} if takes_live else {}
+        actions = np.asarray(act(obs, env.action_masks(), starts.copy(), **extra))
         if actions.shape != (batch,) or actions.dtype.kind not in "iu":
             raise ValueError(
                 f"act returned {actions.dtype} actions of shape {actions.shape}; it must "
@@ -281,6 +394,11 @@ def _play_wave(
             steps[ended] = final["steps"][ended]
             success[ended] = final["is_success"][ended]
             active &= ~ended
+        taken += 1
+        if caps is not None:
+            cut = active & (caps <= taken)
+            steps[cut] = taken  # a failure at its cap (success stays False)
+            active &= ~cut
     return steps[:count], success[:count]
 
 
@@ -341,7 +459,8 @@ def agent_act(
     It feeds the policy's tensors directly instead of going through ``predict`` (which checks
     the trained observation shape), so a size-agnostic policy (TRM with ``mixer="conv"``, the
     conv baseline) also acts on grids of other sizes. A ``trm-carry`` policy keeps each env's
-    state and resets it at ``episode_start``.
+    state and resets it at ``episode_start``. It takes ``live`` (see :data:`ActFn`): the network
+    runs only on the envs whose action counts (the others get their first legal action).
 
     :param agent: an SB3 agent whose policy is a ``MaskableActorCriticPolicy`` (ours are).
     :param deterministic: take the most likely legal action (else sample).
@@ -350,7 +469,7 @@ def agent_act(
     :param halt_threshold: ``trm-carry`` with ACT thinking time: stop thinking once
         ``sigmoid(q_halt)`` exceeds this (default: the policy's, 0.5); higher thinks longer.
     :return: the policy; for ``trm-carry`` its attribute ``think_steps`` is ``[rounds, actions]``
-        summed over every action it took (divide for the mean thinking rounds per action).
+        summed over every action it computed (divide for the mean thinking rounds per action).
     """
     policy = getattr(agent, "policy", None)
     if policy is None or not hasattr(policy, "get_distribution"):
@@ -365,32 +484,49 @@ def agent_act(
         halt_threshold_logit(halt_threshold)  # a clear error before any episode
     state: dict[str, Any] = {}
 
-    def act(obs: dict[str, np.ndarray], masks: np.ndarray, starts: np.ndarray) -> np.ndarray:
-        tensors = {k: torch.as_tensor(np.asarray(v), device=policy.device) for k, v in obs.items()}
+    def act(
+        obs: dict[str, np.ndarray],
+        masks: np.ndarray,
+        starts: np.ndarray,
+        live: np.ndarray | None = None,
+    ) -> np.ndarray:
+        masks = np.asarray(masks, dtype=bool)
+        out = masks.argmax(axis=1).astype(np.int64)  # rows not acted for: a legal action
+        rows = np.arange(len(masks)) if live is None else np.flatnonzero(live)
+        if not len(rows):
+            return out
+        tensors = {
+            k: torch.as_tensor(np.asarray(v)[rows], device=policy.device) for k, v in obs.items()
+        }
         with torch.no_grad():
             if isinstance(policy, TRMCarryPolicy):
-                batch, grid = tensors["grid"].shape[0], tuple(tensors["grid"].shape[1:])
+                batch, grid = len(masks), tuple(tensors["grid"].shape[1:])
                 current = state.get("z")
                 if current is None or current.shape[0] != batch or state.get("grid") != grid:
                     current = policy.initial_state(batch, grid)  # type: ignore[arg-type]
                     state["grid"] = grid
-                start = torch.as_tensor(np.asarray(starts, dtype=bool), device=policy.device)
+                index = torch.as_tensor(rows, device=policy.device)
+                start = torch.as_tensor(np.asarray(starts, dtype=bool)[rows], device=policy.device)
                 default = policy.halt_threshold
                 if halt_threshold is not None:
                     policy.halt_threshold = halt_threshold
                 try:
-                    actions, _, _, _, state["z"] = policy.step_state(
-                        tensors, current, start, masks, deterministic, adaptive=adaptive
-                    )
+                    actions, _, _, _, after = policy.step_state(
+                        tensors, current[index], start, masks[rows], deterministic,
+                        adaptive=adaptive,
+                    )  # fmt: skip
                 finally:
                     policy.halt_threshold = default
+                current[index] = after.to(current.dtype)
+                state["z"] = current
                 rounds = policy.last_think_steps
                 act.think_steps[0] += int(rounds.sum())  # type: ignore[attr-defined]
                 act.think_steps[1] += rounds.numel()  # type: ignore[attr-defined]
             else:
-                distribution = policy.get_distribution(tensors, action_masks=masks)
+                distribution = policy.get_distribution(tensors, action_masks=masks[rows])
                 actions = distribution.get_actions(deterministic=deterministic)
-        return actions.cpu().numpy().astype(np.int64).reshape(-1)
+        out[rows] = actions.cpu().numpy().astype(np.int64).reshape(-1)
+        return out
 
     act.think_steps = [0, 0]  # type: ignore[attr-defined]
     return act

@@ -11,10 +11,19 @@ A run directory holds:
   :func:`~trm_rl.policies.evaluate.heldout_split`); Sudoku runs also keep their training CSV
   under ``data/``;
 - ``metrics.csv`` and TensorBoard events with the same keys: SB3's ``rollout/*``, ``train/*``
-  (the PPO losses) and ``time/*``, plus ``val/*`` (success, success within 2x optimal, length /
-  optimal on the validation puzzles, deterministic actions) and ``time/train_minutes``,
-  ``time/sps_train`` (env steps per second of training, validation excluded), and with a
-  ``--curriculum`` ``curriculum/stage`` (0, 1, ...) and ``curriculum/size`` (the maze side).
+  (the PPO losses) and ``time/*``, plus ``val/*`` (``val/success_2x``: success within 2x optimal,
+  ``val/length_ratio``: length / optimal of those successes, on the validation puzzles with
+  deterministic actions), ``time/train_minutes``, ``time/sps_train`` (env steps per second of
+  training, validation excluded), ``time/eval_minutes`` (wall minutes spent validating) and
+  ``time/eval_fraction`` (their share of training + validation), and with a ``--curriculum``
+  ``curriculum/stage`` (0, 1, ...) and ``curriculum/size`` (the maze side).
+
+Validation is cheap by construction: it plays with a 2x length cap
+(:data:`~trm_rl.policies.evaluate.HEADLINE_RATIO`), so an episode stops as soon as it has failed
+"within 2x optimal" and ``val/success_2x`` is exactly what an uncapped play gives (plain success
+is not decided there and is not logged; ``trm-rl evaluate-ppo`` reports it on the test split). It
+runs at fixed env steps (``--eval-every-steps``, by default 10 times over a ``--timesteps``
+budget), or on the clock (``--eval-every-s``, the default for ``--minutes`` budgets).
 
 A curriculum (``--curriculum 5 7`` on a 9x9 env) trains on growing mazes: the stages share
 ``--timesteps`` evenly, stage ``i`` of ``k`` starting at the first rollout boundary at or past
@@ -58,7 +67,14 @@ from trm_rl.policies.config import (
     make_env_spec,
     resolve_ppo,
 )
-from trm_rl.policies.evaluate import agent_act, oracle_policy, random_policy, run_episodes
+from trm_rl.policies.evaluate import (
+    HEADLINE_RATIO,
+    agent_act,
+    check_length_ratio,
+    oracle_policy,
+    random_policy,
+    run_episodes,
+)
 from trm_rl.policies.split import Split, heldout_split
 from trm_rl.policies.vec_env import make_sb3_vec_env
 from trm_rl.utils import resolve_device, set_seed
@@ -66,17 +82,28 @@ from trm_rl.utils import resolve_device, set_seed
 AGENT = "agent.zip"
 HELDOUT = "heldout.npz"
 METRICS = "metrics.csv"
-
-
+#: Most envs per validation wave (one policy forward per step on all of them).
+VAL_WAVE = 64
+#: Validation seconds so far, saved with the agent beside ``trm_train_seconds``.
+EVAL_SECONDS = "trm_eval_seconds"
 # ---------------------------------------------------------------------------------- helpers
 def _threads(n: int | None) -> None:
     if n is not None and torch.get_num_threads() != n:
         torch.set_num_threads(n)
 
 
-def _save_agent(agent: Any, run_dir: Path, train_seconds: float) -> None:
+def _save_agent(agent: Any, run_dir: Path, train_seconds: float, eval_seconds: float) -> None:
     agent.trm_train_seconds = float(train_seconds)  # saved with the agent's attributes
+    setattr(agent, EVAL_SECONDS, float(eval_seconds))
     atomic_write_file(run_dir / AGENT, lambda tmp: agent.save(tmp))
+
+
+def even_waves(episodes: int, most: int) -> int:
+    """Envs per wave that play ``episodes`` in as few waves of at most ``most`` envs as
+    possible, all about equally full: 200 puzzles play as 4 waves of 50, not 3 of 64 and one
+    of 8 padded to 64 (every step of a wave runs the policy on all of its envs)."""
+    waves = -(-episodes // most)
+    return -(-episodes // waves)
 
 
 def read_ppo_config(run_dir: str | Path) -> dict[str, Any]:
@@ -254,10 +281,13 @@ class RunCallback(BaseCallback):
         val: tuple[np.ndarray, np.ndarray | None],
         train_seconds: float,
         total_timesteps: int | None,
+        eval_seconds: float = 0.0,
     ) -> None:
         super().__init__()
         self.cfg, self.run_dir, self.split, self.val = cfg, run_dir, split, val
         self.train_seconds = train_seconds
+        self.eval_seconds = eval_seconds
+        """Wall seconds of validation so far (the run's, across resumes)."""
         self.budget_s = None if cfg.minutes is None else 60.0 * cfg.minutes
         self.total_timesteps = total_timesteps
         self.bar = runs.RunProgress("ppo", False)
@@ -285,23 +315,40 @@ class RunCallback(BaseCallback):
         self._t0 = time.perf_counter()
         self._start_steps = self.num_timesteps
         self._last_eval = self.elapsed() if self.num_timesteps else -math.inf
+        self._last_eval_steps = self.num_timesteps if self.num_timesteps else -1
         self._last_ckpt = time.perf_counter()
         self._first = True
         self.bar = runs.RunProgress("ppo", self.cfg.progress)
 
     def _on_rollout_start(self) -> None:
         if not self._first:  # an update just finished: the agent is consistent here
-            if self.elapsed() - self._last_eval >= self.cfg.eval_every_s:
+            if self.validation_due():
                 self.validate()
             if time.perf_counter() - self._last_ckpt >= self.cfg.checkpoint_seconds:
                 self.checkpoint()
         self._first = False
         _threads(self.cfg.rollout_threads)
 
-    def _on_rollout_end(self) -> None:
-        _threads(self.cfg.update_threads)
+    def validation_due(self) -> bool:
+        """Whether a validation is due at this rollout boundary: a multiple of
+        ``eval_every_steps`` passed since the last one (a fresh run: at its first boundary), or
+        ``eval_every_s`` seconds of training."""
+        every = self.cfg.eval_every_steps
+        if every is not None:
+            return self.num_timesteps // every > self._last_eval_steps // every
+        return self.elapsed() - self._last_eval >= (self.cfg.eval_every_s or 0.0)
+
+    def _record_times(self) -> None:
         train_s = self.elapsed()
         self.logger.record("time/train_minutes", train_s / 60.0)
+        self.logger.record("time/eval_minutes", self.eval_seconds / 60.0)
+        total = train_s + self.eval_seconds
+        if total > 0:
+            self.logger.record("time/eval_fraction", self.eval_seconds / total)
+
+    def _on_rollout_end(self) -> None:
+        _threads(self.cfg.update_threads)
+        self._record_times()
         session_s = time.perf_counter() - self._t0
         steps = self.num_timesteps - self._start_steps
         if session_s > 0:
@@ -322,7 +369,8 @@ class RunCallback(BaseCallback):
         return self.budget_s is None or self.elapsed() < self.budget_s
 
     def validate(self) -> dict[str, float]:
-        """Play the validation puzzles with deterministic actions and log ``val/*``."""
+        """Play the validation puzzles with deterministic actions, each episode cut once it has
+        failed within 2x optimal, and log ``val/success_2x`` and ``val/length_ratio``."""
 
         def run() -> dict[str, float]:
             puzzles, solutions = self.val
@@ -332,22 +380,22 @@ class RunCallback(BaseCallback):
                 puzzles,
                 solutions=solutions,
                 env_kwargs=self.split.eval_env_kwargs,
-                num_envs=min(64, len(puzzles)),
+                num_envs=even_waves(len(puzzles), VAL_WAVE),
                 seed=0,
+                max_length_ratio=HEADLINE_RATIO,
             )
             self.model.policy.set_training_mode(False)
-            return {
-                "val/success": result.success,
-                "val/success_2x": result.success_2x,
-                "val/length_ratio": result.length_ratio,
-            }
+            return {"val/success_2x": result.success_2x, "val/length_ratio": result.length_ratio}
 
         _threads(self.cfg.rollout_threads)
+        start = time.perf_counter()
         values = self._pause(run)
+        self.eval_seconds += time.perf_counter() - start
         for key, value in values.items():
             self.logger.record(key, value)
         self.last_val = values
         self._last_eval = self.elapsed()
+        self._last_eval_steps = self.num_timesteps
         self.bar.log(
             f"{self.num_timesteps} steps, {self.elapsed() / 60:.1f} min: "
             + "  ".join(f"{k} {v:.3f}" for k, v in values.items())
@@ -356,12 +404,14 @@ class RunCallback(BaseCallback):
 
     def checkpoint(self) -> None:
         """Replace ``agent.zip`` atomically (with the training seconds so far)."""
-        self._pause(lambda: _save_agent(self.model, self.run_dir, self.elapsed()))
+        self._pause(
+            lambda: _save_agent(self.model, self.run_dir, self.elapsed(), self.eval_seconds)
+        )
         self._last_ckpt = time.perf_counter()
 
     def _on_training_end(self) -> None:
         self.validate()
-        self.logger.record("time/train_minutes", self.elapsed() / 60.0)
+        self._record_times()
         self.logger.record("time/total_timesteps", self.num_timesteps)
         self._record_stage()
         self.logger.dump(self.num_timesteps)
@@ -459,9 +509,11 @@ def train_ppo(cfg: PPOConfig) -> Path:
             arrays["test_solutions"] = split.eval_solutions[cfg.val_episodes :]
         atomic_write_file(run_dir / HELDOUT, lambda tmp: np.savez_compressed(tmp, **arrays))
     venv = make_sb3_vec_env(cfg.env.id, cfg.ppo.n_envs, seed=cfg.seed, **split.train_env_kwargs)
+    eval_seconds = 0.0
     if resuming:
         agent = load_agent(run_dir, device=str(device), env=venv)
         train_seconds = float(getattr(agent, "trm_train_seconds", 0.0))
+        eval_seconds = float(read_agent_file(run_dir / AGENT).data.get(EVAL_SECONDS, 0.0))
         if cfg.timesteps is not None:
             runs.refuse_finished(agent.num_timesteps >= cfg.timesteps, f"{cfg.timesteps} env steps")
     else:
@@ -481,7 +533,7 @@ def train_ppo(cfg: PPOConfig) -> Path:
         make_logger(run_dir, cfg.tensorboard, agent.num_timesteps if resuming else None)
     )
     remaining = None if cfg.timesteps is None else max(0, cfg.timesteps - agent.num_timesteps)
-    callback = RunCallback(cfg, run_dir, split, val, train_seconds, cfg.timesteps)
+    callback = RunCallback(cfg, run_dir, split, val, train_seconds, cfg.timesteps, eval_seconds)
     if remaining == 0:
         return run_dir
     stages = curriculum_stages(cfg)
@@ -524,6 +576,7 @@ def evaluate_ppo(
     stochastic: bool = True,
     halt_thresholds: tuple[float, ...] = (),
     fixed_rounds: tuple[int, ...] = (),
+    max_length_ratio: float | None = None,
 ) -> dict[str, Any]:
     """Score a PPO run on held-out puzzles, beside a uniform random legal policy and the oracle.
 
@@ -546,6 +599,11 @@ def evaluate_ppo(
     :param fixed_rounds: ``trm-carry`` with ACT thinking time: also play greedily thinking
         exactly this many rounds at every step (``deterministic_rounds_<k>``), at most
         ``think_rounds``.
+    :param max_length_ratio: cut every episode as a failure after ``floor(ratio x optimal)``
+        steps (>= 2 keeps ``success_2x`` exact; ``success`` is then success within the cap, and
+        each result's ``max_length_ratio`` says so). Default None: each policy plays once to
+        the env's step limit, which decides both ``success_2x`` (the same as a 2x-capped play)
+        and plain ``success``.
     """
     run_dir = Path(run_dir)
     config = read_ppo_config(run_dir)
@@ -577,9 +635,11 @@ def evaluate_ppo(
         raise ValueError(f"--episodes must be >= 1, got {episodes}")
     if max_steps is not None:
         eval_kwargs["max_steps"] = check_int("--max-steps", max_steps, low=1)
+    ratio = check_length_ratio(max_length_ratio)
     board = board[:episodes]
     solutions = None if solutions is None else solutions[:episodes]
-    common = {"solutions": solutions, "env_kwargs": eval_kwargs, "num_envs": 64, "seed": seed}
+    common = {"solutions": solutions, "env_kwargs": eval_kwargs, "num_envs": 64, "seed": seed,
+              "max_length_ratio": ratio}  # fmt: skip
     torch.manual_seed(seed)
     report: dict[str, Any] = {
         "run": str(run_dir),
@@ -589,6 +649,7 @@ def evaluate_ppo(
         "train_timesteps": int(agent.num_timesteps),
         "train_minutes": float(getattr(agent, "trm_train_seconds", 0.0)) / 60.0,
         "max_steps": max_steps,
+        "max_length_ratio": ratio,
     }
     think_rounds = getattr(agent.policy, "think_rounds", None)
     if (halt_thresholds or fixed_rounds) and think_rounds is None:
