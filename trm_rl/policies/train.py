@@ -86,6 +86,8 @@ METRICS = "metrics.csv"
 VAL_WAVE = 64
 #: Validation seconds so far, saved with the agent beside ``trm_train_seconds``.
 EVAL_SECONDS = "trm_eval_seconds"
+
+
 # ---------------------------------------------------------------------------------- helpers
 def _threads(n: int | None) -> None:
     if n is not None and torch.get_num_threads() != n:
