@@ -32,6 +32,7 @@ import tyro
 from envs.utils import atomic_write_file
 from experiments.collect import CURVE_FIELDS, merge_rows, rounded, training_minutes
 from experiments.plot import plot_study
+from trm_rl.pretrained import card, list_models
 
 RUN_FIELDS = [
     "study", "run", "regime", "task", "variant", "group", "K", "seed", "params", "minutes",
@@ -107,7 +108,11 @@ def variant_of(config: dict) -> str:
 def pretrain_minutes(config: dict) -> float:
     """Training minutes of the supervised run a policy was initialised from (0 without one)."""
     init = run_options(config).get("init_from")
-    return training_minutes(init) if init else 0.0
+    if not init:
+        return 0.0
+    if not Path(init).exists() and init in list_models():  # a shipped model: its card says
+        return float(card(init).get("train_seconds", 0.0)) / 60
+    return training_minutes(init)
 
 
 def _value(result: dict | None, key: str) -> float | str:

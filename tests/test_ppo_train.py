@@ -214,7 +214,7 @@ def test_init_from_copies_the_supervised_trm(tmp_path: Path) -> None:
     assert cfg.ppo.learning_rate == 3e-5 == recipe.init_learning_rate
     scratch = resolve_ppo(dataclasses.replace(args, init_from=None))
     assert scratch.ppo.learning_rate == 3e-4
-    with pytest.raises(ValueError, match="pass the --out folder of trm-rl train-supervised"):
+    with pytest.raises(ValueError, match="pass the --out folder of a trm-rl train-supervised run"):
         train_ppo(tiny_run(tmp_path / "q", init_from=tmp_path / "missing"))
 
 
@@ -392,3 +392,28 @@ def test_a_resumed_curriculum_continues_in_its_stage(
 def test_curriculum_refusals(tmp_path: Path, env: str, changes: dict, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         curriculum_run(tmp_path, **{"env": env, "timesteps": 256, **changes})
+
+
+def test_init_from_takes_a_shipped_model_by_name(tmp_path: Path) -> None:
+    """--init-from maze-11x11: the shipped conv TRM initialises a 9x9 maze policy (the conv
+    mixer takes any grid), its card's training minutes count as pre-training."""
+    from experiments.ppo_results import pretrain_minutes
+    from trm_rl.policies.agents import build_agent
+    from trm_rl.policies.vec_env import make_sb3_vec_env
+    from trm_rl.pretrained import card, load_pretrained
+
+    args = tiny_args(tmp_path / "p", env="trm_rl/Maze-9x9-v0", timesteps=16, model_set=(),
+                     init_from=Path("maze-11x11"), env_set=POOL)  # fmt: skip
+    cfg = resolve_ppo(args)
+    shipped = load_pretrained("maze-11x11", "cpu")
+    assert cfg.model.hidden_size == shipped.config.hidden_size and cfg.model.seq_len == 81
+    venv = make_sb3_vec_env(cfg.env.id, 2, seed=0, **cfg.env.kwargs)
+    agent, _ = build_agent(cfg, venv, torch.device("cpu"))
+    for key, value in shipped.state_dict().items():
+        torch.testing.assert_close(agent.policy.trm.state_dict()[key], value)
+    stored = {"format": 2, "regime": "ppo", "config": cfg.to_dict()}
+    assert pretrain_minutes(stored) == pytest.approx(card("maze-11x11")["train_seconds"] / 60)
+    with pytest.raises(ValueError, match="is a sudoku model; this env plays maze"):
+        resolve_ppo(dataclasses.replace(args, init_from=Path("sudoku-4x4")))
+    with pytest.raises(ValueError, match="neither a run folder nor a shipped model"):
+        resolve_ppo(dataclasses.replace(args, init_from=Path("maze-99x99")))

@@ -28,7 +28,7 @@ from trm_rl.data.config import DataConfig
 from trm_rl.model.config import TRMConfig
 from trm_rl.policies.baselines import matched_conv_policy_kwargs, matched_mlp_policy_kwargs
 from trm_rl.policies.carry import CarryMaskablePPO, TRMCarryPolicy
-from trm_rl.policies.config import PPOConfig
+from trm_rl.policies.config import PPOConfig, shipped_init
 from trm_rl.policies.frozen import (
     FrozenCarryMaskablePPO,
     FrozenCarryPolicy,
@@ -36,6 +36,7 @@ from trm_rl.policies.frozen import (
     FrozenTRMPolicy,
 )
 from trm_rl.policies.trm_policy import TRMPolicy
+from trm_rl.pretrained import card, load_pretrained
 from trm_rl.runs import read_config
 from trm_rl.supervised.commands import load_run
 
@@ -114,11 +115,13 @@ def trm_policy_params(model_cfg: TRMConfig, obs_space: Any, act_space: Any) -> i
 
 
 def load_supervised_trm(trm: torch.nn.Module, run_dir: Path) -> None:
-    """Copy the evaluated (EMA) weights of a supervised run into a policy's TRM.
+    """Copy the evaluated (EMA) weights of a supervised run (or a shipped model, by name) into a
+    policy's TRM.
 
     :raises ValueError: when the run is missing or its weights do not fit (another preset).
     """
-    model, _ = load_run(run_dir, device="cpu")
+    name = shipped_init(run_dir)
+    model = load_pretrained(name, "cpu") if name else load_run(run_dir, device="cpu")[0]
     source = model.state_dict()
     target = trm.state_dict()
     problems = [k for k in target if k not in source or source[k].shape != target[k].shape]
@@ -139,10 +142,9 @@ def supervised_heldout_solutions(run_dir: str | Path) -> np.ndarray | None:
         policy initialised from one on another maze size, or accept that a repeat of one of
         millions of random mazes is improbable).
     """
-    stored = read_config(Path(run_dir), "supervised")
-    data_cfg = DataConfig(
-        **{k: tuple(v) if isinstance(v, list) else v for k, v in stored["data"].items()}
-    )
+    name = shipped_init(run_dir)
+    fields = card(name)["data"] if name else read_config(Path(run_dir), "supervised")["data"]
+    data_cfg = DataConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()})
     data = make_data(data_cfg)
     if data.kind != "sudoku":
         return None

@@ -37,6 +37,7 @@ from trm_rl.data.config import DataConfig
 from trm_rl.model.checkpoint import load_config
 from trm_rl.model.config import TRMConfig
 from trm_rl.overrides import combine, overrides_of, parse_key_values, set_fields
+from trm_rl.pretrained import card, list_models, model_folder
 from trm_rl.runs import read_config
 from trm_rl.supervised import state as run_state
 from trm_rl.supervised.config import check_budget
@@ -254,8 +255,9 @@ class PPORun:
     resume: bool = False
     """Continue the run in ``out`` from its last checkpoint (envs restart their episodes)."""
     init_from: Path | None = None
-    """A supervised run directory (trm-rl train-supervised --out) whose TRM weights initialise
-    the policy's TRM (same game; another grid size only for mixer='conv')."""
+    """A supervised run directory (trm-rl train-supervised --out) or a shipped model's name
+    (trm-rl models, e.g. maze-11x11) whose TRM weights initialise the policy's TRM (same game;
+    another grid size only for mixer='conv')."""
     think_steps: int = 1
     """TRM supervision steps per env step (TRM policies; the earlier ones without gradients)."""
     think_rounds: int | None = None
@@ -632,12 +634,45 @@ def _grid_shape(env: EnvSpec) -> tuple[int, int]:
     return int(rows), int(cols)
 
 
+def shipped_init(init_from: Path | str) -> str | None:
+    """The shipped model ``--init-from`` names (``trm-rl models``), or None for a run folder.
+
+    A path that exists is a run folder, whatever its name.
+
+    :raises ValueError: for a value that is neither an existing folder nor a shipped model.
+    """
+    text = str(init_from)
+    if Path(text).exists():
+        return None
+    if text in list_models():
+        return text
+    raise ValueError(
+        f"--init-from {text!r} is neither a run folder nor a shipped model; pass the --out "
+        f"folder of a trm-rl train-supervised run or one of {list_models()} (trm-rl models)"
+    )
+
+
 def supervised_trm_config(run_dir: Path, game: str) -> TRMConfig:
-    """The TRM config of a supervised run, checked to be a TRM of ``game``.
+    """The TRM config of a supervised run or shipped model (:func:`shipped_init`), checked to
+    be a TRM of ``game``.
 
     :raises ValueError: for a folder that is not a finished supervised run, a baseline, or a
         run of the other game.
     """
+    name = shipped_init(run_dir)
+    if name is not None:
+        kind = card(name)["game"]
+        if kind != game:
+            raise ValueError(
+                f"--init-from {name!r} is a {kind} model; this env plays {game}: initialise "
+                f"from a {game} model or run"
+            )
+        base = load_config(model_folder(name))
+        if not isinstance(base, TRMConfig):
+            raise ValueError(
+                f"--init-from {name!r} is not a TRM; only TRMs initialise a TRM policy"
+            )
+        return base
     stored = read_config(run_dir, "supervised")
     kind = stored.get("resolved", {}).get("kind") or grid_info(_data_config(stored["data"])).kind
     if kind != game:
