@@ -226,3 +226,20 @@ def test_build_agent_picks_the_cached_variants_for_freeze_trm(tmp_path: Path) ->
         agent, info = build_agent(cfg, venv, torch.device("cpu"))
         assert isinstance(agent, algo) and info["algorithm"] == algo.__name__
         assert CARRY_KEY not in agent.rollout_buffer.observations
+
+
+def test_frozen_carry_with_act_thinking_trains_its_halting_head() -> None:
+    """--freeze-trm --think-rounds: the halting pass reads the rollout's env observations (the
+    buffer also holds cached trunk features, which are not an observation) and moves the
+    halting head; the trunk stays."""
+    venv = make_sb3_vec_env(MAZE, 4, seed=0)
+    policy_kwargs = {"model": small(MAZE, True), "freeze_trm": True, "think_rounds": 3}
+    agent = FrozenCarryMaskablePPO(FrozenCarryPolicy, venv, policy_kwargs=policy_kwargs,
+                                   n_steps=16, batch_size=32, n_epochs=1, seed=0, device="cpu")  # fmt: skip
+    agent.policy.reset_halting_head()
+    before = {k: v.clone() for k, v in agent.policy.state_dict().items()}
+    agent.learn(128)
+    after = agent.policy.state_dict()
+    changed = {k for k, v in after.items() if not torch.equal(before[k], v)}
+    assert any(k.startswith("mlp_extractor.model.q_head.") for k in changed)
+    assert all(k.startswith(HEADS) for k in changed)

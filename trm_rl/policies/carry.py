@@ -299,8 +299,9 @@ class TRMCarryPolicy(TRMPolicy):
         :return: ``(q_halt [B] with gradients into the halting head only, target [B])``;
             the target is 1 where one more round leaves the greedy legal action unchanged.
         """
-        obs = dict(obs)
-        state = obs.pop(CARRY_KEY)
+        state = obs[CARRY_KEY]
+        # Only the env's keys: a frozen-trunk buffer also stores cached trunk features.
+        obs = {k: v for k, v in obs.items() if k in self.observation_space.spaces}
         tokens = self.extract_features(obs)
         with torch.no_grad():
             z_now, after = self.body.think(tokens, state, steps=1)
