@@ -63,6 +63,10 @@ GAMES: dict[type, str] = {MazeConfig: "maze", SudokuConfig: "sudoku"}
 EVALS_PER_BUDGET = 10
 #: Seconds of training between validations of a --minutes budget when none is given.
 DEFAULT_EVAL_EVERY_S = 60.0
+#: Validation and test puzzles of a run that sets neither (fewer when they do not fit the env's
+#: puzzles: :func:`trm_rl.policies.train.fit_eval_sizes`).
+DEFAULT_VAL_EPISODES = 200
+DEFAULT_TEST_EPISODES = 1000
 
 
 # --------------------------------------------------------------------------------------- env
@@ -273,10 +277,16 @@ class PPORun:
     layout of a training maze, whatever its start and goal), 'puzzle' (no identical puzzle) or
     'auto' (layout for mazes of at least 7x7 and maze files; puzzle for 5x5 mazes, whose ~90
     layouts all fit in a pool, and for Sudoku)."""
-    val_episodes: int = 200
-    """Held-out validation puzzles played at each evaluation (deterministic actions)."""
-    test_episodes: int = 1000
-    """Held-out test puzzles reserved for trm-rl evaluate-ppo."""
+    val_episodes: int | None = None
+    """Held-out validation puzzles played at each evaluation (deterministic actions). Unset: 200,
+    fewer when the env's puzzles cannot hold that many out (see test_episodes); config.json
+    stores the number used."""
+    test_episodes: int | None = None
+    """Held-out test puzzles reserved for trm-rl evaluate-ppo. Unset: 1000. When the env's fixed
+    puzzle set (a Sudoku pool, the Sudoku solutions --init-from held out, a maze file) cannot
+    hold out the defaults beside a training pool, the unset sizes shrink to at most half of it
+    (split 1:5 when both are unset) and a note says so. A size you set is used as given, or
+    refused when it does not fit."""
     eval_every_steps: int | None = None
     """Validate at the first rollout boundary at or past every multiple of this many env steps:
     the same points on any machine (a fresh run also validates after its first rollout, every
@@ -333,8 +343,8 @@ class PPOConfig(PPORun):
         check_int("think_steps", self.think_steps, low=1)
         check_int("think_rounds", self.think_rounds, low=1, allow_none=True)
         check_choice("state_dtype", self.state_dtype, ("bfloat16", "float16", "float32"))
-        check_int("val_episodes", self.val_episodes, low=1)
-        check_int("test_episodes", self.test_episodes, low=1)
+        check_int("val_episodes", self.val_episodes, low=1, allow_none=True)
+        check_int("test_episodes", self.test_episodes, low=1, allow_none=True)
         self._resolve_eval_schedule()
         check_int("rollout_threads", self.rollout_threads, low=1, allow_none=True)
         check_int("update_threads", self.update_threads, low=1, allow_none=True)
@@ -700,6 +710,8 @@ def _data_config(fields: dict[str, Any]) -> DataConfig:
 
 
 __all__ = [
+    "DEFAULT_TEST_EPISODES",
+    "DEFAULT_VAL_EPISODES",
     "ENV_CONFIGS",
     "LEGACY_POLICIES",
     "POLICIES",

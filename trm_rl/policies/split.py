@@ -2,6 +2,8 @@
 
 - :func:`heldout_split`: the training env's kwargs and the evaluation puzzles (never drawn by
   the training env);
+- :func:`heldout_room`: how many evaluation puzzles a split of an env with a fixed puzzle set
+  (Sudoku, maze files) can hold out, so a run can fit its evaluation sizes to the data;
 - :func:`evaluate_all`: a policy, the random policy and the oracle on the same split, as the
   JSON ``trm-rl evaluate-ppo`` prints.
 """
@@ -35,7 +37,15 @@ from trm_rl.policies.evaluate import (
     run_episodes,
 )
 
-__all__ = ["HELDOUT_BY", "Split", "default_train_pool_size", "evaluate_all", "heldout_split"]
+__all__ = [
+    "HELDOUT_BY",
+    "HeldoutRoom",
+    "Split",
+    "default_train_pool_size",
+    "evaluate_all",
+    "heldout_room",
+    "heldout_split",
+]
 
 #: How evaluation puzzles differ from training ones (see :func:`heldout_split`).
 HELDOUT_BY = ("puzzle", "layout")
@@ -211,6 +221,55 @@ def _maze_split(
     )
 
 
+def _sudoku_puzzles(
+    env_id: str, kwargs: dict[str, Any], eval_solutions_from: np.ndarray | None
+) -> tuple[SudokuConfig, SudokuPool, np.ndarray]:
+    """The env's config, every puzzle of its filters and which may be evaluation puzzles."""
+    config = SudokuConfig.from_kwargs(**{**envs.ENV_IDS[env_id], **kwargs})
+    pool = build_sudoku_pool(config.replace(pool_size=None))  # every puzzle of the filters
+    allowed = np.ones(len(pool), dtype=bool)  # may be an evaluation puzzle
+    if eval_solutions_from is not None:
+        flat_solutions = pool.solutions.reshape(len(pool), -1)
+        given = np.asarray(eval_solutions_from, dtype=np.uint8).reshape(-1, flat_solutions.shape[1])
+        keys = {row.tobytes() for row in given}
+        allowed = np.array([row.tobytes() in keys for row in flat_solutions], dtype=bool)
+    return config, pool, allowed
+
+
+def _sudoku_indices(
+    pool: SudokuPool,
+    allowed: np.ndarray,
+    eval_size: int,
+    rng: np.random.Generator,
+    by_grid: bool,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of the evaluation puzzles (fewer than ``eval_size`` when too few are allowed)
+    and of the training puzzles (see :func:`heldout_split`); ``by_grid``: hold out whole
+    solution grids (4x4)."""
+    count = len(pool)
+    if by_grid:
+        flat_solutions = pool.solutions.reshape(count, -1)
+        grids, grid_of = np.unique(flat_solutions, axis=0, return_inverse=True)
+        grid_of = grid_of.ravel()
+        held = np.zeros(count, dtype=bool)
+        for g in rng.permutation(len(grids)).tolist():
+            if held.sum() >= eval_size:
+                break
+            if allowed[grid_of == g].all():
+                held |= grid_of == g
+        eval_idx = np.sort(rng.permutation(np.flatnonzero(held))[:eval_size])
+        return eval_idx, np.flatnonzero(~held)
+    order = rng.permutation(count)
+    order = np.concatenate([order[allowed[order]], order[~allowed[order]]])
+    if allowed.sum() < eval_size:
+        order = order[:0]  # reported by the caller: too few allowed puzzles
+    eval_idx = np.sort(order[:eval_size])
+    eval_keys = {p.tobytes() for p in pool.puzzles[eval_idx]}
+    rest = np.sort(order[eval_size:])
+    train_idx = rest[[pool.puzzles[i].tobytes() not in eval_keys for i in rest.tolist()]]
+    return eval_idx, train_idx
+
+
 def _sudoku_split(
     env_id: str,
     kwargs: dict[str, Any],
@@ -221,35 +280,9 @@ def _sudoku_split(
     rng: np.random.Generator,
     eval_solutions_from: np.ndarray | None = None,
 ) -> Split:
-    config = SudokuConfig.from_kwargs(**{**envs.ENV_IDS[env_id], **kwargs})
-    pool = build_sudoku_pool(config.replace(pool_size=None))  # every puzzle of the filters
+    config, pool, allowed = _sudoku_puzzles(env_id, kwargs, eval_solutions_from)
     count = len(pool)
-    flat_solutions = pool.solutions.reshape(count, -1)
-    allowed = np.ones(count, dtype=bool)  # may be an evaluation puzzle
-    if eval_solutions_from is not None:
-        given = np.asarray(eval_solutions_from, dtype=np.uint8).reshape(-1, flat_solutions.shape[1])
-        keys = {row.tobytes() for row in given}
-        allowed = np.array([row.tobytes() in keys for row in flat_solutions], dtype=bool)
-    if config.size == 4:  # hold out whole solution grids
-        grids, grid_of = np.unique(flat_solutions, axis=0, return_inverse=True)
-        grid_of = grid_of.ravel()
-        held = np.zeros(count, dtype=bool)
-        for g in rng.permutation(len(grids)).tolist():
-            if held.sum() >= eval_size:
-                break
-            if allowed[grid_of == g].all():
-                held |= grid_of == g
-        eval_idx = np.sort(rng.permutation(np.flatnonzero(held))[:eval_size])
-        train_idx = np.flatnonzero(~held)
-    else:
-        order = rng.permutation(count)
-        order = np.concatenate([order[allowed[order]], order[~allowed[order]]])
-        if allowed.sum() < eval_size:
-            order = order[:0]  # reported below: too few allowed puzzles
-        eval_idx = np.sort(order[:eval_size])
-        eval_keys = {p.tobytes() for p in pool.puzzles[eval_idx]}
-        rest = np.sort(order[eval_size:])
-        train_idx = rest[[pool.puzzles[i].tobytes() not in eval_keys for i in rest.tolist()]]
+    eval_idx, train_idx = _sudoku_indices(pool, allowed, eval_size, rng, config.size == 4)
     if len(eval_idx) < eval_size or len(train_idx) == 0:
         raise ValueError(
             f"the {config.size}x{config.size} pool has {count} puzzles ({int(allowed.sum())} "
@@ -278,6 +311,98 @@ def _sudoku_split(
         eval_puzzles=pool.puzzles[eval_idx].copy(),
         eval_solutions=pool.solutions[eval_idx].copy(),
     )
+
+
+# ---------------------------------------------------------------------------------------- room
+@dataclass(frozen=True)
+class HeldoutRoom:
+    """How many evaluation puzzles :func:`heldout_split` can hold out of an env's fixed puzzle
+    set (a Sudoku pool or dataset, a maze file)."""
+
+    source: str
+    """The set in words, e.g. ``"the 4x4 Sudoku pool"``, ``"the maze dataset 'maze-hard'"``."""
+    puzzles: int
+    """Puzzles in the set (Sudoku: after the env's ``givens``/``difficulty`` filter)."""
+    allowed: int
+    """Of them, those that may be evaluation puzzles (``eval_solutions_from``; else all)."""
+    most: int
+    """The largest ``eval_size`` up to the one asked for that :func:`heldout_split` accepts with
+    the same arguments (0: none)."""
+
+
+def heldout_room(
+    env_id: str,
+    env_kwargs: dict[str, Any] | None,
+    up_to: int,
+    *,
+    seed: int = 0,
+    train_pool_size: int | None = None,
+    eval_solutions_from: np.ndarray | None = None,
+    by: str = "puzzle",
+) -> HeldoutRoom | None:
+    """How many of ``up_to`` evaluation puzzles :func:`heldout_split` (same arguments) can hold
+    out of the env's fixed puzzle set, leaving a training pool (of ``train_pool_size`` or the
+    env's ``pool_size`` when given). It writes nothing.
+
+    The answer is exact: the split is deterministic in ``seed`` and holds out fewer puzzles as
+    ``eval_size`` shrinks, so the largest size that fits is found by bisection (one dry split
+    when ``up_to`` fits).
+
+    :param up_to: the evaluation puzzles wanted (the search stops there).
+    :return: the room, or None for generated mazes (an endless stream: no fixed set to run out
+        of; :func:`heldout_split` says when a small maze size has too few distinct mazes).
+    :raises ValueError: as :func:`heldout_split` for bad arguments.
+    """
+    game = env_game(env_id)
+    check_choice("by", by, HELDOUT_BY)
+    kwargs = checked_env_kwargs(env_kwargs)
+    up_to = check_int("up_to", up_to, low=1)
+    seed = check_int("seed", seed, low=0)
+    train_pool_size = check_int("train_pool_size", train_pool_size, low=1, allow_none=True)
+
+    def rng() -> np.random.Generator:  # the stream heldout_split draws from
+        return np.random.default_rng([seed, _EVAL_STREAM])
+
+    if game == "maze":
+        config = MazeConfig.from_kwargs(**{**envs.ENV_IDS[env_id], **kwargs})
+        if config.dataset is None:
+            return None
+        count = len(MazeDataset(config.dataset).puzzles)
+        source, allowed = f"the maze dataset {config.dataset!r}", count
+
+        def fits(size: int) -> bool:
+            try:
+                _maze_split(env_id, kwargs, size, seed, train_pool_size, rng(), by)
+            except ValueError:
+                return False
+            return True
+    else:
+        config, pool, allowed_mask = _sudoku_puzzles(env_id, kwargs, eval_solutions_from)
+        count, allowed = len(pool), int(allowed_mask.sum())
+        source = (
+            f"the Sudoku dataset {config.dataset!r}"
+            if config.dataset is not None
+            else f"the {config.size}x{config.size} Sudoku pool"
+        )
+        least_train = train_pool_size or config.pool_size or 1
+        by_grid = config.size == 4
+
+        def fits(size: int) -> bool:
+            eval_idx, train_idx = _sudoku_indices(pool, allowed_mask, size, rng(), by_grid)
+            return len(eval_idx) == size and len(train_idx) >= least_train
+
+    return HeldoutRoom(source, count, allowed, _largest(fits, min(up_to, count)))
+
+
+def _largest(fits: Any, high: int) -> int:
+    """The largest ``n`` in ``[1, high]`` with ``fits(n)`` (0: none), for a monotone ``fits``."""
+    if high >= 1 and fits(high):
+        return high
+    low = 0  # fits(low) holds (0: trivially), fits(high) does not
+    while high - low > 1:
+        mid = (low + high) // 2
+        low, high = (mid, high) if fits(mid) else (low, mid)
+    return low
 
 
 # ------------------------------------------------------------------------------------- compose

@@ -9,7 +9,9 @@ A run directory holds:
   episodes, the rollout in flight when the run stopped is collected again);
 - ``heldout.npz``: the validation and test puzzles, never drawn by the training env (see
   :func:`~trm_rl.policies.evaluate.heldout_split`); Sudoku runs also keep their training CSV
-  under ``data/``;
+  under ``data/``. Their numbers are ``config.json``'s ``val_episodes``/``test_episodes``: unset
+  ones are the defaults, reduced with a note when the env's puzzles cannot hold them out
+  (:func:`fit_eval_sizes`);
 - ``metrics.csv`` and TensorBoard events with the same keys: SB3's ``rollout/*``, ``train/*``
   (the PPO losses) and ``time/*``, plus ``val/*`` (``val/success_2x``: success within 2x optimal,
   ``val/length_ratio``: length / optimal of those successes, on the validation puzzles with
@@ -38,6 +40,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import math
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -59,6 +62,8 @@ from trm_rl.policies.agent_file import read_agent_file, restore_agent
 from trm_rl.policies.agents import build_agent, supervised_heldout_solutions
 from trm_rl.policies.carry import CarryRolloutBuffer
 from trm_rl.policies.config import (
+    DEFAULT_TEST_EPISODES,
+    DEFAULT_VAL_EPISODES,
     EnvArgs,
     PPOArgs,
     PPOConfig,
@@ -75,7 +80,7 @@ from trm_rl.policies.evaluate import (
     random_policy,
     run_episodes,
 )
-from trm_rl.policies.split import Split, heldout_split
+from trm_rl.policies.split import HeldoutRoom, Split, heldout_room, heldout_split
 from trm_rl.policies.vec_env import make_sb3_vec_env
 from trm_rl.utils import resolve_device, set_seed
 
@@ -122,7 +127,9 @@ def stored_ppo_config(stored: dict[str, Any]) -> PPOConfig:
     if stored.get("format", 1) >= 2:
         return PPOConfig.from_dict(stored["config"])
     try:
-        options = dict(stored["options"])
+        # sizes a format-1 run left out were the defaults of its day (no reduction then)
+        options = {"val_episodes": DEFAULT_VAL_EPISODES, "test_episodes": DEFAULT_TEST_EPISODES}
+        options.update(stored["options"])
         ppo = {k: v for k, v in stored["ppo"].items() if k != "n_envs"}
         ppo["n_envs"] = stored.get("recipe", {}).get("n_envs") or options.get("n_envs")
         args = PPOArgs(
@@ -453,6 +460,98 @@ def _number(value: str) -> float | str:
         return value
 
 
+# ------------------------------------------------------------------------ evaluation sizes
+def fit_eval_sizes(
+    cfg: PPOConfig, allowed: np.ndarray | None = None
+) -> tuple[PPOConfig, str | None]:
+    """``cfg`` with concrete validation and test sizes, and a note when a default was reduced.
+
+    An unset size is its default (:data:`~trm_rl.policies.config.DEFAULT_VAL_EPISODES`,
+    :data:`~trm_rl.policies.config.DEFAULT_TEST_EPISODES`) when the env can hold the two out
+    beside a training pool (generated mazes always can). When its fixed puzzle set cannot (a
+    Sudoku pool or dataset, a maze file; with ``allowed``, only the puzzles whose solution is
+    one of these grids may be evaluated), the unset sizes shrink so that the evaluation takes
+    at most half the set and no more than fits: both unset, that room is split 1:5 like the
+    defaults (at least one validation puzzle); one set, the other gets what is left of it (at
+    least one). A size the user set is never changed: one that does not fit is refused.
+
+    :param allowed: ``(K, N, N)`` Sudoku solutions evaluation is restricted to (see
+        :func:`~trm_rl.policies.split.heldout_split`'s ``eval_solutions_from``).
+    :return: the config, and the note (None when nothing was reduced).
+    :raises ValueError: naming the puzzles available and the sizes that fit.
+    """
+    val_set, test_set = cfg.val_episodes is not None, cfg.test_episodes is not None
+    val = DEFAULT_VAL_EPISODES if cfg.val_episodes is None else cfg.val_episodes
+    test = DEFAULT_TEST_EPISODES if cfg.test_episodes is None else cfg.test_episodes
+    room = heldout_room(
+        cfg.env.id, cfg.env.kwargs, val + test, seed=0, eval_solutions_from=allowed,
+        by=cfg.heldout_by,
+    )  # fmt: skip
+    note = None
+    if room is not None and room.most < val + test:
+        what = _room_words(room, cfg)
+        if val_set and test_set:
+            raise ValueError(
+                f"--val-episodes {val} + --test-episodes {test} = {val + test:,} held-out "
+                f"puzzles, but {what}: at most {room.most:,} can be held out beside a training "
+                "pool; lower them (or leave them unset to fit the puzzles automatically)"
+            )
+        half = min(room.most, room.puzzles // 2)
+        if not val_set and not test_set:
+            val = max(
+                1, half * DEFAULT_VAL_EPISODES // (DEFAULT_VAL_EPISODES + DEFAULT_TEST_EPISODES)
+            )
+            test = half - val
+        elif val_set:
+            test = min(test, max(1, half - val))
+        else:
+            val = min(val, max(1, half - test))
+        if not val_set and not test_set and test < 1:
+            raise ValueError(
+                f"{what}: too few to hold out validation and test puzzles beside a training "
+                "pool; use more puzzles (another dataset, or looser Sudoku --env.givens/--env.difficulty)"
+            )
+        if test < 1 or val + test > room.most:
+            flag, given = ("--val-episodes", val) if val_set else ("--test-episodes", test)
+            raise ValueError(
+                f"{flag} {given} leaves no room for the other split: {what}, and at most "
+                f"{room.most:,} can be held out beside a training pool; lower {flag} (or leave "
+                "it unset)"
+            )
+        changes = ", ".join(
+            f"--{name} {default} -> {new}"
+            for name, given, default, new in (
+                ("val-episodes", val_set, DEFAULT_VAL_EPISODES, val),
+                ("test-episodes", test_set, DEFAULT_TEST_EPISODES, test),
+            )
+            if not given
+        )
+        note = (
+            f"note: {what}: {changes} (defaults reduced to fit, leaving at least half the "
+            f"puzzles to training; set --val-episodes/--test-episodes to choose, up to "
+            f"{room.most:,} in all)"
+        )
+    return dataclasses.replace(cfg, val_episodes=val, test_episodes=test), note
+
+
+def _room_words(room: HeldoutRoom, cfg: PPOConfig) -> str:
+    """The puzzles a run can evaluate on, in words, for its note or error."""
+    words = f"{room.source} has {room.puzzles:,} puzzles"
+    if room.allowed < room.puzzles:
+        by = f" by --init-from {cfg.init_from}" if cfg.init_from is not None else ""
+        words += f", {room.allowed:,} of them evaluable (their solutions were held out{by})"
+    return words
+
+
+def _run_eval_sizes(cfg: PPOConfig, stored: PPOConfig) -> PPOConfig:
+    """A resumed run's evaluation sizes: the run's where the command leaves them unset."""
+    return dataclasses.replace(
+        cfg,
+        val_episodes=stored.val_episodes if cfg.val_episodes is None else cfg.val_episodes,
+        test_episodes=stored.test_episodes if cfg.test_episodes is None else cfg.test_episodes,
+    )
+
+
 # ------------------------------------------------------------------------------------ train
 def timesteps_done(run_dir: str | Path) -> int:
     """Env steps a PPO run has checkpointed (0 without ``agent.zip``); reads only the plain
@@ -470,9 +569,11 @@ def train_ppo(cfg: PPOConfig) -> Path:
     run_dir = Path(cfg.out)
     runs.check_fresh(run_dir, cfg.resume, (run_dir / AGENT).exists())
     resuming = cfg.resume and (run_dir / AGENT).exists()
+    stored: dict[str, Any] = {}
     if cfg.resume:
         stored = read_ppo_config(run_dir)
         stored_cfg = stored_ppo_config(stored)
+        cfg = _run_eval_sizes(cfg, stored_cfg)
         runs.check_resume(stored_cfg.to_dict(), cfg.to_dict(), "ppo")
         if cfg.curriculum and stored_cfg.timesteps != cfg.timesteps:
             raise ValueError(
@@ -481,34 +582,39 @@ def train_ppo(cfg: PPOConfig) -> Path:
             )
     device = resolve_device(cfg.device)
     set_seed(cfg.seed)
-    run_dir.mkdir(parents=True, exist_ok=True)
     _threads(cfg.rollout_threads)
     # A policy initialised from a supervised run is evaluated only on puzzles whose solution
     # that run held out (Sudoku; maze streams are endless, see supervised_heldout_solutions).
     allowed = None
     if cfg.init_from is not None and cfg.game == "sudoku":
         allowed = supervised_heldout_solutions(cfg.init_from)
+    cfg, note = fit_eval_sizes(cfg, allowed)
+    if note is not None:
+        print(note, file=sys.stderr)
+    note = note or stored.get("heldout_note")  # a resume keeps the run's note
+    run_dir.mkdir(parents=True, exist_ok=True)
+    n_val, n_test = int(cfg.val_episodes or 0), int(cfg.test_episodes or 0)
     split = heldout_split(
         cfg.env.id,
         cfg.env.kwargs,
-        cfg.val_episodes + cfg.test_episodes,
+        n_val + n_test,
         seed=0,
         workdir=run_dir / "data",
         eval_solutions_from=allowed,
         by=cfg.heldout_by,
     )
     val = (
-        split.eval_puzzles[: cfg.val_episodes],
-        None if split.eval_solutions is None else split.eval_solutions[: cfg.val_episodes],
+        split.eval_puzzles[:n_val],
+        None if split.eval_solutions is None else split.eval_solutions[:n_val],
     )
     if not (run_dir / HELDOUT).exists():
         arrays = {
             "val_puzzles": val[0],
-            "test_puzzles": split.eval_puzzles[cfg.val_episodes :],
+            "test_puzzles": split.eval_puzzles[n_val:],
         }
         if split.eval_solutions is not None:
             arrays["val_solutions"] = val[1]  # type: ignore[assignment]
-            arrays["test_solutions"] = split.eval_solutions[cfg.val_episodes :]
+            arrays["test_solutions"] = split.eval_solutions[n_val:]
         atomic_write_file(run_dir / HELDOUT, lambda tmp: np.savez_compressed(tmp, **arrays))
     venv = make_sb3_vec_env(cfg.env.id, cfg.ppo.n_envs, seed=cfg.seed, **split.train_env_kwargs)
     eval_seconds = 0.0
@@ -527,6 +633,7 @@ def train_ppo(cfg: PPOConfig) -> Path:
             train_env_kwargs=_jsonable_kwargs(split.train_env_kwargs),
             eval_env_kwargs=_jsonable_kwargs(split.eval_env_kwargs),
             heldout_by=cfg.heldout_by,
+            **({"heldout_note": note} if note is not None else {}),
             **info,
         )  # fmt: skip
     if cfg.compile and hasattr(agent.policy, "trm"):
@@ -735,6 +842,7 @@ __all__ = [
     "Stage",
     "curriculum_stages",
     "evaluate_ppo",
+    "fit_eval_sizes",
     "load_agent",
     "load_heldout",
     "read_ppo_config",
