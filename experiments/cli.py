@@ -141,6 +141,18 @@ class Solve:
     trajectory: Path | None = None
     """Also draw the first puzzle's answer being refined step by step, with the halting
     probability, as a GIF."""
+    batch_size: int | None = None
+    """Puzzles solved together (memory grows with batch x cells: about 0.5 GB for 32 31x31
+    mazes with the shipped maze model). Default: as many as make 32 31x31 grids, at most 256
+    (32 on 31x31, 69 on 21x21, 254 on 11x11)."""
+    stop_unchanged: int | None = None
+    """Stop a puzzle once its answer has not changed for this many supervision steps (0: never:
+    every step up to the halting head or the step limit). Default: 5 for a TRM (no answer of
+    the shipped models moved again after 5 unchanged steps; see trm_rl/supervised/commands.py),
+    0 for other models."""
+    threads: int | None = None
+    """torch threads while solving (default: torch's, one per core); on a machine busy with
+    other jobs --threads 1 can be several times faster."""
     device: str = "auto"
     """'auto', 'cpu', 'cuda', ..."""
 
@@ -308,7 +320,8 @@ def _supervised(cmd: TrainArgs | Evaluate | Solve) -> None:
             count = solve_file(
                 cmd.run, cmd.input, cmd.output, cmd.max_steps, cmd.device, cmd.trajectory,
                 model=cmd.model, samples=cmd.samples, select_by=cmd.select, seed=cmd.seed,
-                noise=cmd.noise,
+                noise=cmd.noise, batch_size=cmd.batch_size, stop_unchanged=cmd.stop_unchanged,
+                threads=cmd.threads,
             )  # fmt: skip
             print(f"wrote {count} answers to {cmd.output}")
     except (ValueError, FileNotFoundError) as err:

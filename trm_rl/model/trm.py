@@ -428,21 +428,33 @@ class TRM(nn.Module):
         max_steps: int | None = None,
         halt: bool = True,
         puzzle_identifiers: torch.Tensor | None = None,
+        stop_unchanged: int = 0,
     ) -> SolveResult:
         """Answer a batch of puzzles from a fresh carry.
+
+        A row stops once its halting head says so (``halt``) or once its answer has not changed
+        for ``stop_unchanged`` steps; a stopped row leaves the batch (its latents are dropped),
+        so the network only runs on the rows still working. Every row's numbers are those of a
+        run without stopping up to its last step: with ``stop_unchanged=0`` the answers are the
+        first-halting answers of the full ``max_steps`` run.
 
         :param inputs: token ids ``[B, seq_len]`` (conv mixer: or ``[B, H, W]``, any size).
         :param max_steps: supervision steps at most (default ``halt_max_steps``; may exceed it).
         :param halt: stop a row once ``q_halt > 0`` (otherwise every row runs ``max_steps``,
             which is the official evaluation).
         :param puzzle_identifiers: ``[B]`` puzzle ids (default 0).
+        :param stop_unchanged: also stop a row once its answer (the argmax grid) is the same
+            after ``stop_unchanged`` consecutive steps as before them (0: never). Unlike
+            ``halt`` this can change answers: the answer may still move later.
         :raises ValueError: for malformed inputs or ids (see :meth:`check_batch`), ``max_steps``
-            that is not an int >= 1, or ``halt`` that is not a bool.
+            that is not an int >= 1, ``halt`` that is not a bool, or ``stop_unchanged`` that is
+            not an int >= 0.
         :return: :class:`SolveResult` with final answers, steps per row and the trajectory.
         """
         max_steps = check_int("max_steps", max_steps, low=1, allow_none=True)
         max_steps = self.config.halt_max_steps if max_steps is None else max_steps
         halt = check_bool("halt", halt)
+        stop_unchanged = check_int("stop_unchanged", stop_unchanged, low=0)
         data: Batch = {"inputs": inputs}
         if puzzle_identifiers is not None:
             data["puzzle_identifiers"] = puzzle_identifiers
@@ -454,27 +466,32 @@ class TRM(nn.Module):
         predictions = torch.zeros(size, inputs[0].numel(), dtype=torch.long, device=device)
         steps = torch.zeros(size, dtype=torch.int32, device=device)
         halt_probs = torch.zeros(size, device=device)
-        done = torch.zeros(size, dtype=torch.bool, device=device)
+        active = torch.arange(size, device=device)  # [A] batch rows still working
+        unchanged = torch.zeros(size, dtype=torch.int32, device=device)  # [A] steps without change
         traj_pred, traj_prob = [], []
         for step in range(1, max_steps + 1):
-            rows = (~done).nonzero().squeeze(1)
-            all_rows = len(rows) == size
-            sub = carry if all_rows else InnerCarry(carry.z_H[rows], carry.z_L[rows])
-            sub_data = data if all_rows else {k: v[rows] for k, v in data.items()}
-            sub, logits, q_halt, _ = self.step(sub, sub_data)
-            if all_rows:
-                carry = sub
-            else:
-                carry.z_H[rows], carry.z_L[rows] = sub.z_H, sub.z_L
-            predictions[rows] = logits.argmax(-1)
-            halt_probs[rows] = torch.sigmoid(q_halt)
-            steps[rows] = step
-            if halt:
-                done[rows] = q_halt > 0
+            carry, logits, q_halt, _ = self.step(carry, data)
+            answer = logits.argmax(-1)  # [A, cells]
+            if stop_unchanged and step > 1:
+                same = (answer == predictions[active]).all(1)
+                unchanged = torch.where(same, unchanged + 1, 0)
+            predictions[active] = answer
+            halt_probs[active] = torch.sigmoid(q_halt)
+            steps[active] = step
             traj_pred.append(predictions.clone())
             traj_prob.append(halt_probs.clone())
-            if bool(done.all()):
+            stop = q_halt > 0 if halt else torch.zeros_like(q_halt, dtype=torch.bool)
+            if stop_unchanged:
+                stop = stop | (unchanged >= stop_unchanged)
+            if step == max_steps or not bool(stop.any()):
+                continue
+            keep = (~stop).nonzero().squeeze(1)  # shrink the batch to the rows still working
+            if len(keep) == 0:
                 break
+            active, unchanged = active[keep], unchanged[keep]
+            data = {k: v[keep] for k, v in data.items()}
+            z_L = carry.z_L[keep]
+            carry = InnerCarry(z_H=z_L if self.config.single_z else carry.z_H[keep], z_L=z_L)
         return SolveResult(
             predictions=predictions,
             steps=steps,
