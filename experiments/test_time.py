@@ -205,11 +205,13 @@ def score_cell(
     samples: int,
     steps: int,
     target: str = "path",
+    label_paths: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """The scores of the first ``samples`` samples after ``steps`` steps, one answer per puzzle
     chosen by ``how`` ("vote", "confidence" or "single": sample 0). ``target``: the maze label
     format the model writes (``distance`` fields are decoded into paths for ``valid`` and
-    ``path_exact``)."""
+    ``path_exact``); ``label_paths``: the mazes' label paths (:func:`path_labels`), computed
+    here when not given (pass them to score many cells of the same puzzles)."""
     start = time.perf_counter()
     answers = solves.answers[:samples, solves.steps.index(steps)]  # (n, B, L)
     confidence = solves.confidence[:samples, solves.steps.index(steps)]  # (n, B)
@@ -223,7 +225,9 @@ def score_cell(
     if kind == "maze":
         paths = answers_as_paths(target, inputs, picked, grid_shape)
         valid = float(np.mean(maze_valid(inputs, paths, grid_shape)))
-        path_exact = float((paths == path_labels(inputs, grid_shape)).all(1).mean())
+        if label_paths is None:
+            label_paths = path_labels(inputs, grid_shape)
+        path_exact = float((paths == label_paths).all(1).mean())
     return {
         "select": how, "samples": samples, "steps": steps, "score": score, "valid": valid,
         "any_exact": float((answers == labels[None]).all(2).any(0).mean()), "puzzles": n,
@@ -270,10 +274,11 @@ def run_test_time(args: TestTimeArgs) -> dict[str, Any]:
     if counts[-1] > 1:
         cells += [("steps", how, counts[-1], s) for how in selections for s in step_axis]
     head = {"model": name, "data": data_name, "split": args.split}
+    paths = path_labels(inputs, data.grid_shape) if kind == "maze" else None  # one BFS per maze
     rows = [
         head
         | {"axis": axis, "noise": args.noise, "seed": args.seed}
-        | score_cell(solves, inputs, labels, kind, data.grid_shape, how, n, s, target)
+        | score_cell(solves, inputs, labels, kind, data.grid_shape, how, n, s, target, paths)
         for axis, how, n, s in cells
     ]
     csv_path = write_csv(out / CSV_NAME, rows, FIELDS)
