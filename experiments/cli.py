@@ -192,9 +192,16 @@ class EvaluatePPO:
     """trm-carry with ACT thinking time: also play greedily with each halting threshold, e.g.
     0.5 0.7 0.9 0.97 (stop thinking once sigmoid(q_halt) exceeds it; higher thinks longer):
     success and length ratio against mean rounds per step, the thinking-time curve."""
+    confidence_thresholds: tuple[float, ...] = ()
+    """trm-carry with ACT thinking time: also play greedily halting by the policy's own
+    confidence, e.g. 0.6 0.8 0.9 0.95 0.99 (stop thinking once the most likely legal action
+    has at least this probability; the halting head is not asked)."""
     fixed_rounds: tuple[int, ...] = ()
     """trm-carry with ACT thinking time: also play greedily thinking exactly this many rounds
     at every step, e.g. 1 2 4 (at most the run's --think-rounds)."""
+    max_length_ratio: float | None = None
+    """Cut every episode as a failure after floor(ratio x optimal) steps (>= 2 keeps success
+    within 2x optimal exact, and a failing policy stops early; default: the env's step limit)."""
 
 
 @dataclass
@@ -346,7 +353,9 @@ def _ppo(cmd: PPOArgs | EvaluatePPO) -> None:
                 max_steps=cmd.max_steps,
                 stochastic=cmd.stochastic,
                 halt_thresholds=cmd.halt_thresholds,
+                confidence_thresholds=cmd.confidence_thresholds,
                 fixed_rounds=cmd.fixed_rounds,
+                max_length_ratio=cmd.max_length_ratio,
             )
             print(json.dumps(result, indent=2))
     except (ValueError, FileNotFoundError) as err:

@@ -196,6 +196,48 @@ def test_a_higher_halting_threshold_thinks_longer() -> None:
         agent_act(plain, halt_threshold=0.9)
 
 
+def test_halting_by_confidence_stops_each_row_once_its_action_is_sure() -> None:
+    """halt_by="confidence": a row stops after the first round whose most likely legal action
+    has probability >= the threshold (the halting head is not asked, nor trained)."""
+    agent = agent_for(MAZE, carry=True, policy_extra={"think_rounds": 4, "halt_by": "confidence"})
+    policy = agent.policy
+    tokens = torch.as_tensor(agent.env.reset()["grid"]).long()
+    start = policy.initial_state(len(tokens))
+    masks = torch.ones(len(tokens), 4, dtype=torch.bool)
+    with torch.no_grad():
+        policy.trm.q_head.bias.fill_(-50.0)  # the head says "think on": it must not matter
+        # the expected rounds, one round at a time by hand
+        sure, state = [], start
+        for _ in range(4):
+            z_H, state = policy.body.think(tokens, state, steps=1)
+            sure.append(policy._greedy_logits(tokens, z_H, masks).softmax(-1).amax(-1))
+        sure = torch.stack(sure, dim=1)  # [B, rounds]
+        for threshold in (0.26, float(sure.median()), 0.999999):
+            policy.halt_threshold = threshold
+            hit = sure >= threshold
+            want = torch.where(
+                hit.any(1), hit.int().argmax(1) + 1, torch.full_like(hit[:, 0], 4, dtype=torch.long)
+            )
+            got = policy.think(tokens, start, action_masks=masks)[3]
+            assert got.tolist() == want.tolist(), threshold
+        one = torch.zeros_like(masks)
+        one[:, 0] = True  # one legal action: probability 1 after the first round
+        assert policy.think(tokens, start, action_masks=one)[3].tolist() == [1] * len(tokens)
+    policy.halt_threshold = 0.5
+    # the head is left alone by training; agent_act switches the criterion for its own steps
+    head = policy.trm.q_head.weight.detach().clone()
+    agent.learn(64)
+    assert torch.equal(policy.trm.q_head.weight, head)
+    other = agent_for(MAZE, carry=True, policy_extra={"think_rounds": 4})
+    act = agent_act(other, halt_by="confidence", halt_threshold=0.999999)
+    act(agent.env.reset(), np.ones((4, 4), dtype=bool), np.ones(4, dtype=bool))
+    assert other.policy.halt_by == "head" and other.policy.halt_threshold == 0.5
+    with pytest.raises(ValueError, match="halt_by must be one of"):
+        agent_act(other, halt_by="entropy")
+    with pytest.raises(ValueError, match="halt_by must be one of"):
+        agent_for(MAZE, carry=True, policy_extra={"think_rounds": 4, "halt_by": "entropy"})
+
+
 def test_halting_head_learns_its_target_and_nothing_else_moves() -> None:
     agent = agent_for(SUDOKU, carry=True, policy_extra={"think_rounds": 3})
     fill_buffer(agent)

@@ -165,12 +165,18 @@ def test_act_thinking_run_reports_thinking_steps_beside_full_thinking(
     assert max(report[k]["mean_length"] for k in ("deterministic", "random", "oracle")) <= 12
     # The thinking-time curve: halting thresholds beside fixed rounds, in one report.
     curve = evaluate_ppo(out, episodes=8, device="cpu", max_steps=12, stochastic=False,
-                         halt_thresholds=(0.5, 0.99), fixed_rounds=(1, 3))  # fmt: skip
+                         halt_thresholds=(0.5, 0.99), fixed_rounds=(1, 3),
+                         confidence_thresholds=(0.3, 0.999999))  # fmt: skip
     assert curve["deterministic_rounds_1"]["think_steps"] == 1.0
     assert curve["deterministic_rounds_3"] == curve["deterministic_full_thinking"]
     assert curve["deterministic_halt_0.5"] == curve["deterministic"]
     rounds = [curve[f"deterministic_halt_{t}"]["think_steps"] for t in ("0.5", "0.99")]
     assert 1.0 <= rounds[0] <= rounds[1] <= 3.0  # a higher threshold never thinks less
+    # halting by confidence: any legal action is >= 1/4 likely, so 0.3 rarely thinks on
+    sure = [curve[f"deterministic_confidence_{t}"]["think_steps"] for t in ("0.3", "0.999999")]
+    assert 1.0 <= sure[0] <= sure[1] <= 3.0
+    with pytest.raises(ValueError, match=r"confidence-thresholds must be probabilities"):
+        evaluate_ppo(out, episodes=4, device="cpu", confidence_thresholds=(1.0,))
     with pytest.raises(ValueError, match=r"fixed-rounds must be in \[1, 3\]"):
         evaluate_ppo(out, episodes=4, device="cpu", fixed_rounds=(4,))
     with pytest.raises(ValueError, match="trm-carry run with ACT thinking"):

@@ -14,14 +14,16 @@ first gradient step the recomputed log-probabilities equal the rollout's. Earlie
 step (``think_steps > 1``) cost the update nothing.
 
 **ACT thinking time** (``think_rounds``): each env step runs up to ``think_rounds`` rounds
-and stops as soon as the TRM's halting head says so (``q_halt > 0``; the initial bias of -5
-means "keep thinking" until the head learns). The head is trained after every PPO update, by
-one pass over the rollout with its own Adam optimiser, on its own (the policy's features are
-detached): the binary cross-entropy of ``q_halt`` after a round against the target "one more
-round would not change the greedy legal action". ``rollout/think_steps`` logs the mean rounds
-per action and ``train/halt_*`` the head's loss and target rate. The head starts undecided
-(``reset_halting_head``: zero weights and bias, so ``q_halt = 0``: think to the cap until it
-learns), whatever a supervised run left in it (there it meant "the answer is right").
+and stops as soon as ``halt_by`` says so. ``"head"`` (the default) asks the TRM's halting head
+(``sigmoid(q_halt) > halt_threshold``, 0.5: ``q_halt > 0``). The head is trained after every
+PPO update, by one pass over the rollout with its own Adam optimiser, on its own (the policy's
+features are detached): the binary cross-entropy of ``q_halt`` after a round against the target
+"one more round would not change the greedy legal action". ``rollout/think_steps`` logs the
+mean rounds per action and ``train/halt_*`` the head's loss and target rate. The head starts
+undecided (``reset_halting_head``: zero weights and bias, so ``q_halt = 0``), whatever a
+supervised run left in it (there it meant "the answer is right"). ``"confidence"`` needs no
+training: a row stops once its most likely legal action has probability ``>= halt_threshold``,
+so the policy thinks on where it is unsure (a junction) and moves on where it is not.
 
 No public library has masked recurrent PPO; this is built on SB3's extension points:
 
@@ -71,6 +73,13 @@ STATE_DTYPES: dict[str, torch.dtype] = {
 }
 
 
+#: How ACT thinking time decides that a row has thought enough after a round:
+#: ``"head"``: the TRM's halting head, ``sigmoid(q_halt) > halt_threshold`` (trained after every
+#: PPO update); ``"confidence"``: the policy itself, once its most likely legal action has
+#: probability ``>= halt_threshold`` (nothing to train: any ACT run can think this way).
+HALT_CRITERIA = ("head", "confidence")
+
+
 def halt_threshold_logit(threshold: float) -> float:
     """The halting logit above which a row stops: ``log(t / (1 - t))`` (0 at 0.5, exactly).
 
@@ -97,8 +106,11 @@ class TRMCarryPolicy(TRMPolicy):
         *args: Any,
         state_dtype: str = "bfloat16",
         think_rounds: int | None = None,
+        halt_by: str = "head",
         **kwargs: Any,
     ) -> None:
+        if halt_by not in HALT_CRITERIA:
+            raise ValueError(f"halt_by must be one of {list(HALT_CRITERIA)}, got {halt_by!r}")
         if state_dtype not in STATE_DTYPES:
             raise ValueError(
                 f"state_dtype must be one of {list(STATE_DTYPES)}, got {state_dtype!r}"
@@ -113,6 +125,8 @@ class TRMCarryPolicy(TRMPolicy):
         #: (0.5: ``q_halt > 0``, as the head is trained). Evaluation may raise it to think
         #: longer where the head is unsure (:func:`trm_rl.policies.evaluate.agent_act`).
         self.halt_threshold = 0.5
+        #: What stops a row's thinking (see :data:`HALT_CRITERIA`); evaluation may switch it.
+        self.halt_by = halt_by
         #: ``[B]`` rounds each row of the last :meth:`step_state` call thought for.
         self.last_think_steps: torch.Tensor | None = None
         super().__init__(*args, **kwargs)
@@ -129,6 +143,7 @@ class TRMCarryPolicy(TRMPolicy):
             **super()._get_constructor_parameters(),
             "state_dtype": self.state_dtype_name,
             "think_rounds": self.think_rounds,
+            "halt_by": self.halt_by,
         }
 
     @property
@@ -162,9 +177,10 @@ class TRMCarryPolicy(TRMPolicy):
         start: torch.Tensor,
         adaptive: bool | None = None,
         explore: bool = False,
+        action_masks: np.ndarray | torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """Think from ``start`` (no gradients): ``think_steps`` rounds, or with ``think_rounds``
-        until the halting head stops each row.
+        until :attr:`halt_by` stops each row (the halting head, or the policy's confidence).
 
         :param tokens: ``[B, rows, cols]`` token ids.
         :param start: ``[B, 2, positions, hidden]`` (already reset) states.
@@ -173,6 +189,8 @@ class TRMCarryPolicy(TRMPolicy):
         :param explore: with ``adaptive``, each row stops by ``halt_exploration_prob`` (of the
             TRM config) at a uniform round in ``[1, think_rounds]`` at the latest, so that the
             halting head also sees early rounds in training (as TRM's ACT explores).
+        :param action_masks: ``[B, n_actions]`` legal actions, for ``halt_by="confidence"``
+            (None: every action counts).
         :return: ``(last_start, z_H, next_state, rounds)``: the state each row's last round
             started from (storage dtype; the update recomputes that round from it), that
             round's answer state, the state after it (storage dtype) and ``[B]`` rounds.
@@ -205,7 +223,12 @@ class TRMCarryPolicy(TRMPolicy):
                 if k == limit:
                     break
                 if adaptive:
-                    stop = ~done & ((self.halt_logits(z_k) > halt_logit) | (cap <= k))
+                    if self.halt_by == "confidence":
+                        probs = self._greedy_logits(tokens, z_k, action_masks).softmax(dim=-1)
+                        enough = probs.amax(dim=-1) >= self.halt_threshold
+                    else:
+                        enough = self.halt_logits(z_k) > halt_logit
+                    stop = ~done & (enough | (cap <= k))
                     rounds = torch.where(stop, k, rounds)
                     done = done | stop
                     if bool(done.all()):
@@ -243,7 +266,7 @@ class TRMCarryPolicy(TRMPolicy):
         tokens = self.extract_features(obs)
         grid = tuple(tokens.shape[1:])
         start = self.body.reset_state(state.to(self.state_dtype), episode_start, grid)  # type: ignore[arg-type]
-        start, z_H, next_state, _ = self.think(tokens, start, adaptive, explore)
+        start, z_H, next_state, _ = self.think(tokens, start, adaptive, explore, action_masks)
         logits, latent_vf = self.body.heads(tokens, z_H)
         distribution = self._get_action_dist_from_latent(logits)
         if action_masks is not None:
@@ -310,14 +333,23 @@ class TRMCarryPolicy(TRMPolicy):
             more = self._greedy(tokens, z_more, action_masks)
         return self.halt_logits(z_now.detach()), (now == more).float()
 
-    def _greedy(
-        self, tokens: torch.Tensor, z_H: torch.Tensor, action_masks: torch.Tensor | None
+    def _greedy_logits(
+        self,
+        tokens: torch.Tensor,
+        z_H: torch.Tensor,
+        action_masks: np.ndarray | torch.Tensor | None,
     ) -> torch.Tensor:
+        """``[B, n_actions]`` action logits of answer states, illegal actions at ``-inf``."""
         logits = self.body.heads(tokens, z_H)[0]
         if action_masks is not None:
             mask = torch.as_tensor(action_masks, device=logits.device).view(logits.shape)
             logits = logits.masked_fill(~mask.to(torch.bool), -torch.inf)
-        return logits.argmax(dim=-1)
+        return logits
+
+    def _greedy(
+        self, tokens: torch.Tensor, z_H: torch.Tensor, action_masks: torch.Tensor | None
+    ) -> torch.Tensor:
+        return self._greedy_logits(tokens, z_H, action_masks).argmax(dim=-1)
 
     def predict(  # type: ignore[override]
         self,
@@ -436,9 +468,10 @@ class CarryMaskablePPO(MaskablePPO):
         return [*super()._excluded_save_params(), "_last_state", "_halt_optimizer"]
 
     def train(self) -> None:
-        """``MaskablePPO.train``, then (ACT thinking time) one pass of the halting head."""
+        """``MaskablePPO.train``, then (ACT thinking time halted by the head) one pass of the
+        halting head."""
         super().train()
-        if self.policy.think_rounds is not None:
+        if self.policy.think_rounds is not None and self.policy.halt_by == "head":
             self._train_halting()
 
     def _train_halting(self) -> None:

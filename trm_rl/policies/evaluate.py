@@ -48,7 +48,7 @@ from envs.sudoku.rules import parse_puzzle as parse_sudoku
 from envs.sudoku.solver import oracle_actions as sudoku_oracle_actions
 from envs.sudoku.solver import solve
 from envs.utils import check_int
-from trm_rl.policies.carry import TRMCarryPolicy, halt_threshold_logit
+from trm_rl.policies.carry import HALT_CRITERIA, TRMCarryPolicy, halt_threshold_logit
 
 __all__ = [
     "HEADLINE_RATIO",
@@ -452,6 +452,7 @@ def agent_act(
     deterministic: bool = True,
     adaptive: bool | None = None,
     halt_threshold: float | None = None,
+    halt_by: str | None = None,
 ) -> ActFn:
     """One of our trained agents (``trm``, ``trm-carry``, ``mlp``, ``conv`` runs) as an
     :data:`ActFn`.
@@ -468,6 +469,9 @@ def agent_act(
         ``think_rounds`` rounds at every step (default: stop when the halting head says so).
     :param halt_threshold: ``trm-carry`` with ACT thinking time: stop thinking once
         ``sigmoid(q_halt)`` exceeds this (default: the policy's, 0.5); higher thinks longer.
+        With ``halt_by="confidence"``: once the most likely legal action has this probability.
+    :param halt_by: ``trm-carry`` with ACT thinking time: ``"head"`` or ``"confidence"``
+        (:data:`~trm_rl.policies.carry.HALT_CRITERIA`; default: the policy's).
     :return: the policy; for ``trm-carry`` its attribute ``think_steps`` is ``[rounds, actions]``
         summed over every action it computed (divide for the mean thinking rounds per action).
     """
@@ -475,13 +479,16 @@ def agent_act(
     if policy is None or not hasattr(policy, "get_distribution"):
         raise ValueError(f"agent must be an SB3 agent with a policy, got {type(agent).__name__}")
     policy.set_training_mode(False)
-    if halt_threshold is not None:
+    if halt_threshold is not None or halt_by is not None:
         if not isinstance(policy, TRMCarryPolicy) or policy.think_rounds is None:
             raise ValueError(
-                "a halting threshold needs a trm-carry policy with ACT thinking time "
-                "(trained with --think-rounds N)"
+                "a halting threshold or criterion needs a trm-carry policy with ACT thinking "
+                "time (trained with --think-rounds N)"
             )
-        halt_threshold_logit(halt_threshold)  # a clear error before any episode
+        if halt_threshold is not None:
+            halt_threshold_logit(halt_threshold)  # a clear error before any episode
+        if halt_by is not None and halt_by not in HALT_CRITERIA:
+            raise ValueError(f"halt_by must be one of {list(HALT_CRITERIA)}, got {halt_by!r}")
     state: dict[str, Any] = {}
 
     def act(
@@ -507,16 +514,18 @@ def agent_act(
                     state["grid"] = grid
                 index = torch.as_tensor(rows, device=policy.device)
                 start = torch.as_tensor(np.asarray(starts, dtype=bool)[rows], device=policy.device)
-                default = policy.halt_threshold
+                default = (policy.halt_threshold, policy.halt_by)
                 if halt_threshold is not None:
                     policy.halt_threshold = halt_threshold
+                if halt_by is not None:
+                    policy.halt_by = halt_by
                 try:
                     actions, _, _, _, after = policy.step_state(
                         tensors, current[index], start, masks[rows], deterministic,
                         adaptive=adaptive,
                     )  # fmt: skip
                 finally:
-                    policy.halt_threshold = default
+                    policy.halt_threshold, policy.halt_by = default
                 current[index] = after.to(current.dtype)
                 state["z"] = current
                 rounds = policy.last_think_steps

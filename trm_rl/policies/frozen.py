@@ -231,7 +231,7 @@ class FrozenCarryPolicy(_FrozenTrunk, TRMCarryPolicy):
         tokens = self._tokens(obs)
         grid = tuple(tokens.shape[1:])
         start = self.body.reset_state(state.to(self.state_dtype), episode_start, grid)  # type: ignore[arg-type]
-        start, z_H, next_state, _ = self.think(tokens, start, adaptive, explore)
+        start, z_H, next_state, _ = self.think(tokens, start, adaptive, explore, action_masks)
         cells = z_H[:, self.model_config.prefix_len :]
         self._remember(tokens, start, cells)
         distribution, values = self._readout(tokens, cells, action_masks)

@@ -684,6 +684,7 @@ def evaluate_ppo(
     max_steps: int | None = None,
     stochastic: bool = True,
     halt_thresholds: tuple[float, ...] = (),
+    confidence_thresholds: tuple[float, ...] = (),
     fixed_rounds: tuple[int, ...] = (),
     max_length_ratio: float | None = None,
 ) -> dict[str, Any]:
@@ -705,6 +706,9 @@ def evaluate_ppo(
     :param halt_thresholds: ``trm-carry`` with ACT thinking time: also play greedily with each
         of these halting thresholds (``deterministic_halt_<t>``: stop once ``sigmoid(q_halt)``
         exceeds ``t``), the thinking-time curve.
+    :param confidence_thresholds: ``trm-carry`` with ACT thinking time: also play greedily
+        halting by confidence (``deterministic_confidence_<t>``: stop once the most likely
+        legal action has probability ``>= t``; the halting head is not asked).
     :param fixed_rounds: ``trm-carry`` with ACT thinking time: also play greedily thinking
         exactly this many rounds at every step (``deterministic_rounds_<k>``), at most
         ``think_rounds``.
@@ -761,28 +765,37 @@ def evaluate_ppo(
         "max_length_ratio": ratio,
     }
     think_rounds = getattr(agent.policy, "think_rounds", None)
-    if (halt_thresholds or fixed_rounds) and think_rounds is None:
+    if (halt_thresholds or confidence_thresholds or fixed_rounds) and think_rounds is None:
         raise ValueError(
-            "--halt-thresholds/--fixed-rounds need a trm-carry run with ACT thinking time "
-            "(trained with --think-rounds N)"
+            "--halt-thresholds/--confidence-thresholds/--fixed-rounds need a trm-carry run "
+            "with ACT thinking time (trained with --think-rounds N)"
         )
     for rounds in fixed_rounds:
         check_int("--fixed-rounds", rounds, low=1, high=think_rounds)
-    variants: dict[str, tuple[bool, bool | None, float | None, int | None]] = {
-        "deterministic": (True, None, None, None)
-    }
+    for flag, values in (("--halt-thresholds", halt_thresholds),
+                         ("--confidence-thresholds", confidence_thresholds)):  # fmt: skip
+        for t in values:
+            if not isinstance(t, int | float) or not 0.0 < float(t) < 1.0:
+                raise ValueError(f"{flag} must be probabilities in (0, 1), got {t!r}")
+    # name -> (greedy, adaptive, threshold, halt_by, rounds cap)
+    Variant = tuple[bool, bool | None, float | None, str | None, int | None]
+    variants: dict[str, Variant] = {"deterministic": (True, None, None, None, None)}
     if stochastic:
-        variants["stochastic"] = (False, None, None, None)
+        variants["stochastic"] = (False, None, None, None, None)
     if think_rounds is not None:
         # ACT thinking time: the same policy thinking every step to think_rounds, beside it
-        variants["deterministic_full_thinking"] = (True, False, None, None)
+        variants["deterministic_full_thinking"] = (True, False, None, None, None)
     for t in halt_thresholds:
-        variants[f"deterministic_halt_{t:g}"] = (True, None, t, None)
+        variants[f"deterministic_halt_{t:g}"] = (True, None, t, "head", None)
+    for t in confidence_thresholds:
+        variants[f"deterministic_confidence_{t:g}"] = (True, None, t, "confidence", None)
     for k in fixed_rounds:
-        variants[f"deterministic_rounds_{k}"] = (True, False, None, k)
-    for name, (greedy, adaptive, threshold, rounds_cap) in variants.items():
+        variants[f"deterministic_rounds_{k}"] = (True, False, None, None, k)
+    for name, (greedy, adaptive, threshold, halt_by, rounds_cap) in variants.items():
         with _think_rounds(agent.policy, rounds_cap):
-            act = agent_act(agent, greedy, adaptive=adaptive, halt_threshold=threshold)
+            act = agent_act(
+                agent, greedy, adaptive=adaptive, halt_threshold=threshold, halt_by=halt_by
+            )
             report[name] = run_episodes(env_id, act, board, **common).to_dict()
         rounds, actions = getattr(act, "think_steps", (0, 0))
         if actions:
