@@ -73,6 +73,7 @@ from experiments.stats import binomial_se
 from experiments.studies import RunSpec, get_study, target_data
 from trm_rl import runs
 from trm_rl.data.build import grid_info
+from trm_rl.data.config import DataConfig
 from trm_rl.flops import puzzle_flops, run_flops
 from trm_rl.policies.config import make_env_spec
 from trm_rl.policies.train import evaluate_ppo, read_ppo_config, timesteps_done, train_ppo
@@ -318,6 +319,24 @@ def choose_snapshot(val: dict[int, float], kept: list[int]) -> int | None:
     return max(scored, key=lambda step: (val[step], step))
 
 
+def scorable_targets(spec: RunSpec) -> tuple[tuple[str, int | None], ...]:
+    """The ``also`` targets a supervised run's model can be scored on: every one for a model
+    that takes any grid size (conv mixer, DT-recall, conv net), only those of the training
+    grid's size for a fixed-size model (attention or MLP mixer, the MLP baseline), whose cells
+    on larger grids stay empty in the tables instead of failing the run."""
+    if getattr(spec.config.model, "any_grid_size", False):
+        return tuple(spec.also)
+    cells = grid_info(spec.config.data).cells
+    kept = []
+    for data, n in spec.also:
+        target = target_data(data)
+        if isinstance(target, str):
+            target = DataConfig(name=target)
+        if grid_info(target).cells == cells:
+            kept.append((data, n))
+    return tuple(kept)
+
+
 def _supervised(spec: RunSpec, run_dir: Path) -> tuple[list[dict], list[dict]]:
     """Train (or continue) a supervised run; pick the kept snapshot with the best validation
     score, score it (and the last weights) on the test split, and it alone on ``also``."""
@@ -338,7 +357,7 @@ def _supervised(spec: RunSpec, run_dir: Path) -> tuple[list[dict], list[dict]]:
     best = score(None, spec.eval_limit, chosen, spec.eval_episodes)
     last = best if chosen is None or chosen == max(kept) else score(None, spec.eval_limit, None)
     reports = [(None, best)] + [
-        (data, score(target_data(data), n, chosen)) for data, n in spec.also
+        (data, score(target_data(data), n, chosen)) for data, n in scorable_targets(spec)
     ]
     with atomic_write(run_dir / "evaluate.json") as f:
         json.dump({"chosen_step": chosen, "last": last,

@@ -202,6 +202,13 @@ def test_k_cycles_grids() -> None:
     assert {s.config.steps for s in full} == {2000}
     maze = {t for s in full if s.task == "maze-11x11" for t, _ in s.also}
     assert maze >= {"maze-15x15", "maze-21x21"}  # extrapolation beyond the training size
+    # a fixed-size model (the MLP baseline) is scored on its own size only; the others on all
+    scored = {s.name: {t for t, _ in sweep.scorable_targets(s)} for s in full}
+    assert scored["sup-maze-11x11-mlp-s0"] == set()
+    assert scored["sup-maze-11x11-conv-s0"] == scored["sup-maze-11x11-trm-K2-s0"] == maze
+    mlp = next(s for s in full if s.name == "sup-maze-11x11-mlp-s0")
+    shifted = dataclasses.replace(mlp, also=(("maze-15x15", 8), ("maze-11x11-braid", 8)))
+    assert sweep.scorable_targets(shifted) == (("maze-11x11-braid", 8),)  # same size: scored
     controls = {"once", "untied", "dtnet", "convnet", "mlp"}
     assert check_controls(full, controls) == {"maze-11x11": 2, "sudoku-6x6": 2}
     # K runs change H only
