@@ -10,6 +10,7 @@ Commands:
   models            list the pretrained models shipped with the package
   train-ppo         train a TRM policy (or a matched baseline) with PPO in an env
   evaluate-ppo      score a PPO run on held-out puzzles beside random and oracle (JSON)
+  compare-ppo       McNemar's paired test of two evaluate-ppo reports on the same puzzles (JSON)
   sweep             run a study (k_cycles, think_longer, ablations): runs, CSVs, plots, report
   plot              draw the plots and report.md of a study directory from its CSVs
   report            write report.md (and a README's tables) of a study directory from its CSVs
@@ -37,6 +38,7 @@ from experiments.sweep import main as sweep_main
 from experiments.test_time import TestTimeArgs, format_table, run_test_time
 from trm_rl.demo import check_demo_args, run_demo
 from trm_rl.policies.config import PPOArgs, resolve_ppo
+from trm_rl.policies.paired import compare_files
 from trm_rl.policies.train import evaluate_ppo, train_ppo
 from trm_rl.pretrained import models_table
 from trm_rl.supervised.commands import evaluate_run, solve_file
@@ -167,7 +169,10 @@ class Models:
 class EvaluatePPO:
     """Score a PPO run on held-out puzzles and print JSON: success, success within 2x the
     optimal (BFS) length and mean length / optimal, with deterministic and with sampled actions,
-    beside a uniform random legal policy and the oracle on the same puzzles."""
+    beside a uniform random legal policy and the oracle on the same puzzles. Each result keeps
+    its per-puzzle outcomes (outcomes_2x: 1 solved within 2x optimal, 0 not, in puzzle order)
+    and 'paired' tests every other policy variant against deterministic (McNemar: b, c, n,
+    p_value, difference); trm-rl compare-ppo compares two saved reports."""
 
     run: Path
     """The run directory (the --out of train-ppo)."""
@@ -205,6 +210,27 @@ class EvaluatePPO:
 
 
 @dataclass
+class ComparePPO:
+    """Compare two evaluate-ppo reports of the same puzzles puzzle by puzzle (McNemar's paired
+    test) and print JSON: the success within 2x optimal of each, b (puzzles solved only by A's
+    variant), c (only by B's), n (puzzles), the two-sided p-value (exact binomial below 25
+    discordant puzzles, else chi-square) and the difference (B minus A). E.g. a PPO fine-tuned
+    policy against its step-0 policy, or one report against itself with two variants. Both must
+    be written by an evaluate-ppo that records per-puzzle outcomes, on the same puzzles."""
+
+    report_a: tyro.conf.Positional[Annotated[Path, tyro.conf.arg(metavar="A.json")]]
+    """The reference evaluate-ppo JSON (the saved output of trm-rl evaluate-ppo)."""
+    report_b: tyro.conf.Positional[Annotated[Path, tyro.conf.arg(metavar="B.json")]]
+    """The evaluate-ppo JSON compared with it, played on the same puzzles (may be A.json)."""
+    variant_a: str = "deterministic"
+    """The variant of A.json: deterministic, stochastic, deterministic_full_thinking,
+    deterministic_halt_<t>, deterministic_confidence_<t>, deterministic_rounds_<k>, random or
+    oracle."""
+    variant_b: str = "deterministic"
+    """The variant of B.json (the same choices)."""
+
+
+@dataclass
 class Plot:
     """Draw the plots and report.md of a study directory from its runs.csv and curves.csv."""
 
@@ -222,7 +248,7 @@ def main(argv: list[str] | None = None) -> None:
         fail("", err)
     if isinstance(cmd, TrainArgs | Evaluate | Solve):
         _supervised(cmd)
-    elif isinstance(cmd, PPOArgs | EvaluatePPO):
+    elif isinstance(cmd, PPOArgs | EvaluatePPO | ComparePPO):
         _ppo(cmd)
     elif isinstance(cmd, Demo):
         _demo(cmd)
@@ -272,6 +298,7 @@ Command = (
     | Models
     | PPOArgs
     | EvaluatePPO
+    | ComparePPO
     | SweepArgs
     | Plot
     | ReportArgs
@@ -290,6 +317,7 @@ def _parse(argv: list[str]) -> Command:
         | Annotated[Models, tyro.conf.subcommand("models")]
         | Annotated[PPOArgs, tyro.conf.subcommand("train-ppo")]
         | Annotated[EvaluatePPO, tyro.conf.subcommand("evaluate-ppo")]
+        | Annotated[ComparePPO, tyro.conf.subcommand("compare-ppo")]
         | Annotated[SweepArgs, tyro.conf.subcommand("sweep")]
         | Annotated[Plot, tyro.conf.subcommand("plot")]
         | Annotated[ReportArgs, tyro.conf.subcommand("report")]
@@ -335,11 +363,14 @@ def _supervised(cmd: TrainArgs | Evaluate | Solve) -> None:
         fail(name, err)
 
 
-def _ppo(cmd: PPOArgs | EvaluatePPO) -> None:
+def _ppo(cmd: PPOArgs | EvaluatePPO | ComparePPO) -> None:
     """Run a PPO command; a usage error prints its message (no traceback)."""
-    name = "train-ppo" if isinstance(cmd, PPOArgs) else "evaluate-ppo"
+    name = {PPOArgs: "train-ppo", EvaluatePPO: "evaluate-ppo", ComparePPO: "compare-ppo"}[type(cmd)]
     try:
-        if isinstance(cmd, PPOArgs):
+        if isinstance(cmd, ComparePPO):
+            result = compare_files(cmd.report_a, cmd.report_b, cmd.variant_a, cmd.variant_b)
+            print(json.dumps(result, indent=2))
+        elif isinstance(cmd, PPOArgs):
             run_dir = train_ppo(resolve_ppo(cmd))
             print(f"run written to {run_dir} (evaluate with: trm-rl evaluate-ppo --run {run_dir})")
         else:

@@ -97,7 +97,7 @@ def test_any_non_positive_episode_count_is_refused(episodes: int) -> None:
         ([], "Expected one of {demo, envs, train-supervised, evaluate, solve, models,"),
         (
             [],
-            "train-ppo, evaluate-ppo, sweep, plot, report, test-time, reproduce}",
+            "train-ppo, evaluate-ppo, compare-ppo, sweep, plot, report, test-time,",
         ),  # the panel wraps here
         (["demo", "--episodes", "1.5"], "Error parsing --episodes"),
         (["demo", "--seed", "abc"], "Error parsing --seed"),

@@ -77,8 +77,16 @@ from trm_rl.policies.evaluate import (
     agent_act,
     check_length_ratio,
     oracle_policy,
+    play_episodes,
     random_policy,
     run_episodes,
+)
+from trm_rl.policies.paired import (
+    OUTCOMES_KEY,
+    PUZZLES_KEY,
+    outcomes_text,
+    paired_entry,
+    puzzles_sha1,
 )
 from trm_rl.policies.split import HeldoutRoom, Split, heldout_room, heldout_split
 from trm_rl.policies.vec_env import make_sb3_vec_env
@@ -697,10 +705,17 @@ def evaluate_ppo(
     :param episodes: puzzles to play (the first N of the run's test split, or of a fresh
         held-out split of ``env``).
     :return: JSON-ready dict: ``deterministic`` and ``stochastic`` (the policy), ``random``,
-        ``oracle`` (each: episodes, success, success_2x, length_ratio, ...), and the setup.
-        ``trm-carry`` results add ``think_steps`` (mean TRM rounds per action); with ACT
-        thinking time, ``deterministic_full_thinking`` is the same policy thinking
-        ``think_rounds`` rounds at every step (the compute the halting head saves).
+        ``oracle`` (each: episodes, success, success_2x, length_ratio, ..., and
+        ``outcomes_2x``, one ``0``/``1`` per puzzle in play order: success within 2x optimal,
+        None when ``max_length_ratio`` < 2 leaves it unknown), and the setup, with
+        ``puzzles_sha1``, a fingerprint of the puzzles played
+        (:mod:`trm_rl.policies.paired`). ``trm-carry`` results add ``think_steps`` (mean TRM
+        rounds per action); with ACT thinking time, ``deterministic_full_thinking`` is the same
+        policy thinking ``think_rounds`` rounds at every step (the compute the halting head
+        saves). ``paired``: every other policy variant (not random or oracle) against
+        ``deterministic`` by McNemar's test on the same puzzles, ``{variant: {"vs", "b", "c",
+        "n", "p_value", "difference"}}`` (:func:`~trm_rl.policies.paired.paired_entry`); None
+        when the outcomes are unknown.
     :param max_steps: cap on episode length for every policy (default: the env's).
     :param stochastic: also play the policy with sampled actions.
     :param halt_thresholds: ``trm-carry`` with ACT thinking time: also play greedily with each
@@ -759,6 +774,7 @@ def evaluate_ppo(
         "env": env_id,
         "policy": cfg.policy,
         "puzzles": source,
+        PUZZLES_KEY: puzzles_sha1(board),
         "train_timesteps": int(agent.num_timesteps),
         "train_minutes": float(getattr(agent, "trm_train_seconds", 0.0)) / 60.0,
         "max_steps": max_steps,
@@ -791,20 +807,37 @@ def evaluate_ppo(
         variants[f"deterministic_confidence_{t:g}"] = (True, None, t, "confidence", None)
     for k in fixed_rounds:
         variants[f"deterministic_rounds_{k}"] = (True, False, None, None, k)
+
+    def scored(act: Any) -> dict[str, Any]:
+        """Play ``act`` once on every puzzle: the summary and its per-puzzle outcomes."""
+        stats = play_episodes(env_id, act, board, **common)
+        within_2x = stats.success_2x()
+        outcomes = None if within_2x is None else outcomes_text(within_2x)
+        return {**stats.summary().to_dict(), OUTCOMES_KEY: outcomes}
+
     for name, (greedy, adaptive, threshold, halt_by, rounds_cap) in variants.items():
         with _think_rounds(agent.policy, rounds_cap):
             act = agent_act(
                 agent, greedy, adaptive=adaptive, halt_threshold=threshold, halt_by=halt_by
             )
-            report[name] = run_episodes(env_id, act, board, **common).to_dict()
+            report[name] = scored(act)
         rounds, actions = getattr(act, "think_steps", (0, 0))
         if actions:
             report[name]["think_steps"] = rounds / actions
-    report["random"] = run_episodes(env_id, random_policy(seed), board, **common).to_dict()
+    report["random"] = scored(random_policy(seed))
     oracle = oracle_policy(
         env_id, puzzles=None if solutions is None else board, solutions=solutions
     )
-    report["oracle"] = run_episodes(env_id, oracle, board, **common).to_dict()
+    report["oracle"] = scored(oracle)
+    # McNemar of every other policy variant against the greedy policy, on the same puzzles
+    reference = report["deterministic"][OUTCOMES_KEY]
+    others = [name for name in variants if name != "deterministic"]
+    report["paired"] = None
+    if reference is not None:
+        report["paired"] = {
+            name: paired_entry(reference, report[name][OUTCOMES_KEY], "deterministic")
+            for name in others
+        }
     return report
 
 
