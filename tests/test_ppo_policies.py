@@ -232,6 +232,11 @@ def test_halting_by_confidence_stops_each_row_once_its_action_is_sure() -> None:
     act = agent_act(other, halt_by="confidence", halt_threshold=0.999999)
     act(agent.env.reset(), np.ones((4, 4), dtype=bool), np.ones(4, dtype=bool))
     assert other.policy.halt_by == "head" and other.policy.halt_threshold == 0.5
+    # on mazes the rounds are also counted by the agent cell's legal moves
+    act = agent_act(other, halt_by="confidence", halt_threshold=0.999999)
+    masks = np.array([[1, 0, 0, 0], [1, 1, 0, 0], [1, 1, 1, 0], [1, 1, 0, 0]], dtype=bool)
+    act(agent.env.reset(), masks, np.ones(4, dtype=bool))
+    assert act.think_by_moves == {1: [1, 1], 2: [8, 2], 3: [4, 1]}  # one legal move: sure
     with pytest.raises(ValueError, match="halt_by must be one of"):
         agent_act(other, halt_by="entropy")
     with pytest.raises(ValueError, match="halt_by must be one of"):

@@ -175,6 +175,14 @@ def test_act_thinking_run_reports_thinking_steps_beside_full_thinking(
     # halting by confidence: any legal action is >= 1/4 likely, so 0.3 rarely thinks on
     sure = [curve[f"deterministic_confidence_{t}"]["think_steps"] for t in ("0.3", "0.999999")]
     assert 1.0 <= sure[0] <= sure[1] <= 3.0
+    where = curve["deterministic_confidence_0.999999"]["think_steps_by_moves"]
+    assert set(where) <= {"1", "2", "3", "4"} and all(
+        1 <= v["think_steps"] <= 3 for v in where.values()
+    )
+    total = sum(v["actions"] * v["think_steps"] for v in where.values()) / sum(
+        v["actions"] for v in where.values()
+    )
+    assert total == pytest.approx(sure[1])  # the buckets add up to the mean rounds
     with pytest.raises(ValueError, match=r"confidence-thresholds must be probabilities"):
         evaluate_ppo(out, episodes=4, device="cpu", confidence_thresholds=(1.0,))
     with pytest.raises(ValueError, match=r"fixed-rounds must be in \[1, 3\]"):

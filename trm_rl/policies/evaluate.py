@@ -483,7 +483,9 @@ def agent_act(
     :param halt_by: ``trm-carry`` with ACT thinking time: ``"head"`` or ``"confidence"``
         (:data:`~trm_rl.policies.carry.HALT_CRITERIA`; default: the policy's).
     :return: the policy; for ``trm-carry`` its attribute ``think_steps`` is ``[rounds, actions]``
-        summed over every action it computed (divide for the mean thinking rounds per action).
+        summed over every action it computed (divide for the mean thinking rounds per action),
+        and on mazes ``think_by_moves`` is ``{legal moves: [rounds, actions]}``: where the
+        thinking went (1 legal move: a dead end, 2: a corridor, 3-4: a junction).
     """
     policy = getattr(agent, "policy", None)
     if policy is None or not hasattr(policy, "get_distribution"):
@@ -541,6 +543,8 @@ def agent_act(
                 rounds = policy.last_think_steps
                 act.think_steps[0] += int(rounds.sum())  # type: ignore[attr-defined]
                 act.think_steps[1] += rounds.numel()  # type: ignore[attr-defined]
+                if masks.shape[1] == 4:  # a maze (the smallest Sudoku has 64 actions)
+                    _count_by_moves(act.think_by_moves, masks[rows], rounds)  # type: ignore[attr-defined]
             else:
                 distribution = policy.get_distribution(tensors, action_masks=masks[rows])
                 actions = distribution.get_actions(deterministic=deterministic)
@@ -548,7 +552,20 @@ def agent_act(
         return out
 
     act.think_steps = [0, 0]  # type: ignore[attr-defined]
+    act.think_by_moves = {}  # type: ignore[attr-defined]
     return act
+
+
+def _count_by_moves(counts: dict[int, list[int]], masks: np.ndarray, rounds: torch.Tensor) -> None:
+    """Add each row's thinking rounds to ``counts[legal moves] = [rounds, actions]`` (a maze
+    cell with 1 legal move is a dead end, 2 a corridor, 3-4 a junction)."""
+    moves = masks.sum(axis=1)
+    spent = rounds.detach().cpu().numpy()
+    for k in np.unique(moves):
+        chosen = moves == k
+        entry = counts.setdefault(int(k), [0, 0])
+        entry[0] += int(spent[chosen].sum())
+        entry[1] += int(chosen.sum())
 
 
 class _MazeOracle:

@@ -710,7 +710,9 @@ def evaluate_ppo(
         None when ``max_length_ratio`` < 2 leaves it unknown), and the setup, with
         ``puzzles_sha1``, a fingerprint of the puzzles played
         (:mod:`trm_rl.policies.paired`). ``trm-carry`` results add ``think_steps`` (mean TRM
-        rounds per action); with ACT thinking time, ``deterministic_full_thinking`` is the same
+        rounds per action; on mazes also ``think_steps_by_moves``, the mean rounds and the
+        actions by the agent cell's legal moves: 1 a dead end, 2 a corridor, 3-4 a junction);
+        with ACT thinking time, ``deterministic_full_thinking`` is the same
         policy thinking ``think_rounds`` rounds at every step (the compute the halting head
         saves). ``paired``: every other policy variant (not random or oracle) against
         ``deterministic`` by McNemar's test on the same puzzles, ``{variant: {"vs", "b", "c",
@@ -824,6 +826,12 @@ def evaluate_ppo(
         rounds, actions = getattr(act, "think_steps", (0, 0))
         if actions:
             report[name]["think_steps"] = rounds / actions
+        by_moves = getattr(act, "think_by_moves", None)
+        if by_moves:  # mazes: mean rounds and actions by the agent cell's legal moves
+            report[name]["think_steps_by_moves"] = {
+                str(k): {"think_steps": r / n, "actions": n}
+                for k, (r, n) in sorted(by_moves.items())
+            }
     report["random"] = scored(random_policy(seed))
     oracle = oracle_policy(
         env_id, puzzles=None if solutions is None else board, solutions=solutions
