@@ -10,7 +10,7 @@ env step, for every way of deciding how long to think.
 Each ``evaluate-ppo`` JSON (one per run, i.e. per seed) gives one point per way of thinking:
 
 - ``fixed``: exactly k rounds at every step (``deterministic_rounds_<k>``; the full thinking
-  time is ``deterministic_full_thinking``);
+  time, ``deterministic_full_thinking``, is the point at the cap when not played as such);
 - ``head``: the TRM's learnt halting head, stop once ``sigmoid(q_halt) > t``
   (``deterministic_halt_<t>``; the run's own setting is t = 0.5);
 - ``confidence``: stop once the most likely legal action has probability ``>= t``
@@ -65,7 +65,14 @@ def points(report: dict, run: str, seed: int | str = "") -> list[dict]:
         ``--fixed-rounds``).
     """
     rows = []
-    for key, result in report.items():
+    items = list(report.items())
+    full = report.get("deterministic_full_thinking")
+    if isinstance(full, dict) and full.get("think_steps"):
+        # thinking every round: the fixed-rounds point at the cap, unless played as such
+        cap = round(float(full["think_steps"]))
+        if f"deterministic_rounds_{cap}" not in report:
+            items.append((f"deterministic_rounds_{cap}", full))
+    for key, result in items:
         for pattern, criterion in _KEYS:
             match = pattern.match(key)
             if match and isinstance(result, dict):

@@ -44,3 +44,16 @@ def test_the_flagship_tables_match_their_csvs() -> None:
             f"{readme.relative_to(ROOT)} differs from {task}.csv; re-render it with python -m "
             f"experiments.cpu_flagship {task} --readme {readme.relative_to(ROOT)}"
         )
+
+
+def test_the_thinking_time_table_matches_its_csv() -> None:
+    """results/ppo/README.md's thinking-time block is what thinking_time.csv gives."""
+    from experiments import thinking_time
+
+    readme = ROOT / "results" / "ppo" / "README.md"
+    rows = thinking_time.read_rows(readme.parent / "thinking_time.csv")
+    assert rows, "results/ppo/thinking_time.csv is missing"
+    assert thinking_time.render(readme, rows) == readme.read_text(encoding="utf-8"), (
+        "results/ppo/README.md differs from thinking_time.csv; re-render it with python -m "
+        "experiments.thinking_time --out results/ppo --readme results/ppo/README.md"
+    )

@@ -40,6 +40,14 @@ def test_points_read_every_way_of_thinking_and_nothing_else() -> None:
     assert conf["rounds"] == 1.06 and conf["success_2x"] == 0.99 and conf["seed"] == 3
     assert conf["success_2x_se"] == pytest.approx((0.99 * 0.01 / 100) ** 0.5, abs=1e-4)
     assert conf["random_success_2x"] == 0.064 and conf["oracle_success_2x"] == 1.0
+    # full thinking stands for the fixed point at the cap when that was not played itself
+    partial = {k: v for k, v in report("r0").items() if k != "deterministic_rounds_4"}
+    fixed = {
+        r["threshold"]: r["success_2x"]
+        for r in tt.points(partial, "r0")
+        if r["criterion"] == "fixed"
+    }
+    assert fixed == {"1": 0.97, "4": 1.0}
     plain = {k: v for k, v in report("r0").items() if not k.startswith("deterministic_")}
     with pytest.raises(ValueError, match="no thinking-time variant"):
         tt.points(plain, "r0")
