@@ -41,6 +41,7 @@ from envs.sudoku.puzzles import generate_pool
 from envs.sudoku.rules import to_tokens
 from envs.utils import atomic_write
 from experiments.collect import num, write_csv
+from experiments.report import replace_block
 from experiments.stats import binomial_se
 from trm_rl.data.build import make_data
 from trm_rl.data.config import DataConfig
@@ -233,13 +234,8 @@ def render(readme: Path, task: str, rows: list[dict[str, str]]) -> str:
 
     :raises ValueError: when the README lacks the task's markers.
     """
-    text = readme.read_text(encoding="utf-8")
     begin, end = markers(task)
-    if begin not in text or end not in text:
-        raise ValueError(f"{readme} has no {begin} ... {end} block; add the two markers")
-    head, rest = text.split(begin, 1)
-    _, tail = rest.split(end, 1)
-    return f"{head}{begin}\n{table(rows, task)}\n{end}{tail}"
+    return replace_block(readme, table(rows, task), begin, end)
 
 
 @dataclass

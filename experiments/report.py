@@ -438,21 +438,30 @@ def write_report(
 
 
 # ------------------------------------------------------------------------------------ README
-def _split_readme(readme: Path) -> tuple[str, str, str]:
-    """The README's text before, inside and after the report block (markers excluded)."""
+def split_block(readme: Path, begin: str = BEGIN, end: str = END) -> tuple[str, str, str]:
+    """The README's text before, inside and after its generated block (markers excluded).
+
+    :raises ValueError: for an unreadable file, or markers missing, repeated or out of order.
+    """
     try:
         text = readme.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as err:
         raise ValueError(f"cannot read {readme} ({err}): pass a readable UTF-8 README") from None
-    if text.count(BEGIN) != 1 or text.count(END) != 1 or text.index(BEGIN) > text.index(END):
+    if text.count(begin) != 1 or text.count(end) != 1 or text.index(begin) > text.index(end):
         raise ValueError(
-            f"{readme} needs exactly one '{BEGIN}' line followed by one '{END}' line around "
+            f"{readme} needs exactly one '{begin}' line followed by one '{end}' line around "
             "the generated tables; add them where the tables belong (nothing outside them is "
             "changed)"
         )
-    before, rest = text.split(BEGIN)
-    inside, after = rest.split(END)
+    before, rest = text.split(begin)
+    inside, after = rest.split(end)
     return before, inside, after
+
+
+def replace_block(readme: Path, body: str, begin: str = BEGIN, end: str = END) -> str:
+    """The README's text with its generated block's content replaced by ``body``."""
+    before, _, after = split_block(readme, begin, end)
+    return f"{before}{begin}\n{body}\n{end}{after}"
 
 
 def readme_block(study_dir: str | Path, reps: int = REPS) -> str:
@@ -467,7 +476,7 @@ def update_readme(study_dir: str | Path, readme: str | Path, reps: int = REPS) -
     :raises ValueError: when the README cannot be read or lacks the markers (it is left as is).
     """
     readme = Path(readme)
-    before, _, after = _split_readme(readme)
+    before, _, after = split_block(readme)
     text = f"{before}{BEGIN}{readme_block(study_dir, reps)}{END}{after}"
     with atomic_write(readme) as f:
         f.write(text)
@@ -476,7 +485,7 @@ def update_readme(study_dir: str | Path, readme: str | Path, reps: int = REPS) -
 
 def block_reps(readme: str | Path) -> int | None:
     """The bootstrap resamples a README's report block says it was rendered with."""
-    _, inside, _ = _split_readme(Path(readme))
+    _, inside, _ = split_block(Path(readme))
     found = re.search(r"(\d+) resamples", inside)
     return int(found.group(1)) if found else None
 
@@ -493,7 +502,7 @@ def check_readme(study_dir: str | Path, readme: str | Path, reps: int | None = N
     """
     readme = Path(readme)
     reps = reps or block_reps(readme) or REPS
-    _, inside, _ = _split_readme(readme)
+    _, inside, _ = split_block(readme)
     expected = readme_block(study_dir, reps)
     return list(difflib.unified_diff(inside.splitlines(), expected.splitlines(),
                                      f"{readme} (committed)", "from the CSVs", lineterm=""))  # fmt: skip

@@ -37,6 +37,7 @@ import tyro
 
 from envs.utils import atomic_write
 from experiments.collect import write_csv
+from experiments.report import replace_block
 from experiments.stats import binomial_se
 
 FIELDS = [
@@ -159,12 +160,7 @@ def render(readme: Path, rows: list[dict[str, str]]) -> str:
 
     :raises ValueError: when the README lacks the markers.
     """
-    text = readme.read_text(encoding="utf-8")
-    if BEGIN not in text or END not in text:
-        raise ValueError(f"{readme} has no {BEGIN} ... {END} block; add the two markers")
-    head, rest = text.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    return f"{head}{BEGIN}\n{table(rows)}\n{END}{tail}"
+    return replace_block(readme, table(rows), BEGIN, END)
 
 
 def plot(rows: list[dict[str, str]], path: Path) -> Path:

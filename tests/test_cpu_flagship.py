@@ -37,7 +37,9 @@ def test_render_replaces_only_the_block_and_needs_the_markers(tmp_path: Path) ->
     text = cpu_flagship.render(readme, "sudoku-9x9", rows())
     assert text.startswith(f"intro\n{begin}\n| set |") and text.endswith(f"|\n{end}\nafter\n")
     readme.write_text("no markers\n")
-    with pytest.raises(ValueError, match="has no <!-- flagship:sudoku-9x9:begin -->"):
+    with pytest.raises(
+        ValueError, match=r"needs exactly one .<!-- flagship:sudoku-9x9:begin -->. line"
+    ):
         cpu_flagship.render(readme, "sudoku-9x9", rows())
 
 

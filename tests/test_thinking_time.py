@@ -90,5 +90,5 @@ def test_cli_writes_csv_plot_and_readme_block(tmp_path: Path) -> None:
     with pytest.raises(SystemExit, match="not an evaluate-ppo JSON"):
         tt.main([str(bad), "--out", str(out)])
     readme.write_text("no markers\n")
-    with pytest.raises(SystemExit, match="has no <!-- thinking:begin -->"):
+    with pytest.raises(SystemExit, match=r"needs exactly one .<!-- thinking:begin -->. line"):
         tt.main(["--out", str(out), "--readme", str(readme)])
