@@ -427,7 +427,7 @@ def test_init_from_takes_a_shipped_model_by_name(tmp_path: Path) -> None:
         torch.testing.assert_close(agent.policy.trm.state_dict()[key], value)
     stored = {"format": 2, "regime": "ppo", "config": cfg.to_dict()}
     assert pretrain_minutes(stored) == pytest.approx(card("maze-11x11")["train_seconds"] / 60)
-    with pytest.raises(ValueError, match="is a sudoku model; this env plays maze"):
+    with pytest.raises(ValueError, match="trained on sudoku puzzles; this env plays maze"):
         resolve_ppo(dataclasses.replace(args, init_from=Path("sudoku-4x4")))
     with pytest.raises(ValueError, match="neither a run folder nor a shipped model"):
         resolve_ppo(dataclasses.replace(args, init_from=Path("maze-99x99")))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -147,6 +148,11 @@ class DataConfig:
     class 0), walls and unreachable open cells as in the question (vocabulary 9). Distance-target
     models are scored, evaluated and ``solve``d on the path their field decodes to (a greedy walk
     from S, :mod:`trm_rl.data.maze_targets`); token/exact accuracy then measure the field."""
+
+    @classmethod
+    def from_dict(cls, fields: Mapping[str, Any]) -> DataConfig:
+        """Build from ``dataclasses.asdict`` output read back from JSON (lists to tuples)."""
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()})
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__

@@ -28,7 +28,7 @@ from trm_rl.data.config import DataConfig
 from trm_rl.model.config import TRMConfig
 from trm_rl.policies.baselines import matched_conv_policy_kwargs, matched_mlp_policy_kwargs
 from trm_rl.policies.carry import CarryMaskablePPO, TRMCarryPolicy
-from trm_rl.policies.config import PPOConfig, shipped_init
+from trm_rl.policies.config import PPOConfig
 from trm_rl.policies.frozen import (
     FrozenCarryMaskablePPO,
     FrozenCarryPolicy,
@@ -36,9 +36,9 @@ from trm_rl.policies.frozen import (
     FrozenTRMPolicy,
 )
 from trm_rl.policies.trm_policy import TRMPolicy
-from trm_rl.pretrained import card, load_pretrained
+from trm_rl.pretrained import card
 from trm_rl.runs import read_config
-from trm_rl.supervised.commands import load_run
+from trm_rl.supervised.warm_start import load_init_weights, shipped_init
 
 #: Algorithm classes by name (config.json stores the name; nothing else is looked up).
 ALGORITHMS: dict[str, type] = {
@@ -120,17 +120,7 @@ def load_supervised_trm(trm: torch.nn.Module, run_dir: Path) -> None:
 
     :raises ValueError: when the run is missing or its weights do not fit (another preset).
     """
-    name = shipped_init(run_dir)
-    model = load_pretrained(name, "cpu") if name else load_run(run_dir, device="cpu")[0]
-    source = model.state_dict()
-    target = trm.state_dict()
-    problems = [k for k in target if k not in source or source[k].shape != target[k].shape]
-    if problems:
-        raise ValueError(
-            f"the supervised run {str(run_dir)!r} does not fit the policy's TRM (mismatched: "
-            f"{problems[:5]}); train the policy with the run's preset or drop --init-from"
-        )
-    trm.load_state_dict({k: source[k] for k in target})
+    load_init_weights(trm, run_dir, "the policy's TRM")
 
 
 def supervised_heldout_solutions(run_dir: str | Path) -> np.ndarray | None:

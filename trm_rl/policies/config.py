@@ -32,15 +32,10 @@ from envs.maze.config import MIN_SIZE as MAZE_MIN_SIZE
 from envs.maze.config import MazeConfig
 from envs.sudoku.config import SudokuConfig
 from envs.utils import check_choice, check_float, check_int
-from trm_rl.data.build import grid_info
-from trm_rl.data.config import DataConfig
-from trm_rl.model.checkpoint import load_config
 from trm_rl.model.config import TRMConfig
 from trm_rl.overrides import combine, overrides_of, parse_key_values, set_fields
-from trm_rl.pretrained import card, list_models, model_folder
-from trm_rl.runs import read_config
-from trm_rl.supervised import state as run_state
 from trm_rl.supervised.config import check_budget
+from trm_rl.supervised.warm_start import init_game, init_model_config
 
 PolicyKind = Literal["trm", "trm-carry", "mlp", "convnet"]
 POLICIES: tuple[str, ...] = ("trm", "trm-carry", "mlp", "convnet")
@@ -644,24 +639,6 @@ def _grid_shape(env: EnvSpec) -> tuple[int, int]:
     return int(rows), int(cols)
 
 
-def shipped_init(init_from: Path | str) -> str | None:
-    """The shipped model ``--init-from`` names (``trm-rl models``), or None for a run folder.
-
-    A path that exists is a run folder, whatever its name.
-
-    :raises ValueError: for a value that is neither an existing folder nor a shipped model.
-    """
-    text = str(init_from)
-    if Path(text).exists():
-        return None
-    if text in list_models():
-        return text
-    raise ValueError(
-        f"--init-from {text!r} is neither a run folder nor a shipped model; pass the --out "
-        f"folder of a trm-rl train-supervised run or one of {list_models()} (trm-rl models)"
-    )
-
-
 def supervised_trm_config(run_dir: Path, game: str) -> TRMConfig:
     """The TRM config of a supervised run or shipped model (:func:`shipped_init`), checked to
     be a TRM of ``game``.
@@ -669,44 +646,19 @@ def supervised_trm_config(run_dir: Path, game: str) -> TRMConfig:
     :raises ValueError: for a folder that is not a finished supervised run, a baseline, or a
         run of the other game.
     """
-    name = shipped_init(run_dir)
-    if name is not None:
-        kind = card(name)["game"]
-        if kind != game:
-            raise ValueError(
-                f"--init-from {name!r} is a {kind} model; this env plays {game}: initialise "
-                f"from a {game} model or run"
-            )
-        base = load_config(model_folder(name))
-        if not isinstance(base, TRMConfig):
-            raise ValueError(
-                f"--init-from {name!r} is not a TRM; only TRMs initialise a TRM policy"
-            )
-        return base
-    stored = read_config(run_dir, "supervised")
-    kind = stored.get("resolved", {}).get("kind") or grid_info(_data_config(stored["data"])).kind
+    kind = init_game(run_dir)
     if kind != game:
         raise ValueError(
             f"--init-from {str(run_dir)!r} was trained on {kind} puzzles; this env plays {game}: "
-            f"initialise from a {game} run"
+            f"initialise from a {game} run or model"
         )
-    folder = run_state.latest_checkpoint(Path(run_dir))
-    if folder is None:
-        raise ValueError(
-            f"--init-from {str(run_dir)!r} has no checkpoint; pass the --out folder of a "
-            "finished trm-rl train-supervised run"
-        )
-    base = load_config(folder)
+    base = init_model_config(run_dir)
     if not isinstance(base, TRMConfig):
         raise ValueError(
             f"--init-from {str(run_dir)!r} holds a {type(base).__name__}; only TRM runs can "
             "initialise a TRM policy"
         )
     return base
-
-
-def _data_config(fields: dict[str, Any]) -> DataConfig:
-    return DataConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()})
 
 
 __all__ = [

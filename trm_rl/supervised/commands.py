@@ -194,7 +194,7 @@ def heldout_puzzles(
     if isinstance(data, DataConfig):  # another distribution, e.g. braided mazes
         config = data
     elif own:
-        config = DataConfig(**_tuples(fields))
+        config = DataConfig.from_dict(fields)
     else:
         config = DataConfig(name=data, seed=fields.get("seed", 0))
     if config.maze_target != target and grid_info(config).kind == "maze":
@@ -517,8 +517,4 @@ def _kind(config: dict[str, Any]) -> str:
     kind = config.get("resolved", {}).get("kind")
     if kind in ("maze", "sudoku"):
         return str(kind)
-    return grid_info(DataConfig(**_tuples(config["data"]))).kind
-
-
-def _tuples(fields: dict[str, Any]) -> dict[str, Any]:
-    return {k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()}
+    return grid_info(DataConfig.from_dict(config["data"])).kind

@@ -38,6 +38,7 @@ from trm_rl.model.config import TRMConfig
 from trm_rl.model.recurrent_conv import DTNetConfig, matched_dtnet_config
 from trm_rl.model.registry import MODEL_KINDS, ModelConfig, config_from_dict
 from trm_rl.overrides import combine, overrides_of, parse_key_values, set_fields
+from trm_rl.supervised.warm_start import init_game, init_model_config
 
 Optimizer = Literal["adamw", "adam-atan2"]
 ModelKind = Literal["trm", "mlp", "convnet", "dtnet"]
@@ -168,6 +169,11 @@ class SupervisedRun:
     """Wall-clock budget in training minutes (evaluation excluded); prefer steps for studies."""
     seed: int = 0
     """Seed of the model, the exploration and the training stream (>= 0)."""
+    init_from: str | None = None
+    """Warm start: begin from the evaluated weights of a supervised run (its --out folder) or a
+    shipped model (trm-rl models). The model is the source's architecture fitted to this data
+    (a conv-mixer TRM moves across grid sizes; model fields you set apply on top); optimiser,
+    EMA, schedule and step count start fresh. How a size curriculum is built from plain runs."""
     resume: bool = False
     """Continue the run in --out from its last checkpoint (the same options)."""
     eval_every: int | None = None
@@ -218,6 +224,8 @@ class TrainConfig(SupervisedRun):
             raise ValueError(f"TrainConfig.optim must be an OptimConfig, got {type(self.optim)}")
         check_budget(self.steps, self.minutes, "steps")
         check_int("seed", self.seed, low=0)
+        if self.init_from is not None:
+            object.__setattr__(self, "init_from", str(self.init_from))
         check_int("eval_every", self.eval_every, low=1, allow_none=True)
         check_int("eval_size", self.eval_size, low=1, allow_none=True)
         check_int("keep_every", self.keep_every, low=1, allow_none=True)
@@ -246,7 +254,7 @@ class TrainConfig(SupervisedRun):
         """
         data = dict(data)
         try:
-            data_cfg = DataConfig(**_tuples(data.pop("data")))
+            data_cfg = DataConfig.from_dict(data.pop("data"))
             model = config_from_dict(data.pop("model"))
             optim = OptimConfig(**data.pop("optim", {}))
         except (KeyError, TypeError) as e:
@@ -266,10 +274,6 @@ def check_budget(count: Any, minutes: Any, name: str) -> None:
     check_int(name, count, low=1, allow_none=True)
     if minutes is not None:
         check_float("minutes", minutes, low=1e-3)
-
-
-def _tuples(fields: dict[str, Any]) -> dict[str, Any]:
-    return {k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()}
 
 
 # ------------------------------------------------------------------------- what a user types
@@ -392,6 +396,8 @@ def resolve_model(args: TrainArgs, recipe_model: TRMConfig, grid: GridInfo) -> M
         fields = combine(fields, legacy, f"--preset {args.preset}", "--model")
     if args.bf16:
         fields = combine(fields, {"forward_dtype": "bfloat16"}, "--bf16", "--model")
+    if args.init_from is not None:
+        return _warm_start_model(args.init_from, fields, grid)
     kind = fields.pop("kind", "trm")
     preset = fields.pop("preset", None)
     if preset is not None and preset not in TRMConfig.preset_names():
@@ -401,6 +407,45 @@ def resolve_model(args: TrainArgs, recipe_model: TRMConfig, grid: GridInfo) -> M
         )
     base = TRMConfig.preset(preset) if preset is not None else recipe_model
     return fit_model(kind, base, fields, grid.vocab_size, grid.cells, grid.cols)
+
+
+def _warm_start_model(init_from: str, fields: dict[str, Any], grid: GridInfo) -> ModelConfig:
+    """The model of a ``--init-from`` run: the source's, fitted to the data's grid."""
+    game = init_game(init_from)
+    if game != grid.kind:
+        raise ValueError(
+            f"--init-from {init_from!r} was trained on {game} puzzles, this data is {grid.kind}: "
+            f"warm-start from a {grid.kind} run or shipped model"
+        )
+    source = init_model_config(init_from)
+    kind = fields.pop("kind", source.kind)
+    if kind != source.kind:
+        raise ValueError(
+            f"--model.kind {kind} contradicts --init-from {init_from!r}, a {source.kind} model; "
+            "drop --model.kind (the warm start keeps the source's kind)"
+        )
+    if fields.pop("preset", None) is not None:
+        raise ValueError(
+            "--init-from takes the source's architecture; drop --model.preset (or --init-from)"
+        )
+    if source.vocab_size != grid.vocab_size:
+        raise ValueError(
+            f"--init-from {init_from!r} reads {source.vocab_size} tokens, this data has "
+            f"{grid.vocab_size}: warm-start from a run on the same game, board and target"
+        )
+    transfers = getattr(source, "mixer", None) == "conv" or source.kind in ("convnet", "dtnet")
+    if source.seq_len != grid.cells and not transfers:
+        raise ValueError(
+            f"--init-from {init_from!r} is a model of {source.seq_len} cells, this data has "
+            f"{grid.cells}; only conv-mixer TRMs and conv baselines move across grid sizes"
+        )
+    names = {f.name for f in dataclasses.fields(type(source))}
+    foreign = sorted(k for k in fields if k not in names)
+    if foreign:
+        raise ValueError(
+            f"{type(source).__name__} (the --init-from model) has no field(s) {foreign}"
+        )
+    return source.replace(seq_len=grid.cells, grid_width=grid.cols, **fields)
 
 
 #: Fields each kind's matcher takes as inputs (the rest of the size is solved for).
@@ -476,7 +521,7 @@ def stored_train_config(stored: dict[str, Any]) -> TrainConfig:
                                    "grad_clip", "loss") if k in old},
         )  # fmt: skip
         model = config_from_dict(stored["model"])
-        data = DataConfig(**_tuples(stored["data"]))
+        data = DataConfig.from_dict(stored["data"])
     except (KeyError, TypeError) as e:
         raise ValueError(f"not a supervised run config ({e}); was config.json edited?") from None
     run = {f.name: old[f.name] for f in dataclasses.fields(TrainConfig) if f.name in old}

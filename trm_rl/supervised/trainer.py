@@ -33,6 +33,7 @@ from trm_rl.supervised.evaluate import evaluate_model
 from trm_rl.supervised.metrics import VAL_KEYS, MetricsLog
 from trm_rl.supervised.models import build_data, build_run_model
 from trm_rl.supervised.optim import EMA, AdamAtan2, cosine_lr, lr_at
+from trm_rl.supervised.warm_start import load_init_weights
 from trm_rl.utils import resolve_device
 
 
@@ -94,6 +95,8 @@ def train(cfg: TrainConfig) -> Path:
     torch.manual_seed(cfg.seed)
     data, data_config = build_data(cfg)
     model = build_run_model(cfg)
+    if cfg.init_from is not None and not cfg.resume:  # a resume reads its own checkpoint
+        load_init_weights(model, cfg.init_from)
     model.to(device)
     eval_model = copy.deepcopy(model)  # holds the EMA weights for evaluation (eager)
     if cfg.compile:
