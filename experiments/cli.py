@@ -16,6 +16,7 @@ Commands:
   report            write report.md (and a README's tables) of a study directory from its CSVs
   test-time         a model's score vs sampled solves and vs test-time steps (CSV, plots)
   reproduce         every number the READMEs quote, its command; run chosen ones, compare
+  tune-ppo          choose a policy's PPO settings on validation, every setting at equal FLOPs
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ from experiments.reproduce import run as run_reproduce
 from experiments.sweep import SweepArgs
 from experiments.sweep import main as sweep_main
 from experiments.test_time import TestTimeArgs, format_table, run_test_time
+from experiments.tune_ppo import TuneArgs
+from experiments.tune_ppo import main as tune_main
 from trm_rl.demo import check_demo_args, run_demo
 from trm_rl.policies.config import PPOArgs, resolve_ppo
 from trm_rl.policies.paired import compare_files
@@ -254,7 +257,7 @@ def main(argv: list[str] | None = None) -> None:
         _demo(cmd)
     elif isinstance(cmd, Models):
         print(models_table())
-    elif isinstance(cmd, SweepArgs | Plot | ReportArgs | TestTimeArgs | ReproduceArgs):
+    elif isinstance(cmd, SweepArgs | Plot | ReportArgs | TestTimeArgs | ReproduceArgs | TuneArgs):
         _experiments(cmd)
     else:
         for env_id, kwargs in ENV_IDS.items():
@@ -304,6 +307,7 @@ Command = (
     | ReportArgs
     | TestTimeArgs
     | ReproduceArgs
+    | TuneArgs
 )
 
 
@@ -322,7 +326,8 @@ def _parse(argv: list[str]) -> Command:
         | Annotated[Plot, tyro.conf.subcommand("plot")]
         | Annotated[ReportArgs, tyro.conf.subcommand("report")]
         | Annotated[TestTimeArgs, tyro.conf.subcommand("test-time")]
-        | Annotated[ReproduceArgs, tyro.conf.subcommand("reproduce")],
+        | Annotated[ReproduceArgs, tyro.conf.subcommand("reproduce")]
+        | Annotated[TuneArgs, tyro.conf.subcommand("tune-ppo")],
         args=argv,
         description=__doc__,
     )
@@ -393,16 +398,20 @@ def _ppo(cmd: PPOArgs | EvaluatePPO | ComparePPO) -> None:
         fail(name, err)
 
 
-def _experiments(cmd: SweepArgs | Plot | ReportArgs | TestTimeArgs | ReproduceArgs) -> None:
+def _experiments(
+    cmd: SweepArgs | Plot | ReportArgs | TestTimeArgs | ReproduceArgs | TuneArgs,
+) -> None:
     """Run a sweep or a test-time scaling, draw a study's plots or write its report; a usage
     error prints its message (no traceback); ``report --check`` exits 1 when the README differs
     from the CSVs."""
     names = {SweepArgs: "sweep", Plot: "plot", ReportArgs: "report", TestTimeArgs: "test-time",
-             ReproduceArgs: "reproduce"}  # fmt: skip
+             ReproduceArgs: "reproduce", TuneArgs: "tune-ppo"}  # fmt: skip
     name = names[type(cmd)]
     try:
         if isinstance(cmd, SweepArgs):
             sweep_main(cmd)
+        elif isinstance(cmd, TuneArgs):
+            tune_main(cmd)
         elif isinstance(cmd, TestTimeArgs):
             result = run_test_time(cmd)
             print(format_table(result["rows"]))
