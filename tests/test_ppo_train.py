@@ -431,3 +431,17 @@ def test_init_from_takes_a_shipped_model_by_name(tmp_path: Path) -> None:
         resolve_ppo(dataclasses.replace(args, init_from=Path("sudoku-4x4")))
     with pytest.raises(ValueError, match="neither a run folder nor a shipped model"):
         resolve_ppo(dataclasses.replace(args, init_from=Path("maze-99x99")))
+
+
+def test_policy_ppo_defaults_sit_between_the_recipe_and_the_user(monkeypatch) -> None:
+    """A policy's tuned PPO defaults replace the recipe's; a value the user sets wins."""
+    from trm_rl.policies import config as policy_config
+
+    monkeypatch.setitem(policy_config.POLICY_PPO_DEFAULTS, "trm-carry", {"n_epochs": 1})
+    recipe = recipe_for("trm_rl/Maze-9x9-v0", "maze").ppo
+    carry = resolve_ppo(ppo_args(policy="trm-carry", timesteps=4096))
+    assert carry.ppo.n_epochs == 1 and carry.ppo.batch_size == recipe.batch_size
+    mine = resolve_ppo(ppo_args(policy="trm-carry", timesteps=4096, ppo={"n_epochs": 3}))
+    assert mine.ppo.n_epochs == 3
+    other = resolve_ppo(ppo_args(policy="trm", timesteps=4096))
+    assert other.ppo.n_epochs == recipe.n_epochs

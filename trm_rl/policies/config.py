@@ -47,6 +47,10 @@ LEGACY_POLICIES: dict[str, tuple[str, dict[str, Any]]] = {
 #: What each policy kind sets on its TRM unless the user sets it: a carried TRM thinks one
 #: round per supervision step (its state persists across env steps instead).
 POLICY_MODEL_DEFAULTS: dict[str, dict[str, Any]] = {"trm-carry": {"H_cycles": 1}}
+#: PPO settings each policy kind uses unless the user sets them, on top of the env recipe's:
+#: chosen with ``trm-rl tune-ppo`` (every setting at the same training FLOPs, scored on
+#: validation; results/ppo_tuning/). Policies not listed use the recipe's settings.
+POLICY_PPO_DEFAULTS: dict[str, dict[str, Any]] = {}
 
 #: The env config class of each registered entry point: the game is the config's type.
 ENV_CONFIGS: dict[str, type] = {
@@ -567,7 +571,7 @@ def resolve_ppo(args: PPOArgs) -> PPOConfig:
     preset = model_fields.pop("preset", None)
     model = _policy_model(env, recipe, preset, args.init_from, policy, model_fields)
 
-    ppo = set_fields(args.ppo)
+    ppo = {**POLICY_PPO_DEFAULTS.get(policy, {}), **set_fields(args.ppo)}
     if (
         "learning_rate" not in ppo
         and args.init_from is not None
