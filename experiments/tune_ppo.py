@@ -14,8 +14,12 @@ compute on this machine or any other, and FLOPs do not depend on the machine's l
 
 Every policy tuned with the same ``--flops``, grid and seeds gets the same tuning budget. The
 score of a trial is its final validation ``val/success_2x`` (validation puzzles only; the test
-split is never read here). The chosen setting has the highest mean over seeds; a tie goes to the
-setting with more env steps per second. Results:
+split is never read here). The choice follows the one-standard-error rule: among the settings
+whose mean over seeds is within one standard error of the best mean, the one with the fewest FLOPs
+per env step (the cheapest; ties: more env steps per second). The standard error of a mean is the
+larger of the seeds' (``stdev / sqrt(n)``) and the binomial one of its ``n x val_episodes``
+episodes, so two seeds that happen to agree do not make a difference look certain. A slower
+setting is only chosen when it is better by more than the noise. Results:
 
 - ``OUT/trials.csv``: one row per trial (setting, seed, env steps, FLOPs per env step, final and
   best validation score, training minutes, env steps/s);
@@ -222,20 +226,25 @@ def read_trial(run_dir: Path) -> dict[str, Any]:
 
 def summarise(trials: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """One row per setting: mean and standard error of the final validation score over seeds,
-    the chosen setting marked (highest mean; ties: more env steps/s)."""
+    the chosen setting marked (the one-standard-error rule of the module doc)."""
     rows = []
     for name in dict.fromkeys(t["setting"] for t in trials):
         mine = [t for t in trials if t["setting"] == name]
         finals = [t["val_final"] for t in mine]
+        mean = statistics.fmean(finals)
+        seeds_se = statistics.stdev(finals) / math.sqrt(len(finals)) if len(finals) > 1 else 0.0
+        episodes = sum(int(t.get("val_episodes") or 0) for t in mine)
+        binomial = math.sqrt(mean * (1 - mean) / episodes) if episodes else 0.0
         rows.append({
-            "setting": name, "n": len(mine), "val_mean": statistics.fmean(finals),
-            "val_se": statistics.stdev(finals) / math.sqrt(len(finals)) if len(finals) > 1 else 0.0,
+            "setting": name, "n": len(mine), "val_mean": mean, "val_se": max(seeds_se, binomial),
             "val_best_mean": statistics.fmean(t["val_best"] for t in mine),
             "timesteps": mine[0]["timesteps"], "flops_per_env_step": mine[0]["flops_per_env_step"],
             "env_steps_per_s": statistics.fmean(t["env_steps_per_s"] for t in mine), "chosen": False,
         })  # fmt: skip
-    best = max(rows, key=lambda r: (r["val_mean"], r["env_steps_per_s"]))
-    best["chosen"] = True
+    top = max(rows, key=lambda r: r["val_mean"])
+    near = [r for r in rows if r["val_mean"] >= top["val_mean"] - top["val_se"]]
+    chosen = min(near, key=lambda r: (r["flops_per_env_step"], -r["env_steps_per_s"]))
+    chosen["chosen"] = True
     return rows
 
 

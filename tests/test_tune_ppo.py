@@ -33,17 +33,31 @@ def test_a_bad_grid_is_refused_with_its_reason(grid, message) -> None:
         TuneArgs(grid=grid)
 
 
-def test_the_choice_is_the_best_mean_and_a_tie_goes_to_the_faster_setting() -> None:
-    def trial(setting, seed, final, speed):
-        return {"setting": setting, "seed": seed, "val_final": final, "val_best": final,
-                "timesteps": 100, "flops_per_env_step": 1.0, "env_steps_per_s": speed}  # fmt: skip
+def trial(setting: str, seed: int, final: float, cost: float, episodes: int = 0) -> dict:
+    return {"setting": setting, "seed": seed, "val_final": final, "val_best": final,
+            "timesteps": 100, "flops_per_env_step": cost, "env_steps_per_s": 1 / cost,
+            "val_episodes": episodes}  # fmt: skip
 
-    rows = summarise([trial("a", 0, 0.5, 10), trial("a", 1, 0.7, 10),
-                      trial("b", 0, 0.6, 30), trial("b", 1, 0.6, 30),
-                      trial("c", 0, 0.2, 99), trial("c", 1, 0.3, 99)])  # fmt: skip
+
+def test_the_cheapest_setting_within_one_standard_error_of_the_best_is_chosen() -> None:
+    rows = summarise([trial("a", 0, 0.5, 4.0), trial("a", 1, 0.7, 4.0),
+                      trial("b", 0, 0.55, 1.0), trial("b", 1, 0.55, 1.0),
+                      trial("c", 0, 0.2, 0.5), trial("c", 1, 0.3, 0.5)])  # fmt: skip
     by = {r["setting"]: r for r in rows}
     assert by["a"]["val_mean"] == pytest.approx(0.6) and by["a"]["val_se"] == pytest.approx(0.1)
+    # b is within one s.e. of a's 0.6 and cheaper; c is cheaper still but worse by more
     assert by["b"]["chosen"] and not by["a"]["chosen"] and not by["c"]["chosen"]
+
+
+def test_a_better_setting_wins_when_the_difference_exceeds_the_noise() -> None:
+    rows = summarise([trial("slow", 0, 0.9, 4.0, 1000), trial("slow", 1, 0.9, 4.0, 1000),
+                      trial("fast", 0, 0.8, 1.0, 1000), trial("fast", 1, 0.8, 1.0, 1000)])  # fmt: skip
+    by = {r["setting"]: r for r in rows}
+    # the seeds agree (seed s.e. 0), so the binomial s.e. of 2,000 episodes is the noise
+    assert by["slow"]["val_se"] == pytest.approx((0.9 * 0.1 / 2000) ** 0.5)
+    assert by["slow"]["chosen"] and not by["fast"]["chosen"]
+    close = summarise([trial("slow", 0, 0.9, 4.0, 20), trial("fast", 0, 0.85, 1.0, 20)])
+    assert next(r for r in close if r["chosen"])["setting"] == "fast"  # within 0.067 of 0.9
 
 
 def test_a_tiny_tuning_gives_each_setting_the_same_flops_and_resumes(tmp_path, monkeypatch):
