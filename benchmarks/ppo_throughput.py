@@ -1,7 +1,8 @@
 """End-to-end PPO throughput of every policy, against a naive TRM features extractor.
 
 Every policy trains with the MaskablePPO family on the same natively batched env with the same
-``n_envs``, ``n_steps`` and ``n_epochs``. The agents are built once and measured in alternating
+``n_envs`` and ``n_steps``, each at its default ``n_epochs`` (``POLICY_PPO_DEFAULTS``, chosen by
+``trm-rl tune-ppo``; the naive policies keep the recipe's) unless ``--n-epochs`` sets one for all. The agents are built once and measured in alternating
 rounds in one process; the table gives medians. A round times ``agent.learn`` over
 ``--iterations`` PPO iterations (rollout and update) after a warm-up iteration; a callback
 splits rollout from update time.
@@ -104,8 +105,9 @@ class Args:
     """Parallel envs (one batched env per agent)."""
     n_steps: int = 64
     """Steps per env per rollout."""
-    n_epochs: int = 4
-    """Passes over each rollout."""
+    n_epochs: int | None = None
+    """Passes over each rollout for every policy (None: each policy's default, the epochs
+    column)."""
     batch_size: int = 256
     """Minibatch of every policy except 'naive' (which keeps SB3's default of 64)."""
     iterations: int = 3
@@ -187,8 +189,9 @@ class Entry:
 def build(args: Args, name: str, device: torch.device) -> Any:
     """A fresh agent of policy ``name`` on its own batched env."""
     naive = name.startswith("naive")
-    settings = {"n_envs": args.n_envs, "n_steps": args.n_steps, "n_epochs": args.n_epochs,
-                "batch_size": args.batch_size}  # fmt: skip
+    settings = {"n_envs": args.n_envs, "n_steps": args.n_steps, "batch_size": args.batch_size}
+    if args.n_epochs is not None:
+        settings["n_epochs"] = args.n_epochs
     frozen = name in FROZEN
     policy = "trm" if naive else FROZEN.get(name, name)
     cfg = resolve_ppo(
@@ -250,7 +253,7 @@ def prepare(args: Args, name: str, device: torch.device) -> Entry:
     steps = args.n_envs * args.n_steps
     agent.learn(steps)  # warm-up; resets the env
     batch = next(agent.rollout_buffer.get(agent.batch_size))
-    flops = agent_env_step_flops(agent, batch, args.n_epochs)
+    flops = agent_env_step_flops(agent, batch, agent.n_epochs)
     if args.compile and name in TRM_POLICIES:
         agent.policy.trm.compile_network()
         agent.learn(steps, reset_num_timesteps=False)
@@ -290,6 +293,7 @@ def row_of(name: str, entry: Entry, args: Args, peak_gflops: float) -> dict[str,
         "algorithm": type(agent).__name__,
         "parameters": sum(p.numel() for p in agent.policy.parameters()),
         "batch_size": agent.batch_size,
+        "n_epochs": agent.n_epochs,
         "iterations": entry.iterations,
         "env_steps_per_s": round(sps, 1),
         "rollout_s": round(rollout_s, 3),
@@ -345,7 +349,8 @@ def main(args: Args) -> None:
     table = [
         "# PPO throughput",
         "",
-        f"`{args.env}`, n_envs {args.n_envs}, n_steps {args.n_steps}, n_epochs {args.n_epochs}; "
+        f"`{args.env}`, n_envs {args.n_envs}, n_steps {args.n_steps}, n_epochs "
+        f"{args.n_epochs or 'each policy default (epochs column)'}; "
         f"{args.iterations} timed iterations per round ({args.naive_iterations} for the naive "
         f"policies), median of {args.rounds} alternating rounds. Device {device}, "
         f"{info['threads']} torch threads{', compiled TRMs' if args.compile else ''}, load "
@@ -354,16 +359,17 @@ def main(args: Args) -> None:
         f"sgemm peak ({SGEMM_SIZE}-square float32 products, same device and threads, measured "
         f"in this run): {peak:.1f} GFLOP/s. Reproduce: `python benchmarks/ppo_throughput.py`.",
         "",
-        "| policy | params | batch | env-steps/s | vs naive | rollout s / update s "
+        "| policy | params | batch | epochs | env-steps/s | vs naive | rollout s / update s "
         "| MFLOP / env step | achieved GFLOP/s | % sgemm | bare GFLOP/s | achieved / bare "
         "| state + features B/step | obs B/step |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         speedup = "" if r["speedup_vs_naive"] is None else f"{r['speedup_vs_naive']:.1f}x"
         share = r["rollout_s"] / (r["rollout_s"] + r["update_s"])
         table.append(
             f"| {label(r['policy'], args)} | {r['parameters']:,} | {r['batch_size']} | "
+            f"{r['n_epochs']} | "
             f"{r['env_steps_per_s']:,.0f} | {speedup} | {r['rollout_s']:.2f} / "
             f"{r['update_s']:.2f} ({share:.0%}) | {r['flops_per_env_step'] / 1e6:,.1f} | "
             f"{r['achieved_gflops']:.2f} | {r['achieved_over_sgemm_peak']:.1%} | "

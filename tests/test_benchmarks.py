@@ -78,6 +78,7 @@ def test_ppo_throughput_writes_its_tables(tmp_path: Path) -> None:
         assert row["env_steps_per_s"] > 0 and row["flops_per_env_step"] > 0
         assert row["bare_gflops"] > 0
     assert rows["naive"]["batch_size"] == 64 and rows["trm"]["batch_size"] == 16
+    assert all(row["n_epochs"] == 1 for row in rows.values())  # --n-epochs sets every policy's
     assert rows["trm-carry"]["carry_bytes_per_step"] > 0
     assert rows["trm"]["carry_bytes_per_step"] == 0
     assert "| trm-carry |" in (tmp_path / "ppo_throughput.md").read_text()
