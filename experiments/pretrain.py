@@ -74,6 +74,10 @@ class PretrainArgs:
     """Device of the scoring ('cpu' keeps the card's numbers reproducible anywhere)."""
     force: bool = False
     """Replace an existing model folder of that name."""
+    before: tuple[str, ...] = ()
+    """The train-supervised commands of the runs this one warm-starts from (its --init-from
+    chain of run folders), the first stage first; the card gives the whole chain, and its
+    training time is the chain's."""
 
 
 def package_run(args: PretrainArgs) -> Path:
@@ -105,6 +109,7 @@ def package_run(args: PretrainArgs) -> Path:
         raise ValueError(
             f"--command does not give the run's budget (--steps {cfg.steps}): {args.command!r}"
         )
+    stages = _stages(args, cfg)
     model, _ = load_run(args.run, args.device)
     size = sum(t.numel() * t.element_size() for t in model.state_dict().values())
     if size > MAX_BYTES:
@@ -113,6 +118,9 @@ def package_run(args: PretrainArgs) -> Path:
             f"take {MAX_BYTES / 2**20:.0f} MB at most: train a smaller model"
         )
     card = _card(args, stored, cfg, model)
+    card["stages"] = stages
+    seconds = [stage["train_seconds"] for stage in stages]
+    card["train_seconds"] = None if None in seconds else round(sum(seconds), 1)
     tmp = folder.with_name(folder.name + ".tmp")
     if tmp.exists():
         shutil.rmtree(tmp)
@@ -240,6 +248,47 @@ def _train_seconds(run: Path) -> float | None:
         return None
 
 
+def _stages(args: PretrainArgs, cfg: Any) -> list[dict[str, Any]]:
+    """The training stages of the run, first first: the runs its ``init_from`` chain names
+    (each with its ``--before`` command, checked), then the run itself.
+
+    :raises ValueError: when ``--before`` does not give one command per earlier run, in order,
+        each naming that run's ``--out`` and ``--steps``.
+    """
+    chain = [(Path(args.run), cfg)]
+    while chain[-1][1].init_from is not None and Path(chain[-1][1].init_from).is_dir():
+        folder = Path(chain[-1][1].init_from)
+        chain.append((folder, stored_train_config(read_config(folder, "supervised"))))
+    chain.reverse()
+    earlier = [str(folder) for folder, _ in chain[:-1]]
+    if len(args.before) != len(earlier):
+        raise ValueError(
+            f"run {str(args.run)!r} warm-starts from {len(earlier)} earlier run(s) {earlier}; give "
+            f"their train-supervised commands with --before, the first stage first (got "
+            f"{len(args.before)})"
+        )
+    commands = [*args.before, args.command]
+    stages = []
+    for command, (folder, stage) in zip(commands, chain, strict=True):
+        words = _check_command(command)
+        pairs = [*itertools.pairwise(words), *(w.partition("=")[::2] for w in words)]
+        outs = [Path(v) for k, v in pairs if k == "--out" and v]
+        if folder != Path(args.run) and (not outs or outs[-1] != folder):
+            raise ValueError(
+                f"--before {command!r} does not train {str(folder)!r} (its --out); give the "
+                "commands in the chain's order, the first stage first"
+            )
+        if ("--steps", str(stage.steps)) not in pairs:
+            raise ValueError(f"--before {command!r} does not give its --steps {stage.steps}")
+        stages.append({
+            "command": command, "data": stage.data.name, "steps": int(stage.steps),
+            "batch_size": int(stage.optim.batch_size), "train_seconds": _train_seconds(folder),
+        })  # fmt: skip
+    if chain[0][1].init_from is not None:
+        stages[0]["init_from"] = str(chain[0][1].init_from)  # a shipped model starts the chain
+    return stages
+
+
 def _check_name(name: str) -> None:
     if not name or not all(c.isalnum() or c in "-_." for c in name) or name.startswith("."):
         raise ValueError(
@@ -279,7 +328,14 @@ def model_card_markdown(card: dict[str, Any]) -> str:
         for s in card["scores"]
     )
     minutes = card["train_seconds"]
+    stages = card.get("stages") or [{"command": card["command"]}]
     took = f"; the training loop took about {minutes / 60:.0f} minutes" if minutes else ""
+    if len(stages) > 1:
+        steps = " + ".join(f"{st['steps']:,} ({st['data']})" for st in stages)
+        took = f"; a curriculum of {len(stages)} runs of {steps} optimiser steps" + (
+            f"; the training loops took about {minutes / 60:.0f} minutes in all" if minutes else ""
+        )
+    commands = "\n".join(st["command"] for st in stages)
     return f"""# {card["name"]}
 
 A {card["kind"].upper()} ({card["parameters"]:,} parameters) that solves {grid} {card["game"]}
@@ -306,7 +362,7 @@ on.
 ## Training
 
 ```bash
-{card["command"]}
+{commands}
 ```
 
 Budget: {b["steps"]} optimiser steps of {b["batch_size"]} puzzles ({b["examples"]:,} examples)

@@ -3,6 +3,7 @@ says on a sample of its held-out split; ``trm-rl models`` and ``solve --model``;
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
@@ -14,6 +15,7 @@ import trm_rl
 from experiments.cli import main
 from experiments.pretrain import PretrainArgs, model_card_markdown, package_run
 from trm_rl.model import TRM
+from trm_rl.model.checkpoint import load_checkpoint
 from trm_rl.pretrained import MAX_BYTES, MODELS, card, headline, list_models, load_pretrained
 from trm_rl.supervised.commands import evaluate_run, solve_file
 from trm_rl.supervised.config import resolve_train, train_args
@@ -143,3 +145,45 @@ def test_pretrain_packages_a_finished_run_with_its_own_scores(tmp_path: Path) ->
     ):
         with pytest.raises(ValueError, match=match):
             package_run(PretrainArgs(run=run, name="tiny", limit=8, out=out, **bad))
+
+
+def test_a_warm_started_run_is_packaged_with_its_whole_chain(tmp_path: Path, monkeypatch) -> None:
+    """A curriculum (9x9 then 11x11 mazes, --init-from) ships with every stage's command; the
+    earlier commands must match the chain's --out folders and steps."""
+    monkeypatch.chdir(tmp_path)  # the chain's folders are relative, as a user writes them
+    tiny = {"hidden_size": 16, "num_heads": 2, "H_cycles": 1, "L_cycles": 1, "halt_max_steps": 2}
+    quiet = {"progress": False, "tensorboard": False, "checkpoint_seconds": 0.0, "threads": 1}
+    small = {"val_size": 8, "test_size": 8}
+    train(
+        resolve_train(
+            train_args(
+                "maze-9x9",
+                out=Path("runs/a"),
+                steps=2,
+                model=tiny,
+                optim={"batch_size": 4},
+                data_fields=small,
+                **quiet,
+            )
+        )
+    )
+    train(resolve_train(train_args("maze-11x11", out=Path("runs/b"), steps=3, init_from="runs/a",
+                                   optim={"batch_size": 4}, data_fields=small, **quiet)))  # fmt: skip
+    first = "trm-rl train-supervised --data maze-9x9 --steps 2 --out runs/a"
+    last = "trm-rl train-supervised --data maze-11x11 --init-from runs/a --steps 3 --out runs/b"
+    args = PretrainArgs(run=Path("runs/b"), name="chain", command=last, limit=4,
+                        out=Path("models/chain"), before=(first,))  # fmt: skip
+    with pytest.raises(ValueError, match="warm-starts from 1 earlier run"):
+        package_run(dataclasses.replace(args, before=()))
+    with pytest.raises(ValueError, match="does not train 'runs/a'"):
+        package_run(dataclasses.replace(args, before=(first.replace("runs/a", "runs/z"),)))
+    with pytest.raises(ValueError, match="--steps 2"):
+        package_run(dataclasses.replace(args, before=(first.replace("2", "5"),)))
+    folder = package_run(args)
+    info = json.loads((folder / "card.json").read_text())
+    assert [s["command"] for s in info["stages"]] == [first, last]
+    assert [s["steps"] for s in info["stages"]] == [2, 3]
+    assert info["train_seconds"] == pytest.approx(sum(s["train_seconds"] for s in info["stages"]))
+    text = (folder / "README.md").read_text()
+    assert first in text and last in text and "a curriculum of 2 runs" in text
+    assert load_checkpoint(folder).config.seq_len == 121
