@@ -53,6 +53,10 @@ CARD_METRICS = ("exact_accuracy", "exact_accuracy_halt", "token_accuracy")
 #: The held-out test puzzles shipped beside the weights (the first ``SAMPLE_SIZE`` of the run's
 #: test split), so the card can be checked without rebuilding the data (a 9x9 pool takes
 #: minutes to generate).
+#: Maze scores written beside CARD_METRICS when the evaluation gives them: a valid shortest path
+#: and the label path, decoded from the answer (for a distance-target model the exact accuracy
+#: measures its field, these measure its paths).
+MAZE_CARD_METRICS = ("valid", "path_exact")
 SAMPLE_NAME, SAMPLE_SIZE = "heldout.csv", 200
 
 
@@ -210,7 +214,7 @@ def _scores(args: PretrainArgs, data: str, split: str) -> list[dict[str, Any]]:
             "value": round(float(result[metric]), 4),
             "max_steps": int(result["steps_no_halt"]),
         }
-        for metric in CARD_METRICS
+        for metric in (*CARD_METRICS, *(m for m in MAZE_CARD_METRICS if m in result))
     ]
 
 
