@@ -51,7 +51,7 @@ def test_each_shipped_model_scores_its_card_on_a_held_out_sample(name: str) -> N
     # minutes); they are the same puzzles the card's score starts with.
     sample = MODELS[name] / info["heldout_sample"]
     result = evaluate_run(
-        None, model=name, data=str(sample), split="all", limit=SAMPLE,
+        None, model=name, data=str(sample), split="all", limit=min(SAMPLE, top["n"]),
         max_steps=top["max_steps"], device="cpu",
     )  # fmt: skip
     assert result["count"] == min(SAMPLE, top["n"])
