@@ -45,6 +45,8 @@ from typing import Any
 
 from envs.utils import atomic_write
 from experiments.collect import write_csv
+from trm_rl.flops import ppo_env_step_flops
+from trm_rl.policies import train as ppo_train
 from trm_rl.policies.config import PPOSettings, ppo_args, resolve_ppo
 
 TRIAL_FIELDS = [
@@ -182,8 +184,6 @@ def trial_config(args: TuneArgs, setting: dict[str, Any], seed: int, timesteps: 
 def budget(args: TuneArgs, setting: dict[str, Any]) -> tuple[int, float]:
     """(env steps, FLOPs per env step) of a setting at ``args.flops``: whole rollouts, at least
     one."""
-    from trm_rl.flops import ppo_env_step_flops
-
     probe = trial_config(args, setting, args.seeds[0], 10**9)
     per_step = ppo_env_step_flops(probe)
     rollout = probe.ppo.n_envs * probe.ppo.n_steps
@@ -192,12 +192,10 @@ def budget(args: TuneArgs, setting: dict[str, Any]) -> tuple[int, float]:
 
 def run_trial(cfg: Any) -> dict[str, Any]:
     """Train (or resume, or read back) one trial and return its scores."""
-    from trm_rl.policies.train import timesteps_done, train_ppo
-
     run_dir = Path(cfg.out)
     started = (run_dir / "config.json").exists()
-    if not started or timesteps_done(run_dir) < cfg.timesteps:
-        train_ppo(dataclasses.replace(cfg, resume=started))
+    if not started or ppo_train.timesteps_done(run_dir) < cfg.timesteps:
+        ppo_train.train_ppo(dataclasses.replace(cfg, resume=started))
     return read_trial(run_dir)
 
 
