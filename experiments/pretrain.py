@@ -50,13 +50,13 @@ from trm_rl.supervised.trainer import steps_done
 PUBLIC_SETS = {"sudoku": "sudoku-extreme", "maze": "maze-hard"}
 #: Metrics written to the card, the headline first.
 CARD_METRICS = ("exact_accuracy", "exact_accuracy_halt", "token_accuracy")
-#: The held-out test puzzles shipped beside the weights (the first ``SAMPLE_SIZE`` of the run's
-#: test split), so the card can be checked without rebuilding the data (a 9x9 pool takes
-#: minutes to generate).
 #: Maze scores written beside CARD_METRICS when the evaluation gives them: a valid shortest path
 #: and the label path, decoded from the answer (for a distance-target model the exact accuracy
 #: measures its field, these measure its paths).
 MAZE_CARD_METRICS = ("valid", "path_exact")
+#: The held-out test puzzles shipped beside the weights (the first ``SAMPLE_SIZE`` of the run's
+#: test split), so the card can be checked without rebuilding the data (a 9x9 pool takes
+#: minutes to generate).
 SAMPLE_NAME, SAMPLE_SIZE = "heldout.csv", 200
 
 
@@ -108,8 +108,7 @@ def package_run(args: PretrainArgs) -> Path:
             f"run {str(args.run)!r} has checkpointed {done} of its {cfg.steps} steps; finish it "
             "(trm-rl train-supervised ... --resume) before packaging"
         )
-    pairs = [*itertools.pairwise(words), *(w.partition("=")[::2] for w in words)]
-    if ("--steps", str(cfg.steps)) not in pairs:
+    if ("--steps", str(cfg.steps)) not in _option_pairs(words):
         raise ValueError(
             f"--command does not give the run's budget (--steps {cfg.steps}): {args.command!r}"
         )
@@ -121,10 +120,7 @@ def package_run(args: PretrainArgs) -> Path:
             f"the weights of {str(args.run)!r} take {size / 2**20:.1f} MB; a shipped model may "
             f"take {MAX_BYTES / 2**20:.0f} MB at most: train a smaller model"
         )
-    card = _card(args, stored, cfg, model)
-    card["stages"] = stages
-    seconds = [stage["train_seconds"] for stage in stages]
-    card["train_seconds"] = None if None in seconds else round(sum(seconds), 1)
+    card = _card(args, stored, cfg, model, stages)
     tmp = folder.with_name(folder.name + ".tmp")
     if tmp.exists():
         shutil.rmtree(tmp)
@@ -168,11 +164,13 @@ def write_sample(config: DataConfig, path: Path, size: int = SAMPLE_SIZE) -> int
 
 
 def _card(
-    args: PretrainArgs, stored: dict[str, Any], cfg: Any, model: torch.nn.Module
+    args: PretrainArgs,
+    stored: dict[str, Any],
+    cfg: Any,
+    model: torch.nn.Module,
+    stages: list[dict[str, Any]],
 ) -> dict[str, Any]:
-    data = DataConfig(
-        **{k: tuple(v) if isinstance(v, list) else v for k, v in stored["data"].items()}
-    )
+    data = DataConfig.from_dict(stored["data"])
     info = grid_info(data)
     shape = (info.rows, info.cols)
     scores = _scores(args, data.name, "test")
@@ -196,10 +194,11 @@ def _card(
             "examples": int(cfg.steps * cfg.optim.batch_size),
         },
         "machine": machine_summary(),
-        "train_seconds": _train_seconds(args.run),
+        "train_seconds": _total_seconds(stages),
         "scores": scores,
         "trm_rl_version": __version__,
         "torch_version": torch.__version__.split("+")[0],
+        "stages": stages,
     }
 
 
@@ -271,26 +270,36 @@ def _stages(args: PretrainArgs, cfg: Any) -> list[dict[str, Any]]:
             f"their train-supervised commands with --before, the first stage first (got "
             f"{len(args.before)})"
         )
-    commands = [*args.before, args.command]
-    stages = []
-    for command, (folder, stage) in zip(commands, chain, strict=True):
-        words = _check_command(command)
-        pairs = [*itertools.pairwise(words), *(w.partition("=")[::2] for w in words)]
+    for command, (folder, stage) in zip(args.before, chain, strict=False):
+        pairs = _option_pairs(_check_command(command))
         outs = [Path(v) for k, v in pairs if k == "--out" and v]
-        if folder != Path(args.run) and (not outs or outs[-1] != folder):
+        if not outs or outs[-1] != folder:
             raise ValueError(
                 f"--before {command!r} does not train {str(folder)!r} (its --out); give the "
                 "commands in the chain's order, the first stage first"
             )
         if ("--steps", str(stage.steps)) not in pairs:
             raise ValueError(f"--before {command!r} does not give its --steps {stage.steps}")
-        stages.append({
-            "command": command, "data": stage.data.name, "steps": int(stage.steps),
-            "batch_size": int(stage.optim.batch_size), "train_seconds": _train_seconds(folder),
-        })  # fmt: skip
+    stages = [
+        {"command": command, "data": stage.data.name, "steps": int(stage.steps),
+         "batch_size": int(stage.optim.batch_size), "train_seconds": _train_seconds(folder)}
+        for command, (folder, stage) in zip([*args.before, args.command], chain, strict=True)
+    ]  # fmt: skip
     if chain[0][1].init_from is not None:
         stages[0]["init_from"] = str(chain[0][1].init_from)  # a shipped model starts the chain
     return stages
+
+
+def _total_seconds(stages: list[dict[str, Any]]) -> float | None:
+    """The training seconds of all stages (None when one is unknown)."""
+    seconds = [stage["train_seconds"] for stage in stages]
+    return None if None in seconds else round(sum(seconds), 1)
+
+
+def _option_pairs(words: list[str]) -> list[tuple[str, str]]:
+    """``(flag, value)`` pairs of a command's words, in both ``--flag value`` and
+    ``--flag=value`` spellings (other neighbours pair up too; look pairs up by flag)."""
+    return [*itertools.pairwise(words), *(tuple(w.partition("=")[::2]) for w in words)]
 
 
 def _check_name(name: str) -> None:

@@ -287,7 +287,8 @@ def tune(args: TuneArgs) -> dict[str, Any]:
 
     With ``dry_run`` only the trials and their budgets are returned (``summary`` empty)."""
     trials: list[dict[str, Any]] = []
-    for setting in grid_settings(args.grid):
+    settings = grid_settings(args.grid)
+    for setting in settings:
         timesteps, per_step = budget(args, setting)
         for seed in args.seeds:
             cfg = trial_config(args, setting, seed, timesteps)
@@ -311,7 +312,7 @@ def tune(args: TuneArgs) -> dict[str, Any]:
         write_csv(out / "trials.csv", trials, TRIAL_FIELDS),
         write_csv(out / "summary.csv", summary, SUMMARY_FIELDS),
     ]
-    chosen = next(s for s in grid_settings(args.grid) if setting_name(s) == best["setting"])
+    chosen = next(s for s in settings if setting_name(s) == best["setting"])
     record = {
         "env": args.env, "policy": args.policy, "flops_per_trial": args.flops,
         "seeds": list(args.seeds), "chosen": chosen, "val_mean": best["val_mean"],

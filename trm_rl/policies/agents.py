@@ -134,8 +134,7 @@ def supervised_heldout_solutions(run_dir: str | Path) -> np.ndarray | None:
     """
     name = shipped_init(run_dir)
     fields = card(name)["data"] if name else read_config(Path(run_dir), "supervised")["data"]
-    data_cfg = DataConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()})
-    data = make_data(data_cfg)
+    data = make_data(DataConfig.from_dict(fields))
     if data.kind != "sudoku":
         return None
     labels = np.concatenate([data.split("val")[1], data.split("test")[1]])

@@ -74,6 +74,7 @@ from trm_rl.supervised.sampling import (
     select,
 )
 from trm_rl.supervised.trajectory import write_trajectory_gif
+from trm_rl.supervised.warm_start import run_game
 from trm_rl.utils import resolve_device
 
 #: Cells ``solve`` runs together by default: 32 31x31 mazes, about 0.5 GB at the peak with the
@@ -159,7 +160,7 @@ def load_source(
         info = pretrained.card(model)
         return net, str(info["game"]), dict(info["data"])
     net, config = load_run(run, device, snapshot)  # type: ignore[arg-type]
-    return net, _kind(config), dict(config["data"])
+    return net, run_game(config), dict(config["data"])
 
 
 def heldout_puzzles(
@@ -510,11 +511,3 @@ def model_target(kind: str, fields: dict[str, Any]) -> str:
     ``maze_target`` of a maze run (``"path"`` for runs from before that field), else
     ``"path"``."""
     return str(fields.get("maze_target", "path")) if kind == "maze" else "path"
-
-
-def _kind(config: dict[str, Any]) -> str:
-    """The game of a run's ``config.json`` (format 2 stores it; format 1: from its data)."""
-    kind = config.get("resolved", {}).get("kind")
-    if kind in ("maze", "sudoku"):
-        return str(kind)
-    return grid_info(DataConfig.from_dict(config["data"])).kind

@@ -68,11 +68,15 @@ def init_game(init_from: Path | str) -> str:
     name = shipped_init(init_from)
     if name is not None:
         return str(card(name)["game"])
-    stored = runs.read_config(Path(init_from), "supervised")
-    kind = stored.get("resolved", {}).get("kind")
-    if kind is None:  # older runs: the data config says
-        kind = grid_info(DataConfig.from_dict(stored["data"])).kind
-    return str(kind)
+    return run_game(runs.read_config(Path(init_from), "supervised"))
+
+
+def run_game(config: dict) -> str:
+    """The game of a run's ``config.json`` dict (format 2 stores it; format 1: from its data)."""
+    kind = config.get("resolved", {}).get("kind")
+    if kind in ("maze", "sudoku"):
+        return str(kind)
+    return grid_info(DataConfig.from_dict(config["data"])).kind
 
 
 def init_model_config(init_from: Path | str) -> ModelConfig:
@@ -107,4 +111,11 @@ def load_init_weights(
     target.load_state_dict({k: source[k].to(wanted[k].device) for k in wanted})
 
 
-__all__ = ["init_folder", "init_game", "init_model_config", "load_init_weights", "shipped_init"]
+__all__ = [
+    "init_folder",
+    "init_game",
+    "init_model_config",
+    "load_init_weights",
+    "run_game",
+    "shipped_init",
+]
