@@ -37,7 +37,10 @@ Presets:
   fresh clone, since git keeps each finished run's ``result.json``, so it may span several
   sessions; think_longer: 15 runs, reusing the k_cycles maze runs when their weights are on
   disk (git keeps only their ``result.json``, so on a fresh clone it trains them); ablations:
-  130 runs.
+  130 runs (about 48 CPU-hours).
+- ``cpu-core`` (ablations): the paper's ablations (single_z, separate_networks, full_backprop,
+  EMA off) of the 11x11 maze TRM, 5 seeds, 2000 steps, the base runs reused from k_cycles
+  cpu-full: 25 runs, 20 to train, about 6 CPU-hours.
 - ``gpu-paper``: the paper's models (``paper-sudoku-mlp``, ``paper-maze-att``) on
   Sudoku-Extreme and Maze-Hard (PPO: 9x9 Sudoku, 15x15 mazes), device auto, bfloat16, 20k
   steps (PPO: 1M env steps), full evaluations.
@@ -487,7 +490,10 @@ def _model_ablations(task: Task, scale: Scale) -> list[tuple[str, str, dict[str,
     return out
 
 
-def _ablations(tasks: tuple[Task, ...], scale: Scale) -> list[RunSpec]:
+def _ablations(
+    tasks: tuple[Task, ...], scale: Scale, only: tuple[str, ...] | None = None
+) -> list[RunSpec]:
+    """The ablation runs of ``tasks`` at ``scale``; ``only``: keep the base and these slugs."""
     specs = []
     for task in tasks:
         base = _base(task, scale)
@@ -503,6 +509,11 @@ def _ablations(tasks: tuple[Task, ...], scale: Scale) -> list[RunSpec]:
             if base.game == "maze":
                 env = make_env_spec(base.env.id, {**base.env.kwargs, "shaping": False})
                 runs.append(("shaping-off", "shaping=off", {}, {"env": env}))
+        if only is not None:
+            unknown = set(only) - {slug for slug, *_ in runs}
+            if unknown:
+                raise ValueError(f"no ablation {sorted(unknown)} of the TRM on {task.name}")
+            runs = [run for run in runs if run[0] == "base" or run[0] in only]
         for seed in scale.seeds:
             for slug, group, model, options in runs:
                 specs.append(
@@ -518,6 +529,11 @@ _ABLATION_FULL_TASKS = (
     Task("maze-9x9", "ppo", "trm_rl/Maze-9x9-v0", 100_000, 0.02),
     Task("sudoku-4x4", "ppo", "trm_rl/Sudoku-4x4-v0", 100_000, 0.02),
 )
+#: The paper's own ablations (one latent, two networks, gradients through every recursion, no
+#: EMA) on the task where recursion matters (11x11 mazes, beyond a conv net's receptive field),
+#: the base reused from k_cycles: a study that fits a few CPU sessions where cpu-full's 130
+#: runs take about 48 CPU-hours.
+_ABLATION_CORE = ("single-z", "separate-networks", "full-backprop", "ema-off")
 
 STUDIES: dict[str, Study] = {
     "k_cycles": Study(
@@ -546,6 +562,7 @@ STUDIES: dict[str, Study] = {
         "one change at a time to the recipe's TRM: ACT, EMA, ReLU, token mixers, single_z, "
         "separate_networks, full_backprop (supervised); carry, ACT thinking, shaping (PPO)",
         {
+            "cpu-core": lambda: _ablations(_ABLATION_FULL_TASKS[1:2], FULL, _ABLATION_CORE),
             "cpu-full": lambda: _ablations(_ABLATION_FULL_TASKS, FULL),
             "gpu-paper": lambda: _ablations(_PAPER_TASKS, PAPER),
         },
