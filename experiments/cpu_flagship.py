@@ -16,9 +16,16 @@ and with early halting, on every set of its task (:data:`TASKS`):
 - ``sudoku-extreme``: all 1,000 bundled Sudoku-Extreme puzzles (17-35 givens, the public hard
   set; the paper's TRM reaches 87.4% on its test split after about a GPU-day).
 
+``sudoku-9x9-mixers``: runs of the recipe that differ in ``--model.mixer`` only (units, the
+sequence MLP, attention), scored on their test split at the same ``--snapshot`` step, one table
+row per mixer:
+
+    python -m experiments.cpu_flagship sudoku-9x9-mixers --snapshot 400 \\
+        --runs runs/s9/seed0 runs/s9/mix-mlp-s0 runs/s9/mix-att-s0
+
 Rows go to ``OUT/<task>.csv`` (tidy: run, seed, set, puzzles, exact, exact_se (binomial),
-exact_halt, steps_halt, token_accuracy, steps, minutes), written after each (run, set) and
-skipped when present, so an interrupted scoring resumes. The README block between
+exact_halt, steps_halt, valid, valid_halt, token_accuracy, steps, minutes, mixer, snapshot),
+written after each (run, set, snapshot) and skipped when present, so an interrupted scoring resumes. The README block between
 ``<!-- flagship:<task>:begin -->`` and ``<!-- flagship:<task>:end -->`` of ``--readme`` is
 rendered from that CSV alone (:func:`table`); ``tests/test_results_readmes.py`` checks it.
 """
@@ -53,7 +60,7 @@ from trm_rl.supervised.config import stored_train_config
 FRESH_SEED = 20261202
 FIELDS = [
     "run", "seed", "set", "puzzles", "exact", "exact_se", "exact_halt", "steps_halt",
-    "valid", "valid_halt", "token_accuracy", "steps", "minutes",
+    "valid", "valid_halt", "token_accuracy", "steps", "minutes", "mixer", "snapshot",
 ]  # fmt: skip
 #: Minimum shortest path of the generated Maze-Hard-like 30x30 mazes (Maze-Hard's own minimum).
 MAZE_HARD_MIN_PATH = 109
@@ -123,6 +130,9 @@ TASKS: dict[str, dict[str, SetFn]] = {
         "pool-22-29": _pool_22_29,
         "sudoku-extreme": _extreme,
     },
+    # The token mixers at equal optimiser steps (runs that differ in --model.mixer only, scored
+    # at the same --snapshot): rendered by mixer, not by set.
+    "sudoku-9x9-mixers": {"test": _test},
     "maze-hard": {
         "test": _test,
         "maze-hard-test": _maze_hard_test,
@@ -149,22 +159,29 @@ def read_rows(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
-def score_runs(task: str, runs: list[Path], out: Path, device: str = "cpu") -> list[dict]:
-    """Score every run on every set of ``task`` into ``out/<task>.csv``, skipping done pairs.
+def score_runs(
+    task: str, runs: list[Path], out: Path, device: str = "cpu", snapshot: int | None = None
+) -> list[dict]:
+    """Score every run on every set of ``task`` into ``out/<task>.csv``, skipping done
+    (run, set, snapshot) triples.
 
-    :raises ValueError: for an unknown task or a folder that is not a finished supervised run.
+    :param snapshot: score the snapshot each run kept at this step (``--keep-every``) instead of
+        its last checkpoint (runs compared at equal optimiser steps).
+    :raises ValueError: for an unknown task, a folder that is not a finished supervised run, or
+        a run that kept no snapshot at ``snapshot``.
     """
     if task not in TASKS:
         raise ValueError(f"unknown task {task!r}; choose one of {list(TASKS)}")
     path = out / f"{task}.csv"
     rows = read_rows(path)
-    done = {(r["run"], r["set"]) for r in rows}
+    tag = "" if snapshot is None else str(snapshot)
+    done = {(r["run"], r["set"], r.get("snapshot") or "") for r in rows}
     cache = out / "sets"
     for run in runs:
         cfg = stored_train_config(read_config(run, "supervised"))
         trained = cfg.data
         for name, make in TASKS[task].items():
-            if (run.name, name) in done:
+            if (run.name, name, tag) in done:
                 continue
             try:
                 data, split = make(trained, cache)
@@ -172,7 +189,7 @@ def score_runs(task: str, runs: list[Path], out: Path, device: str = "cpu") -> l
                 print(f"{run.name} {name}: skipped ({err})", flush=True)
                 continue
             start = time.perf_counter()
-            report = evaluate_run(run, data, split=split, device=device)
+            report = evaluate_run(run, data, split=split, device=device, snapshot=snapshot)
             n = int(report["count"])
             valid = {k: round(report[k], 4) if report.get(k) is not None else ""
                      for k in ("valid", "valid_halt")}  # fmt: skip
@@ -185,6 +202,7 @@ def score_runs(task: str, runs: list[Path], out: Path, device: str = "cpu") -> l
                 "token_accuracy": round(report["token_accuracy"], 4),
                 "steps": report["steps_no_halt"],
                 "minutes": round((time.perf_counter() - start) / 60, 2),
+                "mixer": cfg.model.mixer, "snapshot": tag,
             })  # fmt: skip
             write_csv(path, rows, FIELDS)
             print(f"{run.name} {name}: {rows[-1]['exact']:.1%} exact of {n}", flush=True)
@@ -194,7 +212,10 @@ def score_runs(task: str, runs: list[Path], out: Path, device: str = "cpu") -> l
 def table(rows: list[dict[str, str]], task: str) -> str:
     """The markdown table of a task's rows: per set, the runs, puzzles per run, the mean exact
     accuracy with the range over runs, the mean binomial s.e. of one run, and the same with
-    early halting (mean steps used)."""
+    early halting (mean steps used). ``sudoku-9x9-mixers``: the same per mixer and scored step
+    (:func:`mixer_table`)."""
+    if task == "sudoku-9x9-mixers":
+        return mixer_table(rows)
     mazes = any(r.get("valid") not in ("", None) for r in rows)
     extra = " valid path, mean [min, max] |" if mazes else ""
     lines = [
@@ -218,6 +239,34 @@ def table(rows: list[dict[str, str]], task: str) -> str:
             f"{steps:.1f} |{valid}"
         )
     return "\n".join(lines)
+
+
+def mixer_table(rows: list[dict[str, str]]) -> str:
+    """Per token mixer and scored step (a snapshot's, or the run's last), in the order the rows
+    first name them: runs, puzzles per run, exact accuracy on the run's test split (mean [min,
+    max] over runs), the mean binomial s.e. of one run, and the same with early halting."""
+    lines = [
+        "| mixer | optimiser steps | runs | puzzles / run | exact, mean [min, max] | "
+        "s.e. of one run | exact with halting [min, max] | steps used |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    test = [r for r in rows if r["set"] == "test"]
+    for mixer, step in dict.fromkeys((r["mixer"], _step(r)) for r in test):
+        mine = [r for r in test if (r["mixer"], _step(r)) == (mixer, step)]
+        exact = np.array([num(r["exact"]) for r in mine])
+        halt = np.array([num(r["exact_halt"]) for r in mine])
+        se = np.mean([num(r["exact_se"]) for r in mine])
+        steps = np.mean([num(r["steps_halt"]) for r in mine])
+        puzzles = sorted({int(num(r["puzzles"])) for r in mine})
+        lines.append(
+            f"| {mixer} | {step} | {len(mine)} | {'/'.join(map(str, puzzles))} | "
+            f"{_range(exact)} | {se:.1%} | {_range(halt)} | {steps:.1f} |"
+        )
+    return "\n".join(lines)
+
+
+def _step(row: dict[str, str]) -> str:
+    return row.get("snapshot") or "last"
 
 
 def _range(x: np.ndarray) -> str:
@@ -244,7 +293,9 @@ class FlagshipArgs:
     OUT/<task>.csv and the README's table."""
 
     task: tyro.conf.Positional[Annotated[str, tyro.conf.arg(metavar="TASK")]]
-    """sudoku-9x9 or maze-hard (a model for Maze-Hard, trained on it or on generated mazes)."""
+    """sudoku-9x9, sudoku-9x9-mixers (runs that differ in the token mixer, scored on their test
+    split, one row per mixer) or maze-hard (a model for Maze-Hard, trained on it or on generated
+    mazes)."""
     runs: tuple[Path, ...] = ()
     """Run directories of trm-rl train-supervised (one per seed)."""
     out: Path = Path("results/cpu_flagship")
@@ -253,13 +304,16 @@ class FlagshipArgs:
     """Re-render this README's <!-- flagship:TASK:begin/end --> block from the CSV."""
     device: str = "cpu"
     """'cpu', 'auto', 'cuda', ..."""
+    snapshot: int | None = None
+    """Score the snapshot each run kept at this optimiser step (train-supervised --keep-every)
+    instead of its last checkpoint: runs compared at equal steps (default: the last)."""
 
 
 def main(argv: list[str] | None = None) -> None:
     args = tyro.cli(FlagshipArgs, args=argv)
     out = Path(args.out)
     try:
-        rows = score_runs(args.task, list(args.runs), out, args.device)
+        rows = score_runs(args.task, list(args.runs), out, args.device, args.snapshot)
         print(table(rows, args.task))
         if args.readme is not None:
             text = render(args.readme, args.task, rows)
