@@ -31,6 +31,7 @@ MAZE_IDS: dict[str, dict] = {
     # algorithm="obstacles" for random-obstacle mazes of Maze-Hard's kind.
     "trm_rl/Maze-v0": {},
     "trm_rl/Maze-5x5-v0": {"size": 5},
+    "trm_rl/Maze-7x7-v0": {"size": 7},
     "trm_rl/Maze-9x9-v0": {"size": 9},
     "trm_rl/Maze-15x15-v0": {"size": 15},
     "trm_rl/Maze-31x31-v0": {"size": 31},

@@ -234,6 +234,16 @@ def test_layout_split_holds_out_wall_layouts_not_just_mazes() -> None:
         heldout_split(SUDOKU, None, 8, by="layout", workdir=".")
 
 
+def test_the_default_7x7_pool_leaves_a_1000_maze_test_of_unseen_layouts() -> None:
+    """About 3,800 7x7 layouts exist; the default 7x7 pool (2,000 mazes) leaves enough of them
+    out for the studies' 1,000 test mazes (and 64 validation ones)."""
+    split = heldout_split("trm_rl/Maze-7x7-v0", None, 1064, seed=0, by="layout")
+    train = gym.make("trm_rl/Maze-7x7-v0", **split.train_env_kwargs).unwrapped.pool
+    assert len(train.grids) == 2000
+    assert len(_layouts(split.eval_puzzles)) == 1064
+    assert not _layouts(split.eval_puzzles) & _layouts(train.grids)
+
+
 def test_ppo_runs_hold_out_layouts_from_7x7_up() -> None:
     from trm_rl.policies.config import ppo_args, resolve_ppo
 

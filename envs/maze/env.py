@@ -90,8 +90,9 @@ class MazeEnv(gym.Env[dict[str, np.ndarray], int]):
     - ``render_mode``: ``"ansi"`` or ``"rgb_array"``; ``cell_px``: pixels per cell.
 
     ## Registered ids
-    ``trm_rl/Maze-v0`` (9x9), ``trm_rl/Maze-5x5-v0``, ``trm_rl/Maze-9x9-v0``,
-    ``trm_rl/Maze-15x15-v0``, ``trm_rl/Maze-31x31-v0``, ``trm_rl/MazeHard-v0``; batched:
+    ``trm_rl/Maze-v0`` (9x9), ``trm_rl/Maze-5x5-v0``, ``trm_rl/Maze-7x7-v0``,
+    ``trm_rl/Maze-9x9-v0``, ``trm_rl/Maze-15x15-v0``, ``trm_rl/Maze-31x31-v0``,
+    ``trm_rl/MazeHard-v0``; batched:
     ``gym.make_vec(id, num_envs, vectorization_mode="vector_entry_point")``.
     """
 

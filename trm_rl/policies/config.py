@@ -227,6 +227,7 @@ def _maze(**ppo: Any) -> PPORecipe:
 RECIPES: dict[str, PPORecipe] = {
     "maze": _maze(),
     "trm_rl/Maze-5x5-v0": _maze(),
+    "trm_rl/Maze-7x7-v0": _maze(),
     "trm_rl/Maze-9x9-v0": _maze(),
     "trm_rl/Maze-15x15-v0": _maze(n_envs=16),
     "trm_rl/Maze-31x31-v0": _maze(n_envs=8),
