@@ -210,6 +210,9 @@ class EvaluatePPO:
     max_length_ratio: float | None = None
     """Cut every episode as a failure after floor(ratio x optimal) steps (>= 2 keeps success
     within 2x optimal exact, and a failing policy stops early; default: the env's step limit)."""
+    checkpoint: Literal["last", "best"] = "last"
+    """The agent to play: 'last' (agent.zip, the end of training) or 'best' (agent_best.zip,
+    kept at the validation with the best success within 2x optimal: chosen on validation)."""
 
 
 @dataclass
@@ -392,6 +395,7 @@ def _ppo(cmd: PPOArgs | EvaluatePPO | ComparePPO) -> None:
                 confidence_thresholds=cmd.confidence_thresholds,
                 fixed_rounds=cmd.fixed_rounds,
                 max_length_ratio=cmd.max_length_ratio,
+                checkpoint=cmd.checkpoint,
             )
             print(json.dumps(result, indent=2))
     except (ValueError, FileNotFoundError) as err:

@@ -2,7 +2,9 @@
 
 Each run directory (``trm-rl train-ppo --out``) is read with the ``trm-rl evaluate-ppo`` JSON
 files written beside it: ``<run>.json`` (its own test split) and ``<run>.<label>.json`` (other
-envs, e.g. ``<run>.15x15.json`` from ``--env trm_rl/Maze-15x15-v0``). It writes, in the format
+envs, e.g. ``<run>.15x15.json`` from ``--env trm_rl/Maze-15x15-v0``); when ``<run>.json``
+played the agent chosen on validation (``--checkpoint best``), ``<run>.last.json`` (the last
+agent on the same puzzles) gives its row's ``score_last``. It writes, in the format
 ``experiments/plot.py`` reads:
 
 - ``runs.csv``: one row per (run, evaluation): the policy's success within 2x optimal
@@ -38,8 +40,11 @@ RUN_FIELDS = [
     "study", "run", "regime", "task", "variant", "group", "K", "seed", "params", "minutes",
     "pretrain_minutes", "steps", "flops", "score", "score_name", "success", "length_ratio",
     "stochastic_score", "think_steps", "full_thinking_score", "full_thinking_steps",
-    "random_score", "oracle_score", "episodes", "status",
+    "random_score", "oracle_score", "episodes", "status", "chosen_step", "score_last",
 ]  # fmt: skip
+#: The label of a run's evaluate-ppo JSON of its last agent (``RUN.last.json``) beside the one
+#: of the agent chosen on validation (``RUN.json``).
+LAST_LABEL = "last"
 LABELS = {
     "trm": "TRM",
     "trm-carry": "TRM carry",
@@ -119,6 +124,17 @@ def _value(result: dict | None, key: str) -> float | str:
     return rounded(result.get(key)) if result else ""
 
 
+def _read_report(path: Path) -> dict | None:
+    """An evaluate-ppo JSON (None, with a note, when it is incomplete or unreadable)."""
+    try:
+        report = json.loads(path.read_text())
+        report["deterministic"]
+    except (json.JSONDecodeError, KeyError, TypeError):
+        print(f"skipped {path}: not a complete evaluate-ppo JSON (still being written?)")
+        return None
+    return report
+
+
 def run_rows(run: Path, study: str) -> tuple[list[dict], list[dict]]:
     """The ``runs.csv`` rows (one per evaluate-ppo JSON) and ``curves.csv`` rows of one run."""
     config = json.loads((run / "config.json").read_text())
@@ -131,16 +147,16 @@ def run_rows(run: Path, study: str) -> tuple[list[dict], list[dict]]:
               "pretrain_minutes": round(pre, 2)}  # fmt: skip
     maze = config["game"] == "maze"
     score_name = "success within 2x optimal" if maze else "puzzles solved"
-    rows = []
+    rows, last, chosen = [], None, None
     for path in sorted(run.parent.glob(f"{run.name}.*json")):
         label = path.name[len(run.name) + 1 : -len(".json")]
         if path.name != f"{run.name}.json" and not label:
             continue
-        try:
-            report = json.loads(path.read_text())
-            report["deterministic"]
-        except (json.JSONDecodeError, KeyError, TypeError):
-            print(f"skipped {path}: not a complete evaluate-ppo JSON (still being written?)")
+        if label == LAST_LABEL:  # the last agent, beside the one chosen on validation
+            last = _read_report(path)
+            continue
+        report = _read_report(path)
+        if report is None:
             continue
         det, full = report["deterministic"], report.get("deterministic_full_thinking")
         task = task_of(report["env"])
@@ -160,6 +176,14 @@ def run_rows(run: Path, study: str) -> tuple[list[dict], list[dict]]:
             "oracle_score": _value(report["oracle"], "success_2x"),
             "episodes": det["episodes"], "status": "done",
         })  # fmt: skip
+        if rows[-1]["run"] == run.name and report.get("checkpoint") == "best":
+            # the agent chosen on validation, the last one beside it (on the same puzzles)
+            rows[-1]["chosen_step"] = report["train_timesteps"]
+            chosen = rows[-1]
+    if chosen is not None and last is not None:  # the budget: the run's env steps and minutes
+        chosen["score_last"] = _value(last["deterministic"], "success_2x")
+        chosen["steps"] = last["train_timesteps"]
+        chosen["minutes"] = round(last["train_minutes"] + pre, 2)
     curves = []
     with (run / "metrics.csv").open() as f:
         for row in csv.DictReader(f):

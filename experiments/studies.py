@@ -52,6 +52,7 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
 from typing import Any, Literal
 
 from trm_rl.data.build import grid_info
@@ -164,6 +165,12 @@ class Study:
     name: str
     description: str
     presets: Mapping[str, Callable[[], list[RunSpec]]]
+    outs: Mapping[str, str] = field(default_factory=dict)
+    """The study directory of a preset that does not write to ``results/<study>``."""
+
+    def default_out(self, preset: str) -> Path:
+        """Where ``trm-rl sweep STUDY --preset PRESET`` writes without ``--out``."""
+        return Path(self.outs.get(preset, f"results/{self.name}"))
 
     def expand(self, preset: str) -> list[RunSpec]:
         """The runs of ``preset``.
@@ -224,6 +231,8 @@ FULL = Scale(
     eval_stochastic=True,
     overhead=1.5,
 )
+#: PPO studies on a CPU: 5 seeds, every policy tested on 1,000 held-out puzzles.
+PPO_CPU = replace(FULL, eval_episodes=1000, overhead=3.0)
 PAPER = Scale(
     seeds=(0, 1, 2, 3, 4),
     # The paper's optimiser (lr 1e-4, weight decay 1.0, 2000 warm-up steps) at a batch that two
@@ -316,8 +325,10 @@ def _spec(
         model = base.model.replace(**model)
     config = replace(base, seed=seed, model=model or base.model, **changes)
     minutes = task.steps * task.step_seconds * _cost(config.model, base.model) / 60
-    if not sup:
-        minutes = task.steps * task.step_seconds / 60
+    if not sup:  # PPO: the baseline policies' env steps cost little beside the env's
+        trm_base = _base(task, scale, "trm").model
+        cost = 0.05 if policy in ("mlp", "convnet") else _cost(config.model, trm_base)
+        minutes = task.steps * task.step_seconds * cost / 60
     return RunSpec(
         study=study,
         name=f"{'sup' if sup else 'ppo'}-{task.name}-{slug}-s{seed}",
@@ -380,6 +391,7 @@ def _k_cycles(
     ks: tuple[int, ...],
     controls: tuple[str, ...],
     double_l_at: int | None,
+    ppo_controls: tuple[str, ...] = ("mlp", "convnet"),
 ) -> list[RunSpec]:
     specs = []
     for task in tasks:
@@ -404,13 +416,30 @@ def _k_cycles(
                         _spec("k_cycles", task, scale, slug, label, label, seed, model=model)
                     )
             else:
-                for kind in ("mlp", "convnet"):
-                    label = {"mlp": "MLP", "convnet": "conv net"}[kind]
-                    slug = {"mlp": "mlp", "convnet": "conv"}[kind]
-                    specs.append(
-                        _spec("k_cycles", task, scale, slug, label, label, seed, policy=kind)
-                    )
+                specs += [_ppo_control(task, scale, kind, seed) for kind in ppo_controls]
     return specs
+
+
+def _ppo_control(task: Task, scale: Scale, kind: str, seed: int) -> RunSpec:
+    """A PPO run of ``task`` that the TRM policies are measured against (or beside):
+
+    - ``carry``: the ``trm-carry`` policy (its reasoning state carried across env steps, one
+      round per step by default);
+    - ``once``: the TRM policy with H_cycles = L_cycles = 1, one supervision step per action
+      (the no-recursion control, as in the supervised studies);
+    - ``mlp`` / ``convnet``: the baseline policies matched in parameters.
+    """
+    if kind == "carry":
+        carry = _base(task, scale, "trm-carry").model
+        label = f"TRM carry H{carry.H_cycles}/L{carry.L_cycles}"
+        return _spec("k_cycles", task, scale, "trm-carry", label, "carry", seed,
+                     carry.H_cycles, policy="trm-carry")  # fmt: skip
+    if kind == "once":
+        return _spec("k_cycles", task, scale, "once", "TRM once (no recursion)",
+                     "TRM once (no recursion)", seed, model={"H_cycles": 1, "L_cycles": 1})  # fmt: skip
+    label = {"mlp": "MLP", "convnet": "conv net"}[kind]
+    slug = {"mlp": "mlp", "convnet": "conv"}[kind]
+    return _spec("k_cycles", task, scale, slug, label, label, seed, policy=kind)
 
 
 #: Extrapolation targets of the 11x11 maze runs in k_cycles (sizes beyond a conv net's
@@ -450,6 +479,10 @@ _PAPER_TASKS = (
     Task("sudoku-9x9", "ppo", "trm_rl/Sudoku-9x9-v0", 1_000_000, 0.01, "paper-sudoku-mlp"),
 )
 _CONTROLS = ("once", "untied", "dtnet", "convnet", "mlp")
+#: PPO from scratch at equal env steps: 7x7 mazes, whose wall layouts the evaluation mazes do
+#: not share with any training maze (5x5 mazes have about 90 layouts, all in the pool).
+_PPO_TASKS = (Task("maze-7x7", "ppo", "trm_rl/Maze-7x7-v0", 100_000, 0.02),)
+_PPO_CONTROLS = ("carry", "once", "convnet", "mlp")
 
 
 # ---------------------------------------------------------------------------- think_longer
@@ -544,8 +577,12 @@ STUDIES: dict[str, Study] = {
         {
             "cpu-quick": lambda: _k_cycles(_QUICK_TASKS, QUICK, (2,), ("once", "mlp"), None),
             "cpu-full": lambda: _k_cycles(_FULL_TASKS, FULL, (1, 2, 3), _CONTROLS, None),
-            "gpu-paper": lambda: _k_cycles(_PAPER_TASKS, PAPER, (1, 2, 3), _CONTROLS, None),
+            "cpu-ppo": lambda: _k_cycles(_PPO_TASKS, PPO_CPU, (1, 2, 3), (), None, _PPO_CONTROLS),
+            "gpu-paper": lambda: _k_cycles(
+                _PAPER_TASKS, PAPER, (1, 2, 3), _CONTROLS, None, _PPO_CONTROLS
+            ),
         },
+        outs={"cpu-ppo": "results/k_cycles-ppo"},
     ),
     "think_longer": Study(
         "think_longer",

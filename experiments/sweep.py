@@ -67,7 +67,7 @@ from envs.utils import atomic_write, check_int
 from experiments import equal_flops
 from experiments.collect import CURVE_FIELDS, TEST_STEPS_METRIC, rounded, write_csv
 from experiments.plot import plot_study, summary_tables
-from experiments.ppo_results import run_rows, task_of
+from experiments.ppo_results import LAST_LABEL, run_rows, task_of
 from experiments.reuse import RESULT, ROWS, find_donors, reuse_donors, reused_from
 from experiments.stats import binomial_se
 from experiments.studies import RunSpec, get_study, target_data
@@ -76,7 +76,13 @@ from trm_rl.data.build import grid_info
 from trm_rl.data.config import DataConfig
 from trm_rl.flops import puzzle_flops, run_flops
 from trm_rl.policies.config import make_env_spec
-from trm_rl.policies.train import evaluate_ppo, read_ppo_config, timesteps_done, train_ppo
+from trm_rl.policies.train import (
+    BEST_AGENT,
+    evaluate_ppo,
+    read_ppo_config,
+    timesteps_done,
+    train_ppo,
+)
 from trm_rl.supervised import state as run_state
 from trm_rl.supervised.commands import evaluate_run
 from trm_rl.supervised.config import TrainConfig
@@ -103,12 +109,15 @@ class SweepOptions:
     """Options of a sweep (the study scripts experiments/<study>.py take these)."""
 
     preset: str
-    """cpu-quick (k_cycles only: about 7 minutes on 2 cores), cpu-full (3 seeds, 1.5 to 4 hours
-    on 2 cores; --dry-run prints the estimate) or gpu-paper (the paper's models, device auto,
-    bf16); see experiments/studies.py."""
+    """cpu-quick (k_cycles only, the main job: about 4 minutes on 2 cores), cpu-full (5 seeds,
+    step budgets; k_cycles about 16 CPU-hours, --dry-run prints the estimate), cpu-core
+    (ablations: the paper's four on 11x11 mazes), cpu-ppo (k_cycles: PPO from scratch on 7x7
+    mazes at equal env steps) or gpu-paper (the paper's models, device auto, bf16); see
+    experiments/studies.py."""
     out: Path | None = None
-    """Study directory (default: results/<study>): a folder per run, runs.csv, curves.csv,
-    plots/, report.md. Running again resumes: finished runs are skipped."""
+    """Study directory (default: results/<study>; k_cycles cpu-ppo: results/k_cycles-ppo): a
+    folder per run, runs.csv, curves.csv, plots/, report.md. Running again resumes: finished
+    runs are skipped."""
     dry_run: bool = False
     """Print the runs, their budgets, the total CPU-minutes and the estimated wall time, check
     that every config builds, and run nothing."""
@@ -412,23 +421,29 @@ def _supervised(spec: RunSpec, run_dir: Path) -> tuple[list[dict], list[dict]]:
 
 
 def _ppo(spec: RunSpec, run_dir: Path) -> tuple[list[dict], list[dict]]:
-    """Train (or continue) a PPO run, play its test puzzles (and ``also`` envs), and read its
-    rows with :func:`experiments.ppo_results.run_rows` (which reads the JSON beside the run)."""
+    """Train (or continue) a PPO run, play its test puzzles with the agent kept at its best
+    validation (and the last agent beside it, greedy only; ``also`` envs with the best), and
+    read its rows with :func:`experiments.ppo_results.run_rows` (which reads the JSON beside
+    the run)."""
     cfg = build_config(spec, run_dir, resume=(run_dir / runs.RUN_CONFIG).exists())
     if not (cfg.resume and cfg.timesteps is not None and timesteps_done(run_dir) >= cfg.timesteps):
         train_ppo(cfg)  # a run killed after training, before evaluation, is only evaluated
     config = read_ppo_config(run_dir)
-    own = [(None, spec.eval_episodes, f"{spec.name}.json")]
-    others = [(env, n or spec.eval_episodes, f"{spec.name}.{task_of(env)}.json")
-              for env, n in spec.also]  # fmt: skip
-    for env, episodes, filename in own + others:
+    chosen = "best" if (run_dir / BEST_AGENT).exists() else "last"
+    own = [(None, spec.eval_episodes, f"{spec.name}.json", chosen, spec.eval_stochastic)]
+    if chosen == "best":
+        own.append((None, spec.eval_episodes, f"{spec.name}.{LAST_LABEL}.json", "last", False))
+    others = [(env, n or spec.eval_episodes, f"{spec.name}.{task_of(env)}.json", chosen,
+               spec.eval_stochastic) for env, n in spec.also]  # fmt: skip
+    for env, episodes, filename, checkpoint, stochastic in own + others:
         cap = None
         if spec.eval_steps_per_cell is not None and cfg.game == "maze":
             kwargs = config["eval_env_kwargs"] if env is None else {}
             grid = _grid_shape(env or cfg.env.id, kwargs)
             cap = math.ceil(spec.eval_steps_per_cell * grid[0] * grid[1])
         report = evaluate_ppo(run_dir, env, episodes=episodes, device=cfg.device, seed=0,
-                              max_steps=cap, stochastic=spec.eval_stochastic)  # fmt: skip
+                              max_steps=cap, stochastic=stochastic,
+                              checkpoint=checkpoint)  # fmt: skip
         with atomic_write(run_dir.parent / filename) as f:
             json.dump(report, f, indent=1)
     rows, curves = run_rows(run_dir, spec.study)
@@ -807,11 +822,12 @@ def run_sweep(
 ) -> Path:
     """Expand ``study`` at ``preset`` and run it (see :func:`run_specs`).
 
-    :param out: the study directory (default ``results/<study>``).
+    :param out: the study directory (default ``results/<study>``, or the preset's own, e.g.
+        ``results/k_cycles-ppo`` for k_cycles cpu-ppo).
     :return: the study directory.
     """
     specs = expand(study, preset)
-    out = Path(out) if out is not None else Path("results") / study
+    out = Path(out) if out is not None else get_study(study).default_out(preset)
     return run_specs(
         specs, out, workers, ray_address, dry_run, preset=preset, report_only=report_only,
         reuse=reuse, reuse_from=reuse_from,

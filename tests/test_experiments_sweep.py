@@ -305,7 +305,9 @@ def test_pool_sweep_writes_csvs_report_and_plots(pool_sweep: Path) -> None:
     # Validated and kept at steps 2 and 4: the best on validation is scored, the last beside it.
     assert rows[1]["chosen_step"] in {"2", "4"} and rows[1]["puzzles"] == "32"
     assert 0 <= float(rows[1]["score_last"]) <= 1 and float(rows[1]["score_se"]) >= 0
-    assert rows[0]["chosen_step"] == rows[0]["score_last"] == ""  # PPO runs keep no snapshots
+    # PPO runs: the agent of the best validation scored, the last one beside it
+    assert 0 < int(rows[0]["chosen_step"]) <= int(rows[0]["steps"])
+    assert 0 <= float(rows[0]["score_last"]) <= 1
     curves = read_csv(pool_sweep / "curves.csv")
     assert {c["run"] for c in curves} == {r["run"] for r in rows}
     assert {c["metric"] for c in curves} == {"val/score", "test/exact_by_steps"}
@@ -475,3 +477,25 @@ def test_cli_plot_and_study_script(pool_sweep: Path, capsys) -> None:
     assert "report.md" in capsys.readouterr().out
     sweep.script_main("ablations", ["--preset", "cpu-full", "--dry-run", "--out", "/nonexistent"])
     assert "130 runs" in capsys.readouterr().out
+
+
+def test_the_ppo_k_cycles_preset_compares_every_policy_at_equal_env_steps() -> None:
+    specs = expand("k_cycles", "cpu-ppo")
+    assert {s.config.timesteps for s in specs} == {100_000}
+    assert {s.seed for s in specs} == {0, 1, 2, 3, 4} and len(specs) == 35
+    assert {s.config.env.id for s in specs} == {"trm_rl/Maze-7x7-v0"}
+    assert {s.config.heldout_by for s in specs} == {"layout"}  # 7x7 layouts are held out
+    by_group = {s.group: s.config for s in specs if s.seed == 0}
+    assert [by_group[f"K={k}"].model.H_cycles for k in (1, 2, 3)] == [1, 2, 3]
+    once = by_group["TRM once (no recursion)"]
+    assert (once.policy, once.model.H_cycles, once.model.L_cycles) == ("trm", 1, 1)
+    assert by_group["carry"].policy == "trm-carry"
+    assert (by_group["MLP"].policy, by_group["conv net"].policy) == ("mlp", "convnet")
+    assert all(s.eval_episodes == 1000 for s in specs)
+
+
+def test_a_preset_may_write_to_its_own_study_directory() -> None:
+    study = get_study("k_cycles")
+    assert study.default_out("cpu-ppo") == Path("results/k_cycles-ppo")
+    assert study.default_out("cpu-full") == Path("results/k_cycles")
+    assert get_study("ablations").default_out("cpu-core") == Path("results/ablations")

@@ -7,6 +7,10 @@ A run directory holds:
 - ``agent.zip``: the SB3 agent (weights, optimizer, timesteps, training seconds), replaced
   atomically at every checkpoint; ``--resume`` continues from it (the envs restart their
   episodes, the rollout in flight when the run stopped is collected again);
+- ``agent_best.zip`` and ``best.json``: the agent at the validation with the best
+  ``val/success_2x`` so far (the latest of equals) and that score with its env step; ``trm-rl
+  evaluate-ppo --checkpoint best`` plays it (the checkpoint chosen on validation, scored on
+  test; ``last``, the default, plays ``agent.zip``);
 - ``heldout.npz``: the validation and test puzzles, never drawn by the training env (see
   :func:`~trm_rl.policies.evaluate.heldout_split`); Sudoku runs also keep their training CSV
   under ``data/``. Their numbers are ``config.json``'s ``val_episodes``/``test_episodes``: unset
@@ -39,6 +43,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import json
 import math
 import sys
 import time
@@ -56,7 +61,7 @@ from stable_baselines3.common.logger import CSVOutputFormat, Logger, TensorBoard
 
 from envs.maze.io import read_maze_csv
 from envs.sudoku.io import read_sudoku_csv
-from envs.utils import atomic_write_file, check_int
+from envs.utils import atomic_write, atomic_write_file, check_choice, check_int
 from trm_rl import runs
 from trm_rl.policies.agent_file import read_agent_file, restore_agent
 from trm_rl.policies.agents import build_agent, supervised_heldout_solutions
@@ -93,6 +98,11 @@ from trm_rl.policies.vec_env import make_sb3_vec_env
 from trm_rl.utils import resolve_device, set_seed
 
 AGENT = "agent.zip"
+#: The agent at the best validation so far, and its score and env step.
+BEST_AGENT = "agent_best.zip"
+BEST = "best.json"
+#: The checkpoints a run keeps: its last agent and its best on validation.
+CHECKPOINTS: tuple[str, ...] = ("last", "best")
 HELDOUT = "heldout.npz"
 METRICS = "metrics.csv"
 #: Most envs per validation wave (one policy forward per step on all of them).
@@ -107,10 +117,25 @@ def _threads(n: int | None) -> None:
         torch.set_num_threads(n)
 
 
-def _save_agent(agent: Any, run_dir: Path, train_seconds: float, eval_seconds: float) -> None:
+def _save_agent(
+    agent: Any, run_dir: Path, train_seconds: float, eval_seconds: float, name: str = AGENT
+) -> None:
     agent.trm_train_seconds = float(train_seconds)  # saved with the agent's attributes
     setattr(agent, EVAL_SECONDS, float(eval_seconds))
-    atomic_write_file(run_dir / AGENT, lambda tmp: agent.save(tmp))
+    atomic_write_file(run_dir / name, lambda tmp: agent.save(tmp))
+
+
+def read_best(run_dir: str | Path) -> dict[str, Any] | None:
+    """The run's ``best.json`` (``{"val/success_2x": score, "timesteps": env steps}``), None
+    when it kept no best checkpoint yet (or the file is unreadable)."""
+    try:
+        best = json.loads((Path(run_dir) / BEST).read_text())
+        return {
+            "val/success_2x": float(best["val/success_2x"]),
+            "timesteps": int(best["timesteps"]),
+        }
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def even_waves(episodes: int, most: int) -> int:
@@ -173,7 +198,9 @@ def _spaces_env(cfg: PPOConfig) -> Any:
     return make_sb3_vec_env(cfg.env.id, 1, seed=cfg.seed, **cfg.env.kwargs)
 
 
-def load_agent(run_dir: str | Path, device: str = "auto", env: Any = None) -> Any:
+def load_agent(
+    run_dir: str | Path, device: str = "auto", env: Any = None, checkpoint: str = "last"
+) -> Any:
     """The trained SB3 agent of a run (``MaskablePPO`` or ``CarryMaskablePPO``).
 
     The agent is rebuilt from ``config.json`` and only its weights, optimizer state and plain
@@ -185,12 +212,20 @@ def load_agent(run_dir: str | Path, device: str = "auto", env: Any = None) -> An
     :param run_dir: the ``--out`` folder of ``trm-rl train-ppo``.
     :param device: "auto", "cpu", "cuda", ...
     :param env: optional env to attach (for further ``learn`` calls).
-    :raises ValueError: when the folder is not a PPO run, has no agent yet, or its files are
-        damaged or do not fit each other.
+    :param checkpoint: ``"last"`` (``agent.zip``) or ``"best"`` (``agent_best.zip``, the agent at
+        the run's best validation).
+    :raises ValueError: when the folder is not a PPO run, has no such agent yet, or its files
+        are damaged or do not fit each other.
     """
     run_dir = Path(run_dir)
     stored = read_ppo_config(run_dir)
-    path = run_dir / AGENT
+    check_choice("checkpoint", checkpoint, CHECKPOINTS)
+    path = run_dir / (AGENT if checkpoint == "last" else BEST_AGENT)
+    if not path.exists() and checkpoint == "best":
+        raise ValueError(
+            f"run {str(run_dir)!r} kept no {BEST_AGENT} (runs validated before best checkpoints "
+            "were kept, or none validated yet); play its last agent (--checkpoint last)"
+        )
     if not path.exists():
         raise ValueError(
             f"run {str(run_dir)!r} has no {AGENT} yet; wait for its first checkpoint or resume it"
@@ -309,6 +344,8 @@ class RunCallback(BaseCallback):
         self.total_timesteps = total_timesteps
         self.bar = runs.RunProgress("ppo", False)
         self.last_val: dict[str, float] = {}
+        self.best = read_best(run_dir)
+        """The best validation so far (``best.json``; a resume carries it over)."""
         self.stage: Stage | None = None
         """The curriculum stage in training (logged as ``curriculum/*``); set by train_ppo."""
 
@@ -413,11 +450,21 @@ class RunCallback(BaseCallback):
         self.last_val = values
         self._last_eval = self.elapsed()
         self._last_eval_steps = self.num_timesteps
+        score = values["val/success_2x"]
+        if self.best is None or score >= self.best["val/success_2x"]:
+            self._pause(lambda: self.save_best(score))
         self.bar.log(
             f"{self.num_timesteps} steps, {self.elapsed() / 60:.1f} min: "
             + "  ".join(f"{k} {v:.3f}" for k, v in values.items())
         )
         return values
+
+    def save_best(self, score: float) -> None:
+        """Keep the agent as the run's best (``agent_best.zip``, then ``best.json``)."""
+        _save_agent(self.model, self.run_dir, self.elapsed(), self.eval_seconds, BEST_AGENT)
+        self.best = {"val/success_2x": float(score), "timesteps": int(self.num_timesteps)}
+        with atomic_write(self.run_dir / BEST) as f:
+            json.dump(self.best, f)
 
     def checkpoint(self) -> None:
         """Replace ``agent.zip`` atomically (with the training seconds so far)."""
@@ -695,6 +742,7 @@ def evaluate_ppo(
     confidence_thresholds: tuple[float, ...] = (),
     fixed_rounds: tuple[int, ...] = (),
     max_length_ratio: float | None = None,
+    checkpoint: str = "last",
 ) -> dict[str, Any]:
     """Score a PPO run on held-out puzzles, beside a uniform random legal policy and the oracle.
 
@@ -734,6 +782,9 @@ def evaluate_ppo(
         each result's ``max_length_ratio`` says so). Default None: each policy plays once to
         the env's step limit, which decides both ``success_2x`` (the same as a 2x-capped play)
         and plain ``success``.
+    :param checkpoint: the agent to play: ``"last"`` (``agent.zip``) or ``"best"``
+        (``agent_best.zip``, chosen on validation; the report's ``train_timesteps`` is then the
+        env step it was kept at).
     """
     run_dir = Path(run_dir)
     config = read_ppo_config(run_dir)
@@ -745,7 +796,7 @@ def evaluate_ppo(
         if other.game != cfg.game:
             raise ValueError(f"{env_id!r} is not a {cfg.game} env; the run plays {cfg.game}")
         eval_kwargs = {k: v for k, v in eval_kwargs.items() if k not in ("size", "dataset")}
-    agent = load_agent(run_dir, device=device)
+    agent = load_agent(run_dir, device=device, checkpoint=checkpoint)
     if puzzles is not None:
         size = _grid_side(env_id, eval_kwargs)
         board, solutions = _read_puzzle_csv(Path(puzzles), cfg.game, size)
@@ -777,6 +828,7 @@ def evaluate_ppo(
         "policy": cfg.policy,
         "puzzles": source,
         PUZZLES_KEY: puzzles_sha1(board),
+        "checkpoint": checkpoint,
         "train_timesteps": int(agent.num_timesteps),
         "train_minutes": float(getattr(agent, "trm_train_seconds", 0.0)) / 60.0,
         "max_steps": max_steps,

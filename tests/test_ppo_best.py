@@ -1,0 +1,77 @@
+"""A PPO run keeps the agent of its best validation beside its last one, and the studies score
+the one chosen on validation with the last beside it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from experiments.ppo_results import run_rows
+from tests.test_ppo_train import tiny_run
+from trm_rl.policies import train as train_module
+from trm_rl.policies.train import BEST_AGENT, evaluate_ppo, load_agent, read_best, train_ppo
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def scripted_validation(monkeypatch: pytest.MonkeyPatch, scores: list[float]) -> None:
+    """Validation returns ``scores`` in turn (the policy is not played)."""
+    left = iter(scores)
+    monkeypatch.setattr(
+        train_module,
+        "run_episodes",
+        lambda *a, **k: SimpleNamespace(success_2x=next(left), length_ratio=1.0),
+    )
+
+
+def test_the_best_validation_is_kept_and_survives_a_resume(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "run"
+    # 64 env steps a rollout: validations at 64 (0.9) and at the end, 128 (0.1)
+    scripted_validation(monkeypatch, [0.9, 0.1])
+    train_ppo(tiny_run(out, timesteps=128))
+    assert read_best(out) == {"val/success_2x": 0.9, "timesteps": 64}
+    assert load_agent(out, device="cpu", checkpoint="best").num_timesteps == 64
+    assert load_agent(out, device="cpu").num_timesteps == 128
+    # a resume compares with the stored best: 0.5 at 192 does not replace it, 0.9 at 256 does
+    # (the latest of equals)
+    scripted_validation(monkeypatch, [0.5, 0.9])
+    train_ppo(tiny_run(out, timesteps=256, resume=True))
+    assert read_best(out) == {"val/success_2x": 0.9, "timesteps": 256}
+
+
+def test_evaluate_ppo_plays_the_chosen_checkpoint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "run"
+    scripted_validation(monkeypatch, [0.9, 0.1])
+    train_ppo(tiny_run(out, timesteps=128))
+    monkeypatch.undo()
+    best = evaluate_ppo(out, episodes=4, device="cpu", stochastic=False, checkpoint="best")
+    last = evaluate_ppo(out, episodes=4, device="cpu", stochastic=False)
+    assert (best["checkpoint"], best["train_timesteps"]) == ("best", 64)
+    assert (last["checkpoint"], last["train_timesteps"]) == ("last", 128)
+    with pytest.raises(ValueError, match="checkpoint must be one of"):
+        evaluate_ppo(out, episodes=4, device="cpu", checkpoint="first")
+    (out / BEST_AGENT).unlink()
+    with pytest.raises(ValueError, match=r"kept no agent_best.zip .*--checkpoint last"):
+        load_agent(out, device="cpu", checkpoint="best")
+
+
+def test_run_rows_put_the_last_agent_beside_the_chosen_one(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    train_ppo(tiny_run(out, timesteps=128))
+    best = evaluate_ppo(out, episodes=4, device="cpu", stochastic=False, checkpoint="best")
+    last = evaluate_ppo(out, episodes=4, device="cpu", stochastic=False)
+    last["deterministic"]["success_2x"] = 0.25  # told apart from the chosen agent's score
+    (tmp_path / "run.json").write_text(json.dumps(best))
+    (tmp_path / "run.last.json").write_text(json.dumps(last))
+    rows, _ = run_rows(out, "study")
+    assert len(rows) == 1  # the last agent's report is no row of its own
+    (row,) = rows
+    assert row["chosen_step"] == best["train_timesteps"] and row["steps"] == 128
+    assert row["score_last"] == 0.25
