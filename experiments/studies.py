@@ -41,6 +41,11 @@ Presets:
 - ``cpu-core`` (ablations): the paper's ablations (single_z, separate_networks, full_backprop,
   EMA off) of the 11x11 maze TRM, 5 seeds, 2000 steps, the base runs reused from k_cycles
   cpu-full: 25 runs, 20 to train, about 6 CPU-hours.
+- ``cpu-ppo`` (k_cycles, PPO from scratch): the TRM policy with K in {1, 2, 3}, ``trm-carry``,
+  the no-recursion control (H1/L1, one step per action), the conv net and the MLP policies on
+  7x7 mazes whose wall layouts no training maze has, 100k env steps each, 5 seeds, 1,000 test
+  mazes with random and oracle beside them; the agent of the best validation is scored, the
+  last beside it. 35 runs, in ``results/k_cycles-ppo``.
 - ``gpu-paper``: the paper's models (``paper-sudoku-mlp``, ``paper-maze-att``) on
   Sudoku-Extreme and Maze-Hard (PPO: 9x9 Sudoku, 15x15 mazes), device auto, bfloat16, 20k
   steps (PPO: 1M env steps), full evaluations.
