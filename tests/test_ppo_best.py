@@ -1,17 +1,21 @@
-"""A PPO run keeps the agent of its best validation beside its last one, and the studies score
-the one chosen on validation with the last beside it."""
+"""A PPO run keeps its step-0 agent and the agent of its best validation beside its last one,
+validates each at the env step it was made at, and the studies score the one chosen on
+validation with the last beside it."""
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+import torch
 
 from experiments.ppo_results import run_rows
 from tests.test_ppo_train import tiny_run
 from trm_rl.policies import train as train_module
+from trm_rl.policies.paired import PUZZLES_KEY
 from trm_rl.policies.train import BEST_AGENT, evaluate_ppo, load_agent, read_best, train_ppo
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -31,10 +35,14 @@ def test_the_best_validation_is_kept_and_survives_a_resume(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     out = tmp_path / "run"
-    # 64 env steps a rollout: validations at 64 (0.9) and at the end, 128 (0.1)
-    scripted_validation(monkeypatch, [0.9, 0.1])
+    # 64 env steps a rollout: validations at 0 (0.2), 64 (0.9) and at the end, 128 (0.1)
+    scripted_validation(monkeypatch, [0.2, 0.9, 0.1])
     train_ppo(tiny_run(out, timesteps=128))
     assert read_best(out) == {"val/success_2x": 0.9, "timesteps": 64}
+    with (out / "metrics.csv").open() as f:  # each validation is written at its own env step
+        val = [(float(r["time/total_timesteps"]), float(r["val/success_2x"]))
+               for r in csv.DictReader(f) if r["val/success_2x"]]  # fmt: skip
+    assert val == [(0, 0.2), (64, 0.9), (128, 0.1)]
     assert load_agent(out, device="cpu", checkpoint="best").num_timesteps == 64
     assert load_agent(out, device="cpu").num_timesteps == 128
     # a resume compares with the stored best: 0.5 at 192 does not replace it, 0.9 at 256 does
@@ -48,13 +56,19 @@ def test_evaluate_ppo_plays_the_chosen_checkpoint(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     out = tmp_path / "run"
-    scripted_validation(monkeypatch, [0.9, 0.1])
+    scripted_validation(monkeypatch, [0.2, 0.9, 0.1])
     train_ppo(tiny_run(out, timesteps=128))
     monkeypatch.undo()
     best = evaluate_ppo(out, episodes=4, device="cpu", stochastic=False, checkpoint="best")
     last = evaluate_ppo(out, episodes=4, device="cpu", stochastic=False)
     assert (best["checkpoint"], best["train_timesteps"]) == ("best", 64)
     assert (last["checkpoint"], last["train_timesteps"]) == ("last", 128)
+    init = evaluate_ppo(out, episodes=4, device="cpu", stochastic=False, checkpoint="init")
+    assert (init["checkpoint"], init["train_timesteps"]) == ("init", 0)
+    assert init[PUZZLES_KEY] == last[PUZZLES_KEY]  # the same puzzles: a paired comparison
+    before = load_agent(out, device="cpu", checkpoint="init").policy.state_dict()
+    after = load_agent(out, device="cpu").policy.state_dict()
+    assert any(not torch.equal(before[k], after[k]) for k in before)  # PPO moved the policy
     with pytest.raises(ValueError, match="checkpoint must be one of"):
         evaluate_ppo(out, episodes=4, device="cpu", checkpoint="first")
     (out / BEST_AGENT).unlink()

@@ -352,10 +352,11 @@ def test_curriculum_trains_each_size_at_its_env_steps(
     with (out / "metrics.csv").open() as f:
         rows = [r for r in csv.DictReader(f) if r.get("curriculum/stage")]
     logged = {(float(r["time/total_timesteps"]), float(r["curriculum/size"])) for r in rows}
-    assert logged == {(64, 5), (128, 5), (192, 6), (256, 7)}
-    # every stage ends with a validation, always on the env's own 7x7 mazes
+    assert logged == {(0, 5), (64, 5), (128, 5), (192, 6), (256, 7)}
+    # validations at step 0, at the due boundaries and at the end of every stage, each written
+    # at its env step, always on the env's own 7x7 mazes
     validated = {float(r["time/total_timesteps"]) for r in rows if r.get("val/success_2x")}
-    assert validated == {128, 192, 256}
+    assert validated == {0, 64, 128, 192, 256}
     assert load_heldout(out)["val_puzzles"].shape[1:] == (7, 7)
     agent = load_agent(out, device="cpu")
     assert agent.num_timesteps == 256 and agent.observation_space["grid"].shape == (7, 7)

@@ -10,7 +10,8 @@ A run directory holds:
 - ``agent_best.zip`` and ``best.json``: the agent at the validation with the best
   ``val/success_2x`` so far (the latest of equals) and that score with its env step; ``trm-rl
   evaluate-ppo --checkpoint best`` plays it (the checkpoint chosen on validation, scored on
-  test; ``last``, the default, plays ``agent.zip``);
+  test; ``last``, the default, plays ``agent.zip``); ``agent_init.zip``: the agent before its
+  first update (``--checkpoint init``, the step-0 policy), validated at step 0 like the others;
 - ``heldout.npz``: the validation and test puzzles, never drawn by the training env (see
   :func:`~trm_rl.policies.evaluate.heldout_split`); Sudoku runs also keep their training CSV
   under ``data/``. Their numbers are ``config.json``'s ``val_episodes``/``test_episodes``: unset
@@ -101,8 +102,11 @@ AGENT = "agent.zip"
 #: The agent at the best validation so far, and its score and env step.
 BEST_AGENT = "agent_best.zip"
 BEST = "best.json"
-#: The checkpoints a run keeps: its last agent and its best on validation.
-CHECKPOINTS: tuple[str, ...] = ("last", "best")
+#: The agent before its first update (the step-0 policy: a supervised init's, or the untrained).
+INIT_AGENT = "agent_init.zip"
+#: The checkpoints a run keeps: its last agent, its best on validation and its step-0 agent.
+CHECKPOINTS: tuple[str, ...] = ("last", "best", "init")
+CHECKPOINT_FILES: dict[str, str] = {"last": AGENT, "best": BEST_AGENT, "init": INIT_AGENT}
 HELDOUT = "heldout.npz"
 METRICS = "metrics.csv"
 #: Most envs per validation wave (one policy forward per step on all of them).
@@ -212,19 +216,20 @@ def load_agent(
     :param run_dir: the ``--out`` folder of ``trm-rl train-ppo``.
     :param device: "auto", "cpu", "cuda", ...
     :param env: optional env to attach (for further ``learn`` calls).
-    :param checkpoint: ``"last"`` (``agent.zip``) or ``"best"`` (``agent_best.zip``, the agent at
-        the run's best validation).
+    :param checkpoint: ``"last"`` (``agent.zip``), ``"best"`` (``agent_best.zip``, the agent at
+        the run's best validation) or ``"init"`` (``agent_init.zip``, before the first update).
     :raises ValueError: when the folder is not a PPO run, has no such agent yet, or its files
         are damaged or do not fit each other.
     """
     run_dir = Path(run_dir)
     stored = read_ppo_config(run_dir)
     check_choice("checkpoint", checkpoint, CHECKPOINTS)
-    path = run_dir / (AGENT if checkpoint == "last" else BEST_AGENT)
-    if not path.exists() and checkpoint == "best":
+    path = run_dir / CHECKPOINT_FILES[checkpoint]
+    if not path.exists() and checkpoint != "last":
         raise ValueError(
-            f"run {str(run_dir)!r} kept no {BEST_AGENT} (runs validated before best checkpoints "
-            "were kept, or none validated yet); play its last agent (--checkpoint last)"
+            f"run {str(run_dir)!r} kept no {path.name} (runs trained before best and step-0 "
+            "checkpoints were kept, or none validated yet); play its last agent (--checkpoint "
+            "last)"
         )
     if not path.exists():
         raise ValueError(
@@ -373,6 +378,10 @@ class RunCallback(BaseCallback):
         self._last_ckpt = time.perf_counter()
         self._first = True
         self.bar = runs.RunProgress("ppo", self.cfg.progress)
+        if self.num_timesteps == 0:  # a fresh run: keep and validate the step-0 policy
+            if not (self.run_dir / INIT_AGENT).exists():
+                self._pause(lambda: _save_agent(self.model, self.run_dir, 0.0, 0.0, INIT_AGENT))
+            self.validate()
 
     def _on_rollout_start(self) -> None:
         if not self._first:  # an update just finished: the agent is consistent here
@@ -447,6 +456,12 @@ class RunCallback(BaseCallback):
         self.eval_seconds += time.perf_counter() - start
         for key, value in values.items():
             self.logger.record(key, value)
+        # written now, at the env step it was made at (SB3 writes its own rows after the next
+        # rollout); the update's train/* values recorded since the last row go with it
+        self._record_times()
+        self._record_stage()
+        self.logger.record("time/total_timesteps", self.num_timesteps)
+        self.logger.dump(self.num_timesteps)
         self.last_val = values
         self._last_eval = self.elapsed()
         self._last_eval_steps = self.num_timesteps
@@ -475,10 +490,6 @@ class RunCallback(BaseCallback):
 
     def _on_training_end(self) -> None:
         self.validate()
-        self._record_times()
-        self.logger.record("time/total_timesteps", self.num_timesteps)
-        self._record_stage()
-        self.logger.dump(self.num_timesteps)
         self.checkpoint()
         self.bar.close()
         # a curriculum calls learn() once per stage: carry the training time over
@@ -782,9 +793,10 @@ def evaluate_ppo(
         each result's ``max_length_ratio`` says so). Default None: each policy plays once to
         the env's step limit, which decides both ``success_2x`` (the same as a 2x-capped play)
         and plain ``success``.
-    :param checkpoint: the agent to play: ``"last"`` (``agent.zip``) or ``"best"``
+    :param checkpoint: the agent to play: ``"last"`` (``agent.zip``), ``"best"``
         (``agent_best.zip``, chosen on validation; the report's ``train_timesteps`` is then the
-        env step it was kept at).
+        env step it was kept at) or ``"init"`` (``agent_init.zip``, the step-0 policy, e.g. a
+        supervised init before PPO: ``compare-ppo`` tests it against the fine-tuned one).
     """
     run_dir = Path(run_dir)
     config = read_ppo_config(run_dir)
