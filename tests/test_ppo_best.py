@@ -31,13 +31,21 @@ def scripted_validation(monkeypatch: pytest.MonkeyPatch, scores: list[float]) ->
     )
 
 
-def test_the_best_validation_is_kept_and_survives_a_resume(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def scripted_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A 128-step run (64 env steps a rollout) validated at 0 (0.2), 64 (0.9) and at its end,
+    128 (0.1): its best agent is the one of step 64."""
     out = tmp_path / "run"
-    # 64 env steps a rollout: validations at 0 (0.2), 64 (0.9) and at the end, 128 (0.1)
     scripted_validation(monkeypatch, [0.2, 0.9, 0.1])
     train_ppo(tiny_run(out, timesteps=128))
+    monkeypatch.undo()
+    return out
+
+
+def test_the_best_validation_is_kept_and_survives_a_resume(
+    scripted_run: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = scripted_run
     assert read_best(out) == {"val/success_2x": 0.9, "timesteps": 64}
     with (out / "metrics.csv").open() as f:  # each validation is written at its own env step
         val = [(float(r["time/total_timesteps"]), float(r["val/success_2x"]))
@@ -52,13 +60,8 @@ def test_the_best_validation_is_kept_and_survives_a_resume(
     assert read_best(out) == {"val/success_2x": 0.9, "timesteps": 256}
 
 
-def test_evaluate_ppo_plays_the_chosen_checkpoint(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    out = tmp_path / "run"
-    scripted_validation(monkeypatch, [0.2, 0.9, 0.1])
-    train_ppo(tiny_run(out, timesteps=128))
-    monkeypatch.undo()
+def test_evaluate_ppo_plays_the_chosen_checkpoint(scripted_run: Path) -> None:
+    out = scripted_run
     best = evaluate_ppo(out, episodes=4, device="cpu", stochastic=False, checkpoint="best")
     last = evaluate_ppo(out, episodes=4, device="cpu", stochastic=False)
     assert (best["checkpoint"], best["train_timesteps"]) == ("best", 64)
