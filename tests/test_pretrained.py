@@ -187,3 +187,11 @@ def test_a_warm_started_run_is_packaged_with_its_whole_chain(tmp_path: Path, mon
     text = (folder / "README.md").read_text()
     assert first in text and last in text and "a curriculum of 2 runs" in text
     assert load_checkpoint(folder).config.seq_len == 121
+
+
+def test_a_distance_field_model_heads_its_card_with_valid_paths() -> None:
+    scores = [{"metric": "exact_accuracy", "value": 0.07}, {"metric": "valid", "value": 0.38}]
+    field = {"data": {"maze_target": "distance"}, "scores": scores}
+    assert headline(field) == scores[1]
+    assert headline({"data": {"maze_target": "path"}, "scores": scores}) == scores[0]
+    assert headline({"scores": []}) == {}

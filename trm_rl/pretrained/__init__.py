@@ -96,8 +96,13 @@ def load_pretrained(name: str, device: str | torch.device = "auto") -> torch.nn.
 
 
 def headline(card_data: dict[str, Any]) -> dict[str, Any]:
-    """The first score of a card (``{}`` when it has none)."""
+    """The first score of a card (``{}`` when it has none); for a maze model with a distance
+    target, its first ``valid`` score (a valid shortest path decoded from the field: the task's
+    metric, where exact accuracy asks for the whole field)."""
     scores = card_data.get("scores") or [{}]
+    if (card_data.get("data") or {}).get("maze_target") == "distance":
+        valid = [s for s in scores if s.get("metric") == "valid"]
+        return dict((valid or scores)[0])
     return dict(scores[0])
 
 
