@@ -4,8 +4,10 @@ weights are on disk, instead of training it again; the copy is then only scored.
 
 ``think_longer`` trains the same 11x11 maze runs as ``k_cycles`` (same seeds, data, model,
 optimiser, steps, validation and snapshot points) and scores them on more targets: run after
-``k_cycles`` on the same disk, it trains nothing. Git keeps only each run's ``result.json``, so on a
-fresh clone without the weights the runs are trained.
+``k_cycles`` on the same disk, it trains nothing. PPO runs are reused the same way (``ablations
+--preset cpu-ppo`` shares its base and carry runs with ``k_cycles --preset cpu-ppo``): a finished
+run with its agents on disk and as many env steps as the budget. Git keeps only each run's
+``result.json``, so on a fresh clone without the weights the runs are trained.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from pathlib import Path
 from envs.utils import atomic_write
 from experiments.studies import RunSpec
 from trm_rl import runs
+from trm_rl.policies.config import PPOConfig
+from trm_rl.policies.train import AGENT, stored_ppo_config, timesteps_done
 from trm_rl.supervised import state as run_state
 from trm_rl.supervised.config import TrainConfig, stored_train_config
 from trm_rl.supervised.trainer import steps_done
@@ -41,20 +45,41 @@ def _result(run_dir: Path) -> dict | None:
 #: model, optimiser, steps, minutes, eval_every, eval_size and keep_every (the scored snapshot
 #: is chosen on validation), device and compile (they change the arithmetic).
 REUSE_FREE = frozenset({"out", "resume", "progress", "threads", "tensorboard",
-                        "checkpoint_seconds"})  # fmt: skip
+                        "checkpoint_seconds", "rollout_threads", "update_threads"})  # fmt: skip
 
 
-def training_key(config: TrainConfig) -> str:
-    """What a supervised config trains, as canonical JSON: every field but :data:`REUSE_FREE`."""
+def training_key(config: TrainConfig | PPOConfig) -> str:
+    """What a supervised or PPO config trains, as canonical JSON: its regime and every field but
+    :data:`REUSE_FREE`."""
     tree = {k: v for k, v in config.to_dict().items() if k not in REUSE_FREE}
+    tree["regime"] = "ppo" if isinstance(config, PPOConfig) else "supervised"
     return json.dumps(tree, sort_keys=True, default=str)
+
+
+def _budget(config: TrainConfig | PPOConfig) -> int | None:
+    """A config's budget in steps (optimiser or env steps; None: a wall-clock budget)."""
+    if isinstance(config, PPOConfig):
+        return config.timesteps if config.minutes is None else None
+    return config.steps
+
+
+def _stored_key(run_dir: Path) -> tuple[str, str]:
+    """(regime, training key) of the run in ``run_dir``.
+
+    :raises ValueError, TypeError, KeyError: for a folder that is not a run this version reads.
+    """
+    stored = runs.read_config(run_dir)
+    if runs.regime_of(stored) == "ppo":
+        return "ppo", training_key(stored_ppo_config(stored))
+    return "supervised", training_key(stored_train_config(runs.read_config(run_dir, "supervised")))
 
 
 def find_donors(
     specs: Iterable[RunSpec], out: Path, reuse_from: Sequence[str | Path] = ()
 ) -> dict[str, Path]:
-    """The donor of every supervised run of ``specs`` that has not started in ``out`` and has
-    an identical finished run elsewhere (see the module docstring). Reads only.
+    """The donor of every run of ``specs`` (supervised or PPO, budgeted in steps) that has not
+    started in ``out`` and has an identical finished run elsewhere (see the module docstring).
+    Reads only.
 
     :param reuse_from: folders searched first (study folders, or run folders); then the study
         folders beside ``out``.
@@ -66,16 +91,23 @@ def find_donors(
             raise ValueError(f"--reuse-from {folder}: not a folder; pass a study's folder")
     wanted: dict[str, list[RunSpec]] = {}
     for spec in specs:
-        steps = spec.config.steps if spec.regime == "supervised" else None
-        if steps is not None and _unstarted(Path(out) / spec.name):
+        if _budget(spec.config) is not None and _unstarted(Path(out) / spec.name):
             wanted.setdefault(training_key(spec.config), []).append(spec)
     donors: dict[str, Path] = {}
     for run_dir in _candidate_runs(Path(out), reuse_from) if wanted else ():
         try:
-            key = training_key(stored_train_config(runs.read_config(run_dir, "supervised")))
+            regime, key = _stored_key(run_dir)
         except (ValueError, TypeError, KeyError):
-            continue  # not a supervised run (or one this version cannot read)
-        if key in wanted and _finished_with_weights(run_dir, wanted[key][0].config):
+            continue  # not a run (or one this version cannot read)
+        if key not in wanted:
+            continue
+        config = wanted[key][0].config
+        done = (
+            _finished_ppo(run_dir, config)
+            if regime == "ppo"
+            else _finished_with_weights(run_dir, config)
+        )
+        if done:
             donors.update((spec.name, run_dir) for spec in wanted.pop(key))
     return donors
 
@@ -123,9 +155,36 @@ def _finished_with_weights(run_dir: Path, cfg: TrainConfig) -> bool:
     return needed <= kept and (run_dir / "metrics.csv").is_file()
 
 
+def _finished_ppo(run_dir: Path, cfg: PPOConfig) -> bool:
+    """Whether ``run_dir`` is a done sweep PPO run with its agent at ``cfg``'s env-step budget
+    and its ``metrics.csv`` (its best and step-0 agents, when it kept them, are copied too)."""
+    result = _result(run_dir)
+    if result is None or result.get("status") != "done" or cfg.timesteps is None:
+        return False
+    try:
+        return timesteps_done(run_dir) >= cfg.timesteps and (run_dir / "metrics.csv").is_file()
+    except (OSError, ValueError, KeyError):
+        return False
+
+
+def _copy_ppo(donor: Path, tmp: Path, run_dir: Path) -> None:
+    """Copy a PPO donor's files (agents, held-out split, metrics, events) into ``tmp``, with its
+    ``config.json``'s ``out`` rewritten to ``run_dir``; not its sweep result or rows."""
+    stored = runs.read_config(donor, "ppo")
+    extra = {k: v for k, v in stored.items() if k not in ("format", "regime", "config")}
+    runs.write_config(tmp, "ppo", {**stored["config"], "out": str(run_dir)}, **extra)
+    for path in donor.iterdir():
+        if path.name in (runs.RUN_CONFIG, RESULT, ROWS, REUSED):
+            continue
+        if path.is_dir():
+            shutil.copytree(path, tmp / path.name)
+        else:
+            shutil.copy2(path, tmp)
+
+
 def copy_run(donor: Path, run_dir: Path) -> None:
     """Copy the donor's run (``config.json`` with ``out`` rewritten, ``metrics.csv``,
-    ``checkpoint/``, its snapshots, TensorBoard events) and a ``reused.json`` naming it into a
+    ``checkpoint/``, its snapshots, TensorBoard events; a PPO run's agents and held-out split) and a ``reused.json`` naming it into a
     folder beside ``run_dir``, then rename that into place (replacing a failed attempt's
     result, all ``run_dir`` may hold).
 
@@ -136,15 +195,18 @@ def copy_run(donor: Path, run_dir: Path) -> None:
     tmp = run_dir.with_name(run_dir.name + ".reuse-tmp")
     if tmp.exists():
         shutil.rmtree(tmp)
-    stored = runs.read_config(donor, "supervised")
-    extra = {k: v for k, v in stored.items() if k not in ("format", "regime", "config")}
-    runs.write_config(tmp, "supervised", {**stored["config"], "out": str(run_dir)}, **extra)
-    shutil.copy2(donor / "metrics.csv", tmp)
-    shutil.copytree(donor / run_state.CHECKPOINT, tmp / run_state.CHECKPOINT)
-    for _, folder in run_state.snapshots(donor):
-        shutil.copytree(folder, tmp / run_state.SNAPSHOTS / folder.name)
-    for events in donor.glob("events.out.tfevents*"):
-        shutil.copy2(events, tmp)
+    if (donor / AGENT).is_file():
+        _copy_ppo(donor, tmp, run_dir)
+    else:
+        stored = runs.read_config(donor, "supervised")
+        extra = {k: v for k, v in stored.items() if k not in ("format", "regime", "config")}
+        runs.write_config(tmp, "supervised", {**stored["config"], "out": str(run_dir)}, **extra)
+        shutil.copy2(donor / "metrics.csv", tmp)
+        shutil.copytree(donor / run_state.CHECKPOINT, tmp / run_state.CHECKPOINT)
+        for _, folder in run_state.snapshots(donor):
+            shutil.copytree(folder, tmp / run_state.SNAPSHOTS / folder.name)
+        for events in donor.glob("events.out.tfevents*"):
+            shutil.copy2(events, tmp)
     with atomic_write(tmp / REUSED) as f:
         json.dump({"reused_from": str(donor)}, f)
     if run_dir.exists():

@@ -45,7 +45,10 @@ Presets:
   the no-recursion control (H1/L1, one step per action), the conv net and the MLP policies on
   7x7 mazes whose wall layouts no training maze has, 100k env steps each, 5 seeds, 1,000 test
   mazes with random and oracle beside them; the agent of the best validation is scored, the
-  last beside it. 35 runs, in ``results/k_cycles-ppo``.
+  last beside it. 35 runs, in ``results/k_cycles-ppo``. ablations ``cpu-ppo``: the same task and
+  scale, the TRM policy with the carry (``trm-carry``), the carry with ACT thinking time (up to
+  4 rounds per step) and without reward shaping; 20 runs, in ``results/ablations-ppo``, of which
+  the base and the carry runs are the identical k_cycles cpu-ppo runs, reused when on disk.
 - ``gpu-paper``: the paper's models (``paper-sudoku-mlp``, ``paper-maze-att``) on
   Sudoku-Extreme and Maze-Hard (PPO: 9x9 Sudoku, 15x15 mazes), device auto, bfloat16, 20k
   steps (PPO: 1M env steps), full evaluations.
@@ -567,6 +570,9 @@ _ABLATION_FULL_TASKS = (
     Task("maze-9x9", "ppo", "trm_rl/Maze-9x9-v0", 100_000, 0.02),
     Task("sudoku-4x4", "ppo", "trm_rl/Sudoku-4x4-v0", 100_000, 0.02),
 )
+#: ablations cpu-ppo: the carry, ACT thinking time and reward shaping on the task of k_cycles
+#: cpu-ppo (7x7 mazes from scratch, 100k env steps); its base and carry runs are k_cycles cpu-ppo's
+#: TRM and trm-carry runs (identical configs, reused from results/k_cycles-ppo when on disk).
 #: The paper's own ablations (one latent, two networks, gradients through every recursion, no
 #: EMA) on the task where recursion matters (11x11 mazes, beyond a conv net's receptive field),
 #: the base reused from k_cycles: a study that fits a few CPU sessions where cpu-full's 130
@@ -606,8 +612,10 @@ STUDIES: dict[str, Study] = {
         {
             "cpu-core": lambda: _ablations(_ABLATION_FULL_TASKS[1:2], FULL, _ABLATION_CORE),
             "cpu-full": lambda: _ablations(_ABLATION_FULL_TASKS, FULL),
+            "cpu-ppo": lambda: _ablations(_PPO_TASKS, PPO_CPU),
             "gpu-paper": lambda: _ablations(_PAPER_TASKS, PAPER),
         },
+        outs={"cpu-ppo": "results/ablations-ppo"},
     ),
 }
 

@@ -111,11 +111,11 @@ class SweepOptions:
     preset: str
     """cpu-quick (k_cycles only, the main job: about 4 minutes on 2 cores), cpu-full (5 seeds,
     step budgets; k_cycles about 16 CPU-hours, --dry-run prints the estimate), cpu-core
-    (ablations: the paper's four on 11x11 mazes), cpu-ppo (k_cycles: PPO from scratch on 7x7
-    mazes at equal env steps) or gpu-paper (the paper's models, device auto, bf16); see
+    (ablations: the paper's four on 11x11 mazes), cpu-ppo (PPO from scratch on 7x7 mazes at
+    equal env steps: k_cycles' policies, or ablations' carry, ACT thinking and shaping) or gpu-paper (the paper's models, device auto, bf16); see
     experiments/studies.py."""
     out: Path | None = None
-    """Study directory (default: results/<study>; k_cycles cpu-ppo: results/k_cycles-ppo): a
+    """Study directory (default: results/<study>; cpu-ppo: results/<study>-ppo): a
     folder per run, runs.csv, curves.csv, plots/, report.md. Running again resumes: finished
     runs are skipped."""
     dry_run: bool = False

@@ -499,3 +499,22 @@ def test_a_preset_may_write_to_its_own_study_directory() -> None:
     assert study.default_out("cpu-ppo") == Path("results/k_cycles-ppo")
     assert study.default_out("cpu-full") == Path("results/k_cycles")
     assert get_study("ablations").default_out("cpu-core") == Path("results/ablations")
+    assert get_study("ablations").default_out("cpu-ppo") == Path("results/ablations-ppo")
+
+
+def test_the_ppo_ablations_share_their_base_and_carry_runs_with_k_cycles() -> None:
+    specs = expand("ablations", "cpu-ppo")
+    assert {s.seed for s in specs} == {0, 1, 2, 3, 4} and len(specs) == 20
+    assert {s.config.timesteps for s in specs} == {100_000}
+    by_group = {s.group: s.config for s in specs if s.seed == 0}
+    assert set(by_group) == {"base", "carry=on", "carry+act", "shaping=off"}
+    assert by_group["carry+act"].think_rounds == 4
+    assert (by_group["shaping=off"].env.config.shaping, by_group["base"].env.config.shaping) == (
+        False,
+        True,
+    )
+    # the base and the carry are k_cycles cpu-ppo's runs (so --reuse copies them)
+    k_cycles = {s.group: s.config for s in expand("k_cycles", "cpu-ppo") if s.seed == 0}
+    base = by_group["base"]
+    assert base == k_cycles[f"K={base.model.H_cycles}"]
+    assert by_group["carry=on"] == k_cycles["carry"]

@@ -17,6 +17,7 @@ from experiments import sweep
 from experiments.reuse import copy_run, find_donors
 from experiments.studies import RunSpec
 from experiments.sweep import SweepArgs, run_specs
+from tests.test_ppo_train import tiny_run
 from trm_rl.supervised.config import resolve_train, train_args
 
 TINY_MODEL = ("hidden_size=16", "H_cycles=1", "L_cycles=1", "halt_max_steps=2")
@@ -216,3 +217,37 @@ def test_think_longer_runs_are_the_k_cycles_maze_runs():
     think = get_study("think_longer").expand("cpu-full")
     assert len(think) == 15
     assert all(training_key(s.config) in k_cycles for s in think)
+
+
+# ----------------------------------------------------------------------------- PPO reuse
+def tiny_ppo_spec(study: str, name: str, **changes: Any) -> RunSpec:
+    """A tiny TRM policy on 4x4 Sudoku, 128 env steps, scored on 8 test puzzles."""
+    config = tiny_run(Path("unused"), **changes)
+    return RunSpec(
+        study=study, name=name, regime="ppo", task="sudoku-4x4", variant="TRM", group="base",
+        K=1, seed=config.seed, config=config, eval_episodes=8, eval_limit=None,
+        eval_stochastic=False,
+    )  # fmt: skip
+
+
+def test_an_identical_ppo_run_is_copied_and_scored_not_trained(tmp_path: Path, monkeypatch):
+    # the ablations' base run is k_cycles' TRM run: the second study trains nothing
+    run_specs([tiny_ppo_spec("donor", "ppo-s4-trm-K1-s0")], tmp_path / "donor", workers=1,
+              preset="tiny")  # fmt: skip
+    donor = tmp_path / "donor" / "ppo-s4-trm-K1-s0"
+    before = tree_digest(donor)
+    changed = tiny_ppo_spec("other", "ppo-s4-seed1-s1", seed=1)
+    assert find_donors([changed], tmp_path / "other") == {}  # another seed trains
+    monkeypatch.setattr(sweep, "train_ppo", no_training)
+    spec = tiny_ppo_spec("other", "ppo-s4-base-s0", update_threads=2)  # threads are free
+    out = run_specs([spec], tmp_path / "other", workers=1, preset="tiny")
+    [row] = read_csv(out / "runs.csv")
+    [donor_row] = read_csv(tmp_path / "donor" / "runs.csv")
+    assert row["status"] == "done" and row["reused_from"] == str(donor)
+    for key in ("score", "score_last", "chosen_step", "steps", "params"):
+        assert row[key] == donor_row[key], key
+    run_dir = out / spec.name
+    for name in ("agent.zip", "agent_init.zip", "heldout.npz", "metrics.csv"):
+        assert (run_dir / name).read_bytes() == (donor / name).read_bytes(), name
+    assert json.loads((run_dir / "config.json").read_text())["config"]["out"] == str(run_dir)
+    assert tree_digest(donor) == before
