@@ -13,7 +13,7 @@ import pytest
 import torch
 
 import envs  # noqa: F401
-from experiments.cli import main
+from experiments.cli import _parse, edge_argv, main
 from trm_rl.policies.config import PPOConfig, ppo_args, recipe_for, resolve_ppo
 from trm_rl.policies.train import evaluate_ppo, load_agent, load_heldout, train_ppo
 
@@ -407,6 +407,20 @@ def test_a_resumed_curriculum_continues_in_its_stage(
 def test_curriculum_refusals(tmp_path: Path, env: str, changes: dict, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         curriculum_run(tmp_path, **{"env": env, "timesteps": 256, **changes})
+
+
+@pytest.mark.parametrize("flag", [["5,7,9"], ["5", "7", "9"], ["5,7", "9"]])
+def test_the_curriculum_flag_takes_commas_or_spaces(flag: list[str]) -> None:
+    args = _parse(edge_argv(["train-ppo", "--env", "trm_rl/Maze-9x9-v0", "--curriculum", *flag]))
+    assert args.curriculum == (5, 7, 9)
+    assert _parse(["train-ppo"]).curriculum == ()
+
+
+def test_a_curriculum_that_is_not_sizes_is_refused_by_name(capsys) -> None:
+    with pytest.raises(SystemExit):
+        _parse(["train-ppo", "--curriculum", "5,seven"])
+    err = capsys.readouterr().err
+    assert "'seven' is not a maze size; pass sizes such as" in err and "5,7,9" in err
 
 
 def test_init_from_takes_a_shipped_model_by_name(tmp_path: Path) -> None:

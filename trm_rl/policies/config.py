@@ -23,9 +23,10 @@ import dataclasses
 import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import gymnasium as gym
+import tyro
 
 import envs
 from envs.maze.config import MIN_SIZE as MAZE_MIN_SIZE
@@ -244,6 +245,31 @@ def recipe_for(env_id: str, game: str) -> PPORecipe:
     return RECIPES.get(env_id, RECIPES[game])
 
 
+def parse_sizes(args: list[str]) -> tuple[int, ...]:
+    """Grid sizes from the command line: ``5,7,9``, ``5 7 9`` or a mix.
+
+    :raises ValueError: for an item that is not an integer, naming it.
+    """
+    sizes = []
+    for item in (part for arg in args for part in arg.split(",")):
+        if item.strip():
+            try:
+                sizes.append(int(item))
+            except ValueError:
+                raise ValueError(f"{item!r} is not a maze size; pass sizes such as 5,7,9") from None
+    return tuple(sizes)
+
+
+#: ``--curriculum 5,7,9`` or ``--curriculum 5 7 9``.
+SIZES_ARG = tyro.constructors.PrimitiveConstructorSpec(
+    nargs="*",
+    metavar="SIZE[,SIZE ...]",
+    instance_from_str=parse_sizes,
+    is_instance=lambda value: isinstance(value, tuple) and all(isinstance(v, int) for v in value),
+    str_from_instance=lambda value: [",".join(map(str, value))] if value else [],
+)
+
+
 # ----------------------------------------------------------------------------------- the tree
 @dataclass(frozen=True, kw_only=True)
 class PPORun:
@@ -312,8 +338,8 @@ class PPORun:
     """Write TensorBoard events into the run directory."""
     checkpoint_seconds: float = 120.0
     """Save agent.zip at least this often (and at the end)."""
-    curriculum: tuple[int, ...] = ()
-    """Maze sizes to train on in order, e.g. 5 7 9; the env id's size comes last (added when
+    curriculum: Annotated[tuple[int, ...], SIZES_ARG] = ()
+    """Maze sizes to train on in order, e.g. 5,7,9 (or 5 7 9); the env id's size comes last (added when
     not listed). --timesteps is split evenly over the stages (each switch at the first rollout
     boundary at or past its share); validation stays on the env's size. Mazes only, for
     size-agnostic policies (convnet, TRM with mixer='conv')."""
