@@ -210,9 +210,11 @@ class EvaluatePPO:
     max_length_ratio: float | None = None
     """Cut every episode as a failure after floor(ratio x optimal) steps (>= 2 keeps success
     within 2x optimal exact, and a failing policy stops early; default: the env's step limit)."""
-    checkpoint: Literal["last", "best"] = "last"
-    """The agent to play: 'last' (agent.zip, the end of training) or 'best' (agent_best.zip,
-    kept at the validation with the best success within 2x optimal: chosen on validation)."""
+    checkpoint: Literal["last", "best", "init"] = "last"
+    """The agent to play: 'last' (agent.zip, the end of training), 'best' (agent_best.zip,
+    kept at the validation with the best success within 2x optimal: chosen on validation) or
+    'init' (agent_init.zip, the step-0 policy, e.g. the --init-from model before any PPO
+    update; compare-ppo of 'init' and 'best' reports is the paired fine-tuning test)."""
 
 
 @dataclass

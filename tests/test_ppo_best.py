@@ -12,6 +12,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
+from experiments.cli import main
 from experiments.ppo_results import run_rows
 from tests.test_ppo_train import tiny_run
 from trm_rl.policies import train as train_module
@@ -77,6 +78,13 @@ def test_evaluate_ppo_plays_the_chosen_checkpoint(scripted_run: Path) -> None:
     (out / BEST_AGENT).unlink()
     with pytest.raises(ValueError, match=r"kept no agent_best.zip .*--checkpoint last"):
         load_agent(out, device="cpu", checkpoint="best")
+
+
+def test_the_command_line_plays_the_step_0_agent(scripted_run: Path, capsys) -> None:
+    main(["evaluate-ppo", "--run", str(scripted_run), "--checkpoint", "init", "--episodes", "4",
+          "--device", "cpu", "--no-stochastic"])  # fmt: skip
+    report = json.loads(capsys.readouterr().out)
+    assert (report["checkpoint"], report["train_timesteps"]) == ("init", 0)
 
 
 def test_run_rows_put_the_last_agent_beside_the_chosen_one(tmp_path: Path) -> None:
