@@ -21,7 +21,7 @@ from envs.utils import atomic_write
 from experiments.studies import RunSpec
 from trm_rl import runs
 from trm_rl.policies.config import PPOConfig
-from trm_rl.policies.train import AGENT, stored_ppo_config, timesteps_done
+from trm_rl.policies.train import stored_ppo_config, timesteps_done
 from trm_rl.supervised import state as run_state
 from trm_rl.supervised.config import TrainConfig, stored_train_config
 from trm_rl.supervised.trainer import steps_done
@@ -71,7 +71,7 @@ def _stored_key(run_dir: Path) -> tuple[str, str]:
     stored = runs.read_config(run_dir)
     if runs.regime_of(stored) == "ppo":
         return "ppo", training_key(stored_ppo_config(stored))
-    return "supervised", training_key(stored_train_config(runs.read_config(run_dir, "supervised")))
+    return "supervised", training_key(stored_train_config(stored))
 
 
 def find_donors(
@@ -167,25 +167,22 @@ def _finished_ppo(run_dir: Path, cfg: PPOConfig) -> bool:
         return False
 
 
-def _copy_ppo(donor: Path, tmp: Path, run_dir: Path) -> None:
-    """Copy a PPO donor's files (agents, held-out split, metrics, events) into ``tmp``, with its
-    ``config.json``'s ``out`` rewritten to ``run_dir``; not its sweep result or rows."""
-    stored = runs.read_config(donor, "ppo")
+def _copy_config(donor: Path, tmp: Path, run_dir: Path) -> str:
+    """Write the donor's ``config.json`` into ``tmp`` with ``out`` rewritten to ``run_dir``.
+
+    :return: the donor's regime, ``"ppo"`` or ``"supervised"``.
+    """
+    stored = runs.read_config(donor)
+    regime = "ppo" if runs.regime_of(stored) == "ppo" else "supervised"
     extra = {k: v for k, v in stored.items() if k not in ("format", "regime", "config")}
-    runs.write_config(tmp, "ppo", {**stored["config"], "out": str(run_dir)}, **extra)
-    for path in donor.iterdir():
-        if path.name in (runs.RUN_CONFIG, RESULT, ROWS, REUSED):
-            continue
-        if path.is_dir():
-            shutil.copytree(path, tmp / path.name)
-        else:
-            shutil.copy2(path, tmp)
+    runs.write_config(tmp, regime, {**stored["config"], "out": str(run_dir)}, **extra)
+    return regime
 
 
 def copy_run(donor: Path, run_dir: Path) -> None:
     """Copy the donor's run (``config.json`` with ``out`` rewritten, ``metrics.csv``,
-    ``checkpoint/``, its snapshots, TensorBoard events; a PPO run's agents and held-out split) and a ``reused.json`` naming it into a
-    folder beside ``run_dir``, then rename that into place (replacing a failed attempt's
+    ``checkpoint/``, its snapshots, TensorBoard events; a PPO run's agents and held-out split)
+    and a ``reused.json`` naming it into a folder beside ``run_dir``, then rename that into place (replacing a failed attempt's
     result, all ``run_dir`` may hold).
 
     :raises ValueError: when ``run_dir`` holds a run already.
@@ -195,12 +192,16 @@ def copy_run(donor: Path, run_dir: Path) -> None:
     tmp = run_dir.with_name(run_dir.name + ".reuse-tmp")
     if tmp.exists():
         shutil.rmtree(tmp)
-    if (donor / AGENT).is_file():
-        _copy_ppo(donor, tmp, run_dir)
+    if _copy_config(donor, tmp, run_dir) == "ppo":
+        # every file but the sweep's own: agents, held-out split, metrics, events
+        for path in donor.iterdir():
+            if path.name in (runs.RUN_CONFIG, RESULT, ROWS, REUSED):
+                continue
+            if path.is_dir():
+                shutil.copytree(path, tmp / path.name)
+            else:
+                shutil.copy2(path, tmp)
     else:
-        stored = runs.read_config(donor, "supervised")
-        extra = {k: v for k, v in stored.items() if k not in ("format", "regime", "config")}
-        runs.write_config(tmp, "supervised", {**stored["config"], "out": str(run_dir)}, **extra)
         shutil.copy2(donor / "metrics.csv", tmp)
         shutil.copytree(donor / run_state.CHECKPOINT, tmp / run_state.CHECKPOINT)
         for _, folder in run_state.snapshots(donor):

@@ -570,9 +570,6 @@ _ABLATION_FULL_TASKS = (
     Task("maze-9x9", "ppo", "trm_rl/Maze-9x9-v0", 100_000, 0.02),
     Task("sudoku-4x4", "ppo", "trm_rl/Sudoku-4x4-v0", 100_000, 0.02),
 )
-#: ablations cpu-ppo: the carry, ACT thinking time and reward shaping on the task of k_cycles
-#: cpu-ppo (7x7 mazes from scratch, 100k env steps); its base and carry runs are k_cycles cpu-ppo's
-#: TRM and trm-carry runs (identical configs, reused from results/k_cycles-ppo when on disk).
 #: The paper's own ablations (one latent, two networks, gradients through every recursion, no
 #: EMA) on the task where recursion matters (11x11 mazes, beyond a conv net's receptive field),
 #: the base reused from k_cycles: a study that fits a few CPU sessions where cpu-full's 130
@@ -612,6 +609,8 @@ STUDIES: dict[str, Study] = {
         {
             "cpu-core": lambda: _ablations(_ABLATION_FULL_TASKS[1:2], FULL, _ABLATION_CORE),
             "cpu-full": lambda: _ablations(_ABLATION_FULL_TASKS, FULL),
+            # k_cycles cpu-ppo's task; its base and carry runs are k_cycles' TRM and trm-carry
+            # runs (identical configs, reused from results/k_cycles-ppo when on disk)
             "cpu-ppo": lambda: _ablations(_PPO_TASKS, PPO_CPU),
             "gpu-paper": lambda: _ablations(_PAPER_TASKS, PAPER),
         },

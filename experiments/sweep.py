@@ -112,8 +112,8 @@ class SweepOptions:
     """cpu-quick (k_cycles only, the main job: about 4 minutes on 2 cores), cpu-full (5 seeds,
     step budgets; k_cycles about 16 CPU-hours, --dry-run prints the estimate), cpu-core
     (ablations: the paper's four on 11x11 mazes), cpu-ppo (PPO from scratch on 7x7 mazes at
-    equal env steps: k_cycles' policies, or ablations' carry, ACT thinking and shaping) or gpu-paper (the paper's models, device auto, bf16); see
-    experiments/studies.py."""
+    equal env steps: k_cycles' policies, or ablations' carry, ACT thinking and shaping) or
+    gpu-paper (the paper's models, device auto, bf16); see experiments/studies.py."""
     out: Path | None = None
     """Study directory (default: results/<study>; cpu-ppo: results/<study>-ppo): a
     folder per run, runs.csv, curves.csv, plots/, report.md. Running again resumes: finished

@@ -339,8 +339,8 @@ class PPORun:
     checkpoint_seconds: float = 120.0
     """Save agent.zip at least this often (and at the end)."""
     curriculum: Annotated[tuple[int, ...], SIZES_ARG] = ()
-    """Maze sizes to train on in order, e.g. 5,7,9 (or 5 7 9); the env id's size comes last (added when
-    not listed). --timesteps is split evenly over the stages (each switch at the first rollout
+    """Maze sizes to train on in order, e.g. 5,7,9 (or 5 7 9); the env id's size comes last
+    (added when not listed). --timesteps is split evenly over the stages (each switch at the first rollout
     boundary at or past its share); validation stays on the env's size. Mazes only, for
     size-agnostic policies (convnet, TRM with mixer='conv')."""
 
