@@ -9,7 +9,10 @@ Columns (empty where a value does not apply to the row):
   row used): means over the rows that halted since the previous row;
 - ``val/*``: :func:`trm_rl.supervised.evaluate.score` on the validation split (mazes also
   ``val/valid``, ``val/valid_halt`` and ``val/path_exact``, of the decoded path for
-  distance-target data; the accuracies then measure the distance field).
+  distance-target data; the accuracies then measure the distance field);
+- ``time/eval_minutes`` (wall minutes spent validating, all validations so far, across resumes)
+  and ``time/eval_fraction`` (their share of training + validation wall time): the names and
+  TensorBoard tags PPO runs log (:mod:`trm_rl.policies.train`).
 
 On resume the file is rewritten (atomically) without the rows past the checkpoint, so a resumed
 run's file equals an uninterrupted one's.
@@ -46,7 +49,9 @@ VAL_KEYS = (
     "val/valid_halt",
     "val/path_exact",
 )
-COLUMNS = ("step", "time_s", "examples", "lr", "samples_per_s", *TRAIN_KEYS, *VAL_KEYS)
+TIME_KEYS = ("time/eval_minutes", "time/eval_fraction")
+#: New columns go last: readers of older runs' files find the earlier ones where they were.
+COLUMNS = ("step", "time_s", "examples", "lr", "samples_per_s", *TRAIN_KEYS, *VAL_KEYS, *TIME_KEYS)
 
 
 class MetricsLog:

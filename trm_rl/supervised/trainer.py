@@ -123,6 +123,7 @@ def train(cfg: TrainConfig) -> Path:
         "parameters": model.num_parameters(),
     }
     step, examples, train_time = 0, 0, 0.0
+    eval_time = 0.0  # wall seconds spent validating (rank 0), kept apart from train_time
     carry = None
     if cfg.resume and checkpoint is not None:
         saved = run_state.load_train_state(checkpoint, rank, device)
@@ -135,6 +136,7 @@ def train(cfg: TrainConfig) -> Path:
         sampler.load_state_dict(saved["sampler"])
         torch.set_rng_state(saved["torch_rng"].cpu())
         step, examples, train_time = saved["step"], saved["examples"], saved["train_time"]
+        eval_time = float(saved.get("eval_time", 0.0))  # absent from older checkpoints
         if rank == 0:
             run_state.drop_snapshots_after(run_dir, step)
         carry = _carry_from(saved["carry"], model, device)
@@ -198,6 +200,7 @@ def train(cfg: TrainConfig) -> Path:
                     "step": step,
                     "examples": examples,
                     "train_time": train_time,
+                    "eval_time": eval_time,
                     "carry": _carry_to(carry),
                 },
             )
@@ -262,7 +265,10 @@ def train(cfg: TrainConfig) -> Path:
                 train_time - window_start, 1e-9
             )
             if rank == 0:
+                t_eval = time.perf_counter()
                 row.update(evaluate())
+                eval_time += time.perf_counter() - t_eval
+                row.update(_time_row(train_time, eval_time))
                 log.log(row)
                 bar.log(_note(row))
             sums.clear()
@@ -375,6 +381,16 @@ def _train_row(sums: dict[str, float], step: int, time_s: float, examples: int, 
         "train/exact_accuracy": per("exact"),
         "train/q_halt_accuracy": per("q_acc"),
         "train/steps": per("steps"),
+    }
+
+
+def _time_row(train_s: float, eval_s: float) -> dict[str, float]:
+    """The validation wall time so far and its share of training + validation, as PPO logs it
+    (``RunCallback._record_times`` of :mod:`trm_rl.policies.train`)."""
+    total = train_s + eval_s
+    return {
+        "time/eval_minutes": eval_s / 60.0,
+        "time/eval_fraction": eval_s / total if total > 0 else 0.0,
     }
 
 
