@@ -2,7 +2,7 @@
 
     python experiments/reproduce.py --list                  # every claim, its command, cost, status
     python experiments/reproduce.py --only 'pretrained-*' --dry-run     # the commands, nothing run
-    nohup python experiments/reproduce.py --only sup-s4-3min-halt > reproduce.log 2>&1 &
+    python experiments/reproduce.py --only sup-s4-3min-halt --background  # detached, prints pid
     python experiments/reproduce.py --report                # quoted vs measured so far
 
 The registry, ``experiments/claims.toml``, holds three kinds of entries:
@@ -21,9 +21,20 @@ Jobs run under ``runs/reproduce/<job>/[s<seed>/]`` (``--root``), one step at a t
 step leaves ``step<i>.done.json`` (written to a temporary file and renamed into place), so a
 re-run skips it, and an interrupted step's ``--out`` folder is moved aside before it starts
 again (``resumes = true`` jobs, like ``trm-rl sweep``, continue their own output instead).
-Every step logs a progress line, so the script runs well under ``nohup``. The comparison goes
-to ``runs/reproduce/summary.csv``: measurements are of this machine, like the runs beside them,
-while ``results/`` holds the curated, committed numbers the READMEs quote.
+Every step logs a progress line, so the script runs well unattended: ``--background`` (with
+``--only``) starts the same command in a session of its own, appends its output to
+``<root>/reproduce.log``, prints its pid (``kill -- -PID`` stops it and its running step) and
+returns; ``tail -f`` the log to follow it and ``--report`` for the numbers.
+
+Each step's marker also records what explains its wall time besides its work: ``seconds``,
+``cpus`` (``os.cpu_count()``), the 1/5/15-minute load averages at its start and end
+(``load_start``, ``load_end``), the mean 1-minute load over samples taken every minute
+(``load_1m_mean``, ``load_samples``), and the ``python`` and ``torch`` versions; nothing names
+the machine. The comparison goes to ``runs/reproduce/summary.csv``, with the wall minutes of the
+steps behind each measurement (``wall_min``), their mean 1-minute load weighted by step time
+(``load_1m``) and ``cpus`` (blank for markers written before this record): measurements are of
+this machine, like the runs beside them, while ``results/`` holds the curated, committed numbers
+the READMEs quote.
 
 :func:`scan_numbers` finds the numbers a README quotes (percentages, ``NNx`` ratios, numbers
 with a rate or time unit) outside code and generated blocks; ``tests/test_reproduce.py`` checks
@@ -35,9 +46,11 @@ from __future__ import annotations
 import csv
 import fnmatch
 import glob
+import importlib.metadata
 import json
 import math
 import os
+import platform
 import re
 import shlex
 import statistics
@@ -66,6 +79,8 @@ from experiments.claims import (
     scan_numbers,
 )
 
+#: How often a running step's load average is sampled, in seconds.
+LOAD_EVERY_S = 60.0
 REDUCE = {"all": None, "max": max, "min": min, "first": lambda v: v[0], "last": lambda v: v[-1]}
 
 
@@ -184,6 +199,46 @@ def _move_aside(step: Step) -> None:
                 _log(f"moved the unfinished {out} aside ({out.name}.interrupted-{n})")
 
 
+def _loadavg() -> tuple[float, float, float] | None:
+    """The 1, 5 and 15-minute load averages (None where the system has none, e.g. Windows)."""
+    try:
+        return os.getloadavg()
+    except (AttributeError, OSError):
+        return None
+
+
+def _wait(proc: subprocess.Popen, seconds: float) -> int | None:
+    """The exit code, or None when the process still runs after ``seconds``."""
+    try:
+        return proc.wait(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        return None
+
+
+def _version(package: str) -> str | None:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def machine_record(samples: list[tuple[float, float, float] | None]) -> dict[str, Any]:
+    """What explains a step's wall time besides its work, for its marker: the CPU count, the
+    load averages at its start and end, the mean 1-minute load over the samples taken every
+    ``LOAD_EVERY_S`` seconds (start and end included), and the python and torch versions.
+    Nothing names the machine."""
+    loads = [s for s in samples if s is not None]
+    return {
+        "cpus": os.cpu_count(),
+        "load_start": [round(x, 2) for x in samples[0]] if samples[0] else None,
+        "load_end": [round(x, 2) for x in samples[-1]] if samples[-1] else None,
+        "load_1m_mean": round(statistics.mean(s[0] for s in loads), 2) if loads else None,
+        "load_samples": len(loads),
+        "python": platform.python_version(),
+        "torch": _version("torch"),
+    }
+
+
 def run_step(step: Step, resumes: bool) -> bool:
     """Run one step unless it is done; record completion atomically. True when it finished."""
     if done(step):
@@ -193,16 +248,25 @@ def run_step(step: Step, resumes: bool) -> bool:
     if not resumes:
         _move_aside(step)
     _log(f"{_name(step)}: {step.text}")
-    start = time.time()
+    start, samples = time.time(), [_loadavg()]
     log = step.folder / f"step{step.index}.stderr"
     with open(step.stdout, "w", encoding="utf-8") as out, open(log, "w", encoding="utf-8") as err:
-        code = subprocess.call(executable(step.argv), cwd=ROOT, stdout=out, stderr=err)
+        proc = subprocess.Popen(executable(step.argv), cwd=ROOT, stdout=out, stderr=err)
+        try:
+            while (code := _wait(proc, LOAD_EVERY_S)) is None:
+                samples.append(_loadavg())
+        except BaseException:  # as subprocess.call: no orphan on Ctrl-C
+            proc.kill()
+            proc.wait()
+            raise
     seconds = time.time() - start
+    samples.append(_loadavg())
     if code != 0:
         _log(f"{_name(step)}: FAILED (exit {code}); see {log}")
         return False
     record = {"command": step.text, "returncode": 0, "seconds": round(seconds, 2),
-              "finished": time.strftime("%Y-%m-%dT%H:%M:%S"), "stdout": step.stdout.as_posix()}  # fmt: skip
+              "finished": time.strftime("%Y-%m-%dT%H:%M:%S"), "stdout": step.stdout.as_posix(),
+              **machine_record(samples)}  # fmt: skip
     with atomic_write(step.marker) as f:
         json.dump(record, f, indent=1)
     _log(f"{_name(step)}: done in {seconds / 60:.1f} min")
@@ -377,6 +441,16 @@ class Outcome:
     values: tuple[float, ...]
     status: str  # measured | partial | not yet | untraceable | unreadable: ...
     within: bool | None
+    wall_min: float | None = None  # the wall minutes of the steps the values come from
+    load_1m: float | None = None  # their mean 1-minute load average (None: older markers)
+    cpus: str = ""  # the CPU count(s) they ran with ("" from older markers)
+
+    @property
+    def load(self) -> str:
+        """``load/cpus`` for the tables, ``-`` when the markers predate the load record."""
+        if self.load_1m is None:
+            return "-"
+        return f"{self.load_1m:.2f}/{self.cpus or '?'}"
 
     def summary(self) -> str:
         v = self.values
@@ -402,6 +476,29 @@ def within(claim: Claim, values: list[float]) -> bool:
     }[claim.check]()
 
 
+def step_load(record: Mapping[str, Any]) -> float | None:
+    """A step's mean 1-minute load: over its samples, else the mean of its start and end."""
+    if record.get("load_1m_mean") is not None:
+        return float(record["load_1m_mean"])
+    ends = [record.get("load_start"), record.get("load_end")]
+    if all(ends):
+        return statistics.mean(float(e[0]) for e in ends)  # type: ignore[index]
+    return None
+
+
+def machine_summary(records: list[Mapping[str, Any]]) -> tuple[float, float | None, str]:
+    """Over some step markers: the wall minutes, the mean 1-minute load weighted by each
+    step's seconds (None when no marker records it) and the CPU counts (``"2"``, ``"2/16"``)."""
+    seconds = [float(r.get("seconds", 0)) for r in records]
+    loads = [(step_load(r), s) for r, s in zip(records, seconds, strict=True)]
+    loads = [(x, s) for x, s in loads if x is not None]
+    load, total = None, sum(s for _, s in loads)
+    if loads:
+        load = sum(x * s for x, s in loads) / total if total else loads[0][0]
+    cpus = sorted({int(r["cpus"]) for r in records if r.get("cpus")})
+    return sum(seconds) / 60, load, "/".join(map(str, cpus))
+
+
 def outcome(claim: Claim, root: Path, registry: Registry) -> Outcome:
     """Read a claim's measurement from its job's folders (nothing is run)."""
     if claim.job is None:
@@ -410,13 +507,14 @@ def outcome(claim: Claim, root: Path, registry: Registry) -> Outcome:
     all_steps = steps(job, root, registry, strict=False)
     values: list[float] = []
     seeds = claim.seeds or _seeds(job)
-    finished = 0
+    finished, used = 0, []
     for seed in seeds:
         mine = [s for s in all_steps if s.seed == seed]
         records = [done(s) for s in mine]
         if not all(records):
             continue
         finished += 1
+        used += [r for r in records if r]
         try:
             seconds = [float(r["seconds"]) for r in records if r]
             values += measure(claim, job_dir(root, job, seed), seed, seconds)
@@ -425,11 +523,13 @@ def outcome(claim: Claim, root: Path, registry: Registry) -> Outcome:
     if not finished:
         return Outcome(claim, (), "not yet", None)
     status = "measured" if finished == len(seeds) else f"partial ({finished}/{len(seeds)} seeds)"
-    return Outcome(claim, tuple(values), status, within(claim, values))
+    wall, load, cpus = machine_summary(used)
+    return Outcome(claim, tuple(values), status, within(claim, values), wall, load, cpus)
 
 
 SUMMARY_FIELDS = ["id", "file", "quoted", "metric", "job", "status", "n", "mean", "std", "min",
-                  "max", "check", "tolerance", "within", "spread"]  # fmt: skip
+                  "max", "check", "tolerance", "within", "spread", "wall_min", "load_1m",
+                  "cpus"]  # fmt: skip
 
 
 def write_summary(outcomes: list[Outcome], path: Path) -> None:
@@ -444,6 +544,8 @@ def write_summary(outcomes: list[Outcome], path: Path) -> None:
             "job": c.job, "status": o.status, "n": len(v), "mean": statistics.mean(v),
             "std": statistics.stdev(v) if len(v) > 1 else "", "min": min(v), "max": max(v),
             "check": c.check, "tolerance": c.tolerance, "within": o.within, "spread": c.spread,
+            "wall_min": "" if o.wall_min is None else round(o.wall_min, 2),
+            "load_1m": "" if o.load_1m is None else round(o.load_1m, 2), "cpus": o.cpus,
         })  # fmt: skip
     with atomic_write(path) as f:
         writer = csv.DictWriter(f, SUMMARY_FIELDS)
@@ -472,6 +574,38 @@ class ReproduceArgs:
     runs/ is not committed; results/ keeps the curated numbers the READMEs quote)."""
     registry: Path = REGISTRY
     """The registry of claims, jobs and ignored numbers."""
+    background: bool = False
+    """With --only: start the same run detached (its own session, so closing the terminal does
+    not stop it; output appended to <root>/reproduce.log), print its pid and return at once.
+    Follow it with tail -f <root>/reproduce.log; read the numbers with --report."""
+
+
+def refuse_background(args: ReproduceArgs) -> None:
+    """:raises ValueError: when --background comes without jobs to run, saying what to do."""
+    if not args.background:
+        return
+    other = [f for f, on in (("--list", args.list), ("--dry-run", args.dry_run),
+                             ("--report", args.report)) if on]  # fmt: skip
+    if other:
+        raise ValueError(f"--background runs jobs and cannot go with {' or '.join(other)}; "
+                         f"drop --background to {other[0][2:]} in the foreground")  # fmt: skip
+    if not args.only:
+        raise ValueError("--background needs --only with the claims or jobs to run, e.g. "
+                         "--only 'pretrained-*' --background (see --list)")  # fmt: skip
+
+
+def background(args: ReproduceArgs) -> subprocess.Popen:
+    """Start ``reproduce --only ...`` detached: a new session, no stdin, its output appended to
+    ``<root>/reproduce.log``. :return: the started process (not waited for)."""
+    root = at_root(args.root)
+    root.mkdir(parents=True, exist_ok=True)
+    argv = [sys.executable, "-m", "experiments.reproduce", "--only", *args.only,
+            "--root", str(root), "--registry", str(args.registry.resolve())]  # fmt: skip
+    with open(root / "reproduce.log", "a", encoding="utf-8") as log:
+        log.write(f"[{time.strftime('%Y-%m-%d %H:%M:%S')}] started: {shlex.join(argv)}\n")
+        log.flush()
+        return subprocess.Popen(argv, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
 
 
 def select(patterns: Iterable[str], registry: Registry) -> tuple[list[Claim], list[str]]:
@@ -527,22 +661,37 @@ def list_table(registry: Registry, root: Path) -> str:
 
 
 def report_table(outcomes: list[Outcome]) -> str:
-    lines = [f"{'id':34} {'quoted':12} {'measured':40} {'check':16} within"]
+    """Quoted vs measured, with the wall minutes of the steps behind each measurement and the
+    machine's mean 1-minute load over them / its CPU count (``-``: markers without a record)."""
+    lines = [f"{'id':34} {'quoted':12} {'measured':40} {'check':16} {'wall min':>8} "
+             f"{'load/cpus':>9} within"]  # fmt: skip
     for o in outcomes:
         c = o.claim
         verdict = {True: "yes", False: "NO", None: o.status}[o.within]
         check = f"{c.check} ±{c.tolerance:g}" if c.tolerance is not None else ""
+        wall = "-" if o.wall_min is None else f"{o.wall_min:.1f}"
         lines.append(f"{_short(c.id, 34):34} {_short(c.quoted, 12):12} "
-                     f"{_short(o.summary(), 40):40} {check:16} {verdict}")  # fmt: skip
+                     f"{_short(o.summary(), 40):40} {check:16} {wall:>8} {o.load:>9} "
+                     f"{verdict}")  # fmt: skip
     return "\n".join(lines)
 
 
 def run(args: ReproduceArgs) -> int:
     """The command: list, dry-run, run or report. :return: the exit code."""
+    refuse_background(args)
     registry = load_registry(args.registry)
     root = at_root(args.root)
     if args.only:
         claims, jobs = select(args.only, registry)
+        if args.background:
+            proc, log = background(args), root / "reproduce.log"
+            other = "" if args.registry == REGISTRY else f" --registry {args.registry}"
+            print(f"started in the background: pid {proc.pid}, jobs {', '.join(jobs)}\n"
+                  f"  follow:  tail -f {_shown(log)}\n"
+                  f"  stop:    kill -- -{proc.pid}   (its whole session, the running step too)\n"
+                  f"  numbers: python experiments/reproduce.py --report --root "
+                  f"{_shown(root)}{other}")  # fmt: skip
+            return 0
         for c in claims:
             if c.job is None:
                 print(f"{c.id}: untraceable ({c.untraceable}); nothing to run")
