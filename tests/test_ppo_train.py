@@ -460,3 +460,19 @@ def test_policy_ppo_defaults_sit_between_the_recipe_and_the_user(monkeypatch) ->
     assert mine.ppo.n_epochs == 3
     other = resolve_ppo(ppo_args(policy="trm", timesteps=4096))
     assert other.ppo.n_epochs == recipe.n_epochs
+
+
+def test_a_run_without_a_budget_trains_the_recipes_env_steps() -> None:
+    """No --timesteps and no --minutes: the env recipe's step budget (from scratch, or the
+    fine-tuning one with --init-from), validated 10 times; either flag set replaces it."""
+    recipe = recipe_for("trm_rl/Maze-9x9-v0", "maze")
+    scratch = resolve_ppo(ppo_args("trm_rl/Maze-9x9-v0"))
+    assert scratch.timesteps == recipe.timesteps and scratch.minutes is None
+    assert scratch.eval_every_steps == recipe.timesteps // 10
+    tuned = resolve_ppo(ppo_args("trm_rl/Maze-9x9-v0", init_from=Path("maze-11x11")))
+    assert tuned.timesteps == recipe.init_timesteps != recipe.timesteps
+    sudoku = resolve_ppo(ppo_args("trm_rl/Sudoku-4x4-v0", init_from=Path("sudoku-4x4")))
+    assert sudoku.timesteps == recipe_for("trm_rl/Sudoku-4x4-v0", "sudoku").init_timesteps
+    assert resolve_ppo(ppo_args("trm_rl/Maze-9x9-v0", timesteps=64)).timesteps == 64
+    clock = resolve_ppo(ppo_args("trm_rl/Maze-9x9-v0", minutes=2.0))
+    assert clock.timesteps is None and clock.minutes == 2.0

@@ -213,6 +213,16 @@ class PPORecipe:
     wreck it (98% -> 30% of validation mazes within 2x optimal in 4k steps), at 3e-5 it holds."""
     env: dict[str, Any] = field(default_factory=dict)
     """Env options (fields of the game's config)."""
+    timesteps: int = 100_000
+    """Env steps of a run that sets neither ``--timesteps`` nor ``--minutes``, from scratch
+    (k_cycles ``cpu-ppo``'s budget)."""
+    init_timesteps: int = 32_768
+    """The same with ``--init-from``: the budget of the README's fine-tuning routes (9x9 mazes
+    on the shipped 11x11 model, 4x4 Sudoku on the shipped 4x4 model)."""
+
+    def budget(self, init_from: Any) -> int:
+        """Env steps of a run that gives no budget (see :attr:`timesteps`)."""
+        return self.timesteps if init_from is None else self.init_timesteps
 
 
 def _recipe(preset: str, **ppo: Any) -> PPORecipe:
@@ -279,9 +289,11 @@ class PPORun:
     out: Path = Path("runs/ppo")
     """Run directory: config.json, agent.zip, metrics.csv, TensorBoard events, splits."""
     timesteps: int | None = None
-    """Budget in env steps (summed over the parallel envs)."""
+    """Budget in env steps (summed over the parallel envs). None with no --minutes: the env
+    id's recipe, 100,000 env steps from scratch and 32,768 with --init-from."""
     minutes: float | None = None
-    """Wall-clock budget of PPO in minutes (validation excluded); prefer timesteps."""
+    """Wall-clock budget of PPO in minutes (validation excluded): how far a run gets then
+    depends on the machine and its load; prefer --timesteps (or the recipe's)."""
     seed: int = 0
     """Seed of the model, of PPO's sampling and of the training envs (>= 0)."""
     resume: bool = False
@@ -609,6 +621,8 @@ def resolve_ppo(args: PPOArgs) -> PPOConfig:
         ppo["learning_rate"] = recipe.init_learning_rate
     run = {f.name: getattr(args, f.name) for f in dataclasses.fields(PPORun)}
     run["think_rounds"] = think_rounds
+    if run["timesteps"] is None and run["minutes"] is None:
+        run["timesteps"] = recipe.budget(args.init_from)
     return PPOConfig(
         env=env,
         model=model,
