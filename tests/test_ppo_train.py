@@ -471,6 +471,10 @@ def test_a_run_without_a_budget_trains_the_recipes_env_steps() -> None:
     assert scratch.eval_every_steps == recipe.timesteps // 10
     tuned = resolve_ppo(ppo_args("trm_rl/Maze-9x9-v0", init_from=Path("maze-11x11")))
     assert tuned.timesteps == recipe.init_timesteps != recipe.timesteps
+    assert tuned.eval_every_steps == recipe.init_timesteps // recipe.init_evals
+    mine = resolve_ppo(ppo_args("trm_rl/Maze-9x9-v0", init_from=Path("maze-11x11"),
+                                eval_every_steps=1024))  # fmt: skip
+    assert mine.eval_every_steps == 1024
     sudoku = resolve_ppo(ppo_args("trm_rl/Sudoku-4x4-v0", init_from=Path("sudoku-4x4")))
     assert sudoku.timesteps == recipe_for("trm_rl/Sudoku-4x4-v0", "sudoku").init_timesteps
     assert resolve_ppo(ppo_args("trm_rl/Maze-9x9-v0", timesteps=64)).timesteps == 64
