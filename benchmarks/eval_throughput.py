@@ -15,6 +15,17 @@ step, the action) instead of one shared stream (:func:`~trm_rl.policies.evaluate
 so an episode is the same whatever the other rows and waves do: the capped play is exactly the
 uncapped one cut short, and the two ``success_2x`` are equal episode by episode.
 
+``--policies trm-carry`` measures what validation costs during PPO training: a network forward
+per step. It plays the shipped supervised TRM of the game (``maze-11x11``, whose conv mixer takes
+every maze size; ``sudoku-NxN`` for each Sudoku) as an untrained ``trm-carry`` PPO policy with
+a frozen trunk, as ``trm-rl ppo --policy trm-carry --init-from NAME --freeze-trm`` builds it
+before its first update (:func:`trm_rl.policies.agents.build_agent`), on the CPU, with greedy
+actions through :func:`~trm_rl.policies.evaluate.agent_act`: exactly the act function PPO
+validation plays, which runs the network only for the rows still counted (``live``).
+
+Every policy plays in the waves validation uses: ``even_waves(episodes, num_envs)`` envs each
+(:func:`trm_rl.policies.train.even_waves`; ``num_envs`` defaults to its ``VAL_WAVE``).
+
 Wave steps are the calls of the policy (one per step of a wave, on the whole wave): what a
 network policy pays in forward passes, and a count that does not depend on the machine. Env
 steps/s counts every row of the batched env at every step of a wave (finished and padding rows
@@ -24,6 +35,8 @@ shrink with the cap.
 
     python benchmarks/eval_throughput.py                      # full table, writes results/benchmarks/
     python benchmarks/eval_throughput.py --tasks maze-31 --episodes 64   # quick look
+    python benchmarks/eval_throughput.py --policies trm-carry --tasks maze-7 maze-15 \
+        --episodes 64 --out-dir /tmp/evalbench            # what PPO validation pays
 """
 
 from __future__ import annotations
@@ -45,10 +58,26 @@ import envs  # noqa: F401  (registers the ids)
 from envs.maze.generator import RandomMazeGenerator, generate_mazes
 from envs.sudoku.pool import shipped_pool
 from envs.utils import atomic_write
-from trm_rl.policies.evaluate import ActFn, EpisodeStats, oracle_policy, play_episodes
+from trm_rl.policies.agents import build_agent
+from trm_rl.policies.config import ppo_args, resolve_ppo
+from trm_rl.policies.evaluate import (
+    ActFn,
+    EpisodeStats,
+    accepts_live,
+    agent_act,
+    oracle_policy,
+    play_episodes,
+)
+from trm_rl.policies.train import VAL_WAVE, even_waves
+from trm_rl.policies.vec_env import make_sb3_vec_env
 
-Task = Literal["maze-7", "maze-11", "maze-21", "maze-31", "sudoku-4", "sudoku-6", "sudoku-9"]
-Policy = Literal["random", "oracle"]
+Task = Literal[
+    "maze-7", "maze-9", "maze-11", "maze-15", "maze-21", "maze-31", "sudoku-4", "sudoku-6",
+    "sudoku-9",
+]  # fmt: skip
+Policy = Literal["random", "oracle", "trm-carry"]
+#: The shipped model each game's ``trm-carry`` policy starts from (``{n}``: the Sudoku side).
+SHIPPED = {"maze": "maze-11x11", "sudoku": "sudoku-{n}x{n}"}
 
 
 @dataclass
@@ -58,11 +87,13 @@ class Args:
     tasks: tuple[Task, ...] = ("maze-7", "maze-11", "maze-21", "maze-31", "sudoku-4", "sudoku-9")
     """Games and sizes: generated mazes (trm_rl/Maze-v0, DFS) and shipped Sudoku pools."""
     policies: tuple[Policy, ...] = ("random", "oracle")
-    """Policies to play (uniform over legal actions; the optimal policy)."""
+    """Policies to play: random (uniform over legal actions), oracle (the optimal policy),
+    trm-carry (the shipped TRM of the game as an untrained trm-carry PPO policy, greedy: what
+    PPO validation runs; maze-11x11 on every maze size, sudoku-NxN on Sudoku NxN)."""
     episodes: int = 256
     """Puzzles per task (each played once per mode and round)."""
-    num_envs: int = 64
-    """Envs per wave (PPO validation plays waves of up to 64)."""
+    num_envs: int = VAL_WAVE
+    """Most envs per wave; the puzzles play in evenly full waves, as PPO validation's do."""
     max_length_ratio: float = 2.0
     """The cap of the capped column (2.0: success within 2x optimal, the headline)."""
     rounds: int = 3
@@ -74,13 +105,18 @@ class Args:
 
 
 class CountingAct:
-    """A policy that counts its calls: the steps of every wave."""
+    """A policy that counts its calls: the steps of every wave. It passes ``live`` on to a
+    policy that takes it (a network then runs only for the counted rows)."""
 
     def __init__(self, act: ActFn) -> None:
-        self.act, self.calls = act, 0
+        self.act, self.calls, self.takes_live = act, 0, accepts_live(act)
 
-    def __call__(self, obs: dict, masks: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    def __call__(
+        self, obs: dict, masks: np.ndarray, starts: np.ndarray, live: np.ndarray | None = None
+    ) -> np.ndarray:
         self.calls += 1
+        if self.takes_live and live is not None:
+            return self.act(obs, masks, starts, live=live)
         return self.act(obs, masks, starts)
 
 
@@ -139,38 +175,63 @@ def task_setup(task: str, episodes: int, seed: int) -> dict[str, Any]:
             "label": f"sudoku {n}x{n}"}  # fmt: skip
 
 
-def make_policy(policy: str, setup: dict[str, Any], seed: int) -> ActFn:
+def shipped_agent(task: str, setup: dict[str, Any], seed: int) -> Any:
+    """The task's shipped TRM as an untrained ``trm-carry`` PPO agent on the CPU (frozen trunk,
+    as ``--init-from NAME --freeze-trm`` builds it before the first update)."""
+    game, size = task.split("-")
+    name = SHIPPED[game].format(n=size)
+    cfg = resolve_ppo(
+        ppo_args(setup["env_id"], policy="trm-carry", init_from=Path(name), freeze_trm=True,
+                 timesteps=8, seed=seed, device="cpu", env_fields=setup["env_kwargs"],
+                 ppo={"n_envs": 1, "n_steps": 8, "batch_size": 8})  # a small rollout buffer
+    )  # fmt: skip
+    venv = make_sb3_vec_env(cfg.env.id, 1, seed=seed, **cfg.env.kwargs)
+    try:
+        return build_agent(cfg, venv, torch.device("cpu"))[0]
+    finally:
+        venv.close()
+
+
+def make_policy(policy: str, setup: dict[str, Any], seed: int, agent: Any = None) -> ActFn:
     if policy == "random":
         return EpisodeRandom(seed)
+    if policy == "trm-carry":
+        return agent_act(agent, deterministic=True)  # what PPO validation plays
     if setup["solutions"] is None:
         return oracle_policy(setup["env_id"])
     return oracle_policy(setup["env_id"], puzzles=setup["puzzles"], solutions=setup["solutions"])
 
 
 def play_timed(
-    setup: dict[str, Any], policy: str, ratio: float | None, args: Args
+    setup: dict[str, Any], policy: str, ratio: float | None, args: Args, agent: Any = None
 ) -> tuple[float, int, EpisodeStats]:
     """Seconds, policy calls (wave steps) and the episodes of one play."""
-    act = CountingAct(make_policy(policy, setup, args.seed))
+    act = CountingAct(make_policy(policy, setup, args.seed, agent))
     start = time.perf_counter()
     stats = play_episodes(
         setup["env_id"], act, setup["puzzles"], solutions=setup["solutions"],
-        env_kwargs=setup["env_kwargs"], num_envs=args.num_envs, seed=args.seed,
+        env_kwargs=setup["env_kwargs"], num_envs=waves(args), seed=args.seed,
         max_length_ratio=ratio,
     )  # fmt: skip
     return time.perf_counter() - start, act.calls, stats
 
 
+def waves(args: Args) -> int:
+    """Envs per wave: PPO validation's evenly full waves (:func:`even_waves`)."""
+    return even_waves(args.episodes, args.num_envs)
+
+
 def measure(task: str, policy: str, args: Args) -> dict[str, Any]:
     """One table row: both modes over alternating rounds."""
     setup = task_setup(task, args.episodes, args.seed)
-    batch = min(args.num_envs, args.episodes)
+    agent = shipped_agent(task, setup, args.seed) if policy == "trm-carry" else None
+    batch = waves(args)
     seconds: dict[str, list[float]] = {"uncapped": [], "capped": []}
     calls: dict[str, int] = {}
     stats: dict[str, EpisodeStats] = {}
     for _ in range(args.rounds):
         for mode, ratio in (("uncapped", None), ("capped", args.max_length_ratio)):
-            s, calls[mode], stats[mode] = play_timed(setup, policy, ratio, args)
+            s, calls[mode], stats[mode] = play_timed(setup, policy, ratio, args, agent)
             seconds[mode].append(s)
     row: dict[str, Any] = {"task": task, "label": setup["label"], "policy": policy,
                            "episodes": args.episodes, "num_envs": batch}  # fmt: skip
@@ -201,12 +262,17 @@ def machine_info() -> dict[str, Any]:
     }
 
 
+def rate(per_s: float) -> str:
+    """A rate for the table: whole numbers, one decimal below 10 (a network on a large maze)."""
+    return f"{per_s:,.1f}" if per_s < 10 else f"{per_s:,.0f}"
+
+
 def to_markdown(rows: list[dict[str, Any]], args: Args, info: dict[str, Any], wall: float) -> str:
     ratio = f"{args.max_length_ratio:g}x"
     lines = [
         "# Evaluation throughput",
         "",
-        f"{args.episodes} puzzles per task, waves of {min(args.num_envs, args.episodes)} envs, "
+        f"{args.episodes} puzzles per task, waves of {waves(args)} envs, "
         f"median of {args.rounds} alternating rounds; uncapped = to the env's step limit "
         f"(maze 4·H·W, Sudoku 2·blanks), capped = cut at floor({ratio} · optimal). Machine: "
         f"{info['cpu_count']} cores ({info['machine']}), numpy {info['numpy']}, load average "
@@ -219,6 +285,7 @@ def to_markdown(rows: list[dict[str, Any]], args: Args, info: dict[str, Any], wa
         "of sharing one stream, so both plays are the same episodes and success_2x matches "
         "episode by episode. Episodes/s of these two cheap policies includes the env's resets "
         "(every given maze is parsed and checked), which the cap does not shorten.",
+        *trm_carry_note(args),
         "",
         f"| task | policy | episodes/s uncapped | episodes/s capped {ratio} | speed-up "
         "| wave steps uncapped → capped | env steps/s uncapped | env steps/s capped "
@@ -229,8 +296,8 @@ def to_markdown(rows: list[dict[str, Any]], args: Args, info: dict[str, Any], wa
     for r in rows:
         same = r["capped_success_2x"] == r["uncapped_success_2x"]
         lines.append(
-            f"| {r['label']} | {r['policy']} | {r['uncapped_episodes_per_s']:,.0f} "
-            f"| {r['capped_episodes_per_s']:,.0f} | {r['speedup']:.1f}x "
+            f"| {r['label']} | {r['policy']} | {rate(r['uncapped_episodes_per_s'])} "
+            f"| {rate(r['capped_episodes_per_s'])} | {r['speedup']:.1f}x "
             f"| {r['uncapped_wave_steps']:,} → {r['capped_wave_steps']:,} "
             f"| {r['uncapped_env_steps_per_s']:,.0f} | {r['capped_env_steps_per_s']:,.0f} "
             f"| {r['uncapped_mean_length']:,.1f} → {r['capped_mean_length']:,.1f} "
@@ -238,6 +305,18 @@ def to_markdown(rows: list[dict[str, Any]], args: Args, info: dict[str, Any], wa
             f"| {r['uncapped_success']:.3f} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def trm_carry_note(args: Args) -> list[str]:
+    if "trm-carry" not in args.policies:
+        return []
+    return [
+        "",
+        "trm-carry: the shipped TRM (maze-11x11 on every maze, sudoku-NxN on Sudoku) as an "
+        "untrained trm-carry PPO policy with a frozen trunk, greedy, on the CPU with 1 torch "
+        "thread: the act function PPO validation plays, one forward per wave step on the live "
+        "rows only.",
+    ]
 
 
 def main(args: Args) -> None:

@@ -55,6 +55,7 @@ __all__ = [
     "ActFn",
     "EpisodeStats",
     "EvalResult",
+    "accepts_live",
     "agent_act",
     "check_length_ratio",
     "length_caps",
@@ -344,7 +345,7 @@ def _reset_options(
     return {"puzzles": parsed} if game == "maze" else {"puzzles": parsed, "solutions": solved}
 
 
-def _takes_live(act: ActFn) -> bool:
+def accepts_live(act: ActFn) -> bool:
     """Whether ``act`` takes the ``live`` keyword of :data:`ActFn`."""
     try:
         return "live" in inspect.signature(act).parameters
@@ -387,7 +388,7 @@ def _play_wave(
     success = np.zeros(batch, dtype=bool)
     starts = np.ones(batch, dtype=bool)
     taken = 0  # steps since the wave's reset: every counted episode started there
-    takes_live = _takes_live(act)
+    takes_live = accepts_live(act)
     while active.any():
         extra = {"live": active.copy()} if takes_live else {}
         actions = np.asarray(act(obs, env.action_masks(), starts.copy(), **extra))
