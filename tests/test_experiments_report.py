@@ -50,6 +50,22 @@ def test_tables_have_the_known_numbers(tmp_path: Path) -> None:
     assert "equal steps" in text
 
 
+def test_a_panel_of_another_target_says_where_the_equal_flops_table_is(tmp_path: Path) -> None:
+    """Rows scoring runs on another target (run names ``RUN.TARGET``) that differ in FLOPs
+    point at the training task's panel instead of claiming missing curves."""
+    root = make_study(tmp_path / "s")
+    with (root / "runs.csv").open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    other = [{**r, "run": r["run"] + ".maze-15x15", "task": "maze-15x15 (trained sudoku-4x4)",
+              "flops": 1e12 * (1 + i)} for i, r in enumerate(rows)]  # fmt: skip
+    with (root / "runs.csv").open("a", newline="") as f:
+        csv.DictWriter(f, fieldnames=COLUMNS).writerows(other)
+    text = study_tables(root, reps=REPS)
+    panel = text.split("### maze-15x15 (trained sudoku-4x4)")[1]
+    assert "the comparison at equal FLOPs is in the training task's panel" in panel
+    assert "no validation curve" not in panel
+
+
 def test_regimes_are_never_pooled() -> None:
     ppo = {"regime": "ppo", "variant": "TRM", "pretrain_minutes": "3.0"}
     assert regime_of(ppo) == "ppo (supervised init)"
