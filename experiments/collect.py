@@ -104,6 +104,12 @@ def belongs_to(run_cell: str, runs: Collection[str]) -> bool:
     return any(run_cell == run or run_cell.startswith(run + ".") for run in runs)
 
 
+def other_target(run_cell: Any) -> bool:
+    """Whether a ``run`` cell scores a run on another target than it trained on (``RUN.TARGET``,
+    e.g. ``m9-trm-s0.15x15``), not the run itself."""
+    return "." in str(run_cell)
+
+
 def write_csv(
     path: str | Path,
     rows: Sequence[Mapping[str, Any]],
@@ -366,6 +372,7 @@ __all__ = [
     "data_game",
     "merge_rows",
     "num",
+    "other_target",
     "read_curves",
     "read_rows",
     "read_runs",

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from envs.utils import atomic_write
-from experiments.collect import num, write_csv
+from experiments.collect import num, other_target, write_csv
 from experiments.stats import binomial_se
 from trm_rl.supervised.commands import evaluate_run
 
@@ -45,7 +45,7 @@ def budgets(rows: Iterable[Mapping[str, Any]]) -> dict[str, float]:
     for row in rows:
         if row.get("regime") != "supervised" or row.get("status") != "done":
             continue
-        if "." in str(row.get("run", "")) or not num(str(row.get("flops", ""))) > 0:
+        if other_target(row.get("run", "")) or not num(str(row.get("flops", ""))) > 0:
             continue  # other targets of a run, or no FLOP estimate
         finals.setdefault(str(row["task"]), {}).setdefault(str(row["variant"]), []).append(
             num(str(row["flops"]))
@@ -92,7 +92,7 @@ def score_runs(
     out = []
     for row in rows:
         run, task = str(row["run"]), str(row.get("task", ""))
-        if row.get("status") != "done" or "." in run or task not in task_budget:
+        if row.get("status") != "done" or other_target(run) or task not in task_budget:
             continue
         labels = {k: row.get(k, "") for k in LABELS}
         scored = score_run(

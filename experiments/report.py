@@ -41,7 +41,7 @@ import tyro
 
 from envs.utils import atomic_write
 from experiments import stats
-from experiments.collect import Row, num, read_curves, read_rows, read_runs
+from experiments.collect import Row, num, other_target, read_curves, read_rows, read_runs
 
 #: The controls each variant is compared against (P(improvement)), by their runs.csv names.
 CONTROLS = {"MLP": "MLP", "TRM once": "TRM once (no recursion)"}
@@ -331,7 +331,7 @@ def _tables(runs_csv: str, stamp: tuple[int, ...], reps: int) -> str:
     for (task, regime), sub in panels(runs.done).items():
         lines += ["", f"### {task} — {regime}", "", f"Score: {score_name(sub)}. {_budget(sub)}", ""]
         lines += variant_table(sub, reps)
-        if all("." in str(r["run"]) for r in sub):  # another target of runs trained elsewhere
+        if all(other_target(r["run"]) for r in sub):
             equal = ["No table at equal FLOPs here: these rows score the checkpoints chosen on "
                      "the training task's validation on another target; the comparison at equal "
                      "FLOPs is in the training task's panel."]  # fmt: skip

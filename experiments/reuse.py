@@ -182,8 +182,8 @@ def _copy_config(donor: Path, tmp: Path, run_dir: Path) -> str:
 def copy_run(donor: Path, run_dir: Path) -> None:
     """Copy the donor's run (``config.json`` with ``out`` rewritten, ``metrics.csv``,
     ``checkpoint/``, its snapshots, TensorBoard events; a PPO run's agents and held-out split)
-    and a ``reused.json`` naming it into a folder beside ``run_dir``, then rename that into place (replacing a failed attempt's
-    result, all ``run_dir`` may hold).
+    and a ``reused.json`` naming it into a folder beside ``run_dir``, then rename that into
+    place (replacing a failed attempt's result, all ``run_dir`` may hold).
 
     :raises ValueError: when ``run_dir`` holds a run already.
     """
