@@ -34,7 +34,10 @@ budget and every snapshot it kept). The donor's ``config.json`` (``out`` rewritt
 folder beside the run's and renamed into place, with ``reused.json`` naming the donor; the
 worker then finds a complete run and only scores it. ``result.json`` and the rows record
 ``reused_from``; ``minutes`` stays the donor's training time (from its ``metrics.csv``),
-``wall_minutes`` is this sweep's scoring time. ``--no-reuse`` trains every run.
+``wall_minutes`` is this sweep's scoring time. ``--no-reuse`` trains every run. The parent
+looks once when the sweep starts, and the worker looks again just before a run starts
+(:func:`run_reusing`), so two studies swept at the same time share the runs one of them
+finishes first.
 
 Workers: ``--workers 1`` runs in this process; more use a ``spawn`` process pool. With
 ``--ray-address`` the runs are Ray tasks (one CPU each; one GPU each for GPU presets on a
@@ -47,6 +50,7 @@ filesystem for ``DIR`` to keep checkpoints, TensorBoard events and resumption ac
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import math
 import multiprocessing
@@ -199,6 +203,30 @@ def check_spec(spec: RunSpec, cache: dict[Any, Any] | None = None) -> None:
 
 
 # --------------------------------------------------------------------------------- worker
+def run_reusing(
+    run: Callable[..., Result],
+    spec: RunSpec | dict[str, Any],
+    out_dir: str | Path,
+    reuse_from: Sequence[str] = (),
+) -> Result:
+    """``run(spec, out_dir)`` after a last look for a donor of ``spec`` (one finished since the
+    sweep started, e.g. by another sweep running beside this one): if there is one, it is copied
+    into the run's folder first, so ``run`` only scores it. Runs in the worker; a run already
+    started, or a failed lookup, trains as usual.
+
+    :param run: the runner (:func:`run_one`, or a test's).
+    :param reuse_from: as ``--reuse-from``.
+    """
+    obj = spec if isinstance(spec, RunSpec) else RunSpec.from_dict(spec)
+    try:
+        donors = find_donors([obj], Path(out_dir), reuse_from)
+    except (OSError, ValueError) as err:
+        print(f"warning: no donor lookup for {obj.name} ({err}); training it", flush=True)
+        donors = {}
+    reuse_donors(donors, Path(out_dir))
+    return run(spec, out_dir)
+
+
 def run_one(spec: RunSpec | dict[str, Any], out_dir: str | Path) -> Result:
     """Train and evaluate one run in ``out_dir/<name>`` and write its ``result.json``.
 
@@ -640,6 +668,8 @@ def run_specs(
         progress.report(result)
 
     run = runner or run_one
+    if reuse:  # a donor may finish while this sweep runs: look again as each run starts
+        run = functools.partial(run_reusing, run, reuse_from=tuple(map(str, reuse_from)))
     try:
         if ray_address is not None:
             _run_ray(pending, out, ray_address, on_result, run, progress)
@@ -730,6 +760,11 @@ def _run_pool(
     pool.shutdown()
 
 
+def _call(run: Callable[..., Result], spec: dict[str, Any], out: str) -> Result:
+    """``run(spec, out)``: the Ray task (``run`` travels as an argument)."""
+    return run(spec, out)
+
+
 def _run_ray(
     pending: list[RunSpec],
     out: Path,
@@ -755,12 +790,12 @@ def _run_ray(
         resources = ray.cluster_resources()
         gpus = resources.get("GPU", 0) > 0
         progress.workers = max(1, int(resources.get("CPU", 1)))
-        task = ray.remote(num_cpus=1)(run)
+        task = ray.remote(num_cpus=1)(_call)  # Ray wraps functions; ``run`` may be a partial
         refs = {}
         for spec in pending:
             on_gpu = gpus and spec.config.device != "cpu"
             options = {"num_gpus": 1} if on_gpu else {}
-            refs[task.options(**options).remote(spec.to_dict(), str(out))] = spec
+            refs[task.options(**options).remote(run, spec.to_dict(), str(out))] = spec
         while refs:
             ready, _ = ray.wait(list(refs), num_returns=1)
             spec = refs.pop(ready[0])
@@ -869,6 +904,7 @@ __all__ = [
     "main",
     "plan_lines",
     "run_one",
+    "run_reusing",
     "run_specs",
     "run_sweep",
     "script_main",

@@ -123,6 +123,35 @@ def test_a_run_differing_in_a_training_field_is_trained(base: Path, monkeypatch,
     assert row["status"].startswith("failed: NotReused: trained") and row["reused_from"] == ""
 
 
+def test_a_donor_finished_while_the_sweep_runs_is_reused(base: Path, monkeypatch, capsys):
+    """Two studies swept side by side: the run the other sweep finishes first is copied when this
+    sweep reaches it, not only when this sweep started."""
+    first = tiny_spec("side", name="first")
+    # Seed 3 runs after seed 0 (a sweep goes seed by seed).
+    spec = dataclasses.replace(tiny_spec("side", name="sup-sudoku-4x4-trm-s3", seed=3), seed=3)
+    late = dataclasses.replace(tiny_spec("late-donor", seed=3), seed=3)
+    assert find_donors([spec], base / "side") == {}  # no donor when the sweep starts
+    ran = []
+
+    def runner(s, out_dir):
+        s = s if isinstance(s, RunSpec) else RunSpec.from_dict(s)
+        ran.append(s.name)
+        if s.name == "first":  # meanwhile, another sweep finishes an identical run
+            run_specs([late], base / "late-donor", workers=1, preset="tiny")
+            monkeypatch.setattr(sweep, "train", no_training)
+            return sweep.failed_result(s, RuntimeError("stand-in"))
+        return sweep.run_one(s, out_dir)
+
+    out = run_specs([spec, first], base / "side", workers=1, preset="tiny", runner=runner)
+    assert ran == ["first", spec.name]
+    donor = base / "late-donor" / NAME
+    assert f"reusing {donor} (identical config) for {spec.name}" in capsys.readouterr().out
+    row = next(r for r in read_csv(out / "runs.csv") if r["run"] == spec.name)
+    assert row["status"] == "done" and row["reused_from"] == str(donor)
+    [donor_row] = read_csv(base / "late-donor" / "runs.csv")
+    assert row["score"] == donor_row["score"] and row["steps"] == donor_row["steps"]
+
+
 def test_no_reuse_trains(base: Path, monkeypatch) -> None:
     out = base / "unreused"
     assert find_donors([tiny_spec("unreused")], out) == {NAME: base / "donor" / NAME}
