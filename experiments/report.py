@@ -4,7 +4,8 @@ One table per (task, regime) with one row per variant: the runs ``n``, the test 
 the mean and the IQM of the test score (of the checkpoint chosen on validation) with stratified
 bootstrap 95% CIs, the mean score of the last weights, the mean per-run binomial standard error,
 the probability of improvement over the MLP and over the no-recursion control where the panel
-has them, parameters and training FLOPs. Statistics come from :mod:`experiments.stats` (rliable);
+has them, parameters and training FLOPs; then, where 3+ variants have 2+ runs, every pairwise
+probability of improvement with its interval (:func:`pairwise_table`). Statistics come from :mod:`experiments.stats` (rliable);
 every bootstrap is seeded, so the same CSVs give the same text, byte for byte.
 
 Regimes are never pooled: PPO runs initialised from a supervised run (``pretrain_minutes > 0``
@@ -202,6 +203,40 @@ def variant_table(rows: Sequence[Row], reps: int = REPS, seed: int = 0) -> list[
     return lines + (["", *notes] if notes else [])
 
 
+def pairwise_table(rows: Sequence[Row], reps: int = REPS, seed: int = 0) -> list[str]:
+    """P(row variant > column variant) for every pair of the panel's variants with 2+ runs,
+    ordered by mean score (best first), so that "K=2 vs K=3" or "TRM vs DT-recall" is answered
+    with its interval, not read off two overlapping means; empty with fewer than 3 such variants.
+
+    :param rows: the done rows of one (task, regime).
+    :return: a caption line, the table's lines and a note.
+    """
+    scores = {v: _values(rs, "score") for v, rs in variants(rows).items()}
+    many = {v: s for v, s in scores.items() if s.size >= 2}
+    if len(many) < 3:
+        return []
+    order = sorted(many, key=lambda v: (-float(many[v].mean()), v))
+    short = [_cell(v) for v in order]
+    lines = [
+        "Pairwise: P(row > column), % [95% CI] (probability that a run of the row's variant "
+        "scores above a run of the column's; bold: separated, the interval excludes 50%).",
+        "",
+        "| P(row > column) | " + " | ".join(short) + " |",
+        "|---|" + "---|" * len(order),
+    ]
+    for a in order:
+        cells = []
+        for b in order:
+            if a == b:
+                cells.append("—")
+                continue
+            e = stats.probability_of_improvement(many[a], many[b], reps=reps, seed=seed)
+            text = f"{100 * e.point:.0f} [{100 * e.low:.0f}, {100 * e.high:.0f}]"
+            cells.append(f"**{text}**" if e.low > 0.5 else text)
+        lines.append(f"| {_cell(a)} (n={many[a].size}) | " + " | ".join(cells) + " |")
+    return lines
+
+
 def equal_flops_table(
     rows: Sequence[Row], curves: Mapping[str, tuple[np.ndarray, np.ndarray]], reps: int = REPS
 ) -> list[str]:
@@ -331,6 +366,8 @@ def _tables(runs_csv: str, stamp: tuple[int, ...], reps: int) -> str:
     for (task, regime), sub in panels(runs.done).items():
         lines += ["", f"### {task} — {regime}", "", f"Score: {score_name(sub)}. {_budget(sub)}", ""]
         lines += variant_table(sub, reps)
+        pairs = pairwise_table(sub, reps)
+        lines += ["", *pairs] if pairs else []
         if all(other_target(r["run"]) for r in sub):
             equal = ["No table at equal FLOPs here: these rows score the checkpoints chosen on "
                      "the training task's validation on another target; the comparison at equal "
@@ -567,6 +604,7 @@ __all__ = [
     "check_readme",
     "equal_flops_table",
     "equal_flops_test_table",
+    "pairwise_table",
     "panels",
     "readme_block",
     "regime_of",

@@ -9,7 +9,15 @@ import numpy as np
 import pytest
 
 from experiments import stats
-from experiments.report import BEGIN, END, check_readme, regime_of, study_tables, update_readme
+from experiments.report import (
+    BEGIN,
+    END,
+    check_readme,
+    pairwise_table,
+    regime_of,
+    study_tables,
+    update_readme,
+)
 
 REPS = 100
 COLUMNS = ["study", "run", "regime", "task", "variant", "seed", "params", "steps", "flops",
@@ -50,6 +58,23 @@ def test_tables_have_the_known_numbers(tmp_path: Path) -> None:
     assert "equal steps" in text
 
 
+def test_pairwise_table_orders_by_mean_and_marks_separated_pairs(tmp_path: Path) -> None:
+    text = study_tables(make_study(tmp_path / "s"), reps=REPS)
+    header = next(line for line in text.splitlines() if line.startswith("| P(row > column)"))
+    assert header.split(" | ")[1:] == ["TRM", "TRM once (no recursion)", "MLP |"]  # best first
+    rows = {line.split(" | ")[0].strip("| "): line.split(" | ")[1:]
+            for line in text.splitlines() if " (n=5) | " in line}  # fmt: skip
+    assert set(rows) == {"TRM (n=5)", "TRM once (no recursion) (n=5)", "MLP (n=5)"}
+    trm, mlp = rows["TRM (n=5)"], rows["MLP (n=5)"]
+    assert (
+        trm[0] == "—" and trm[2].rstrip(" |") == "**100 [100, 100]**"
+    )  # above MLP by construction
+    assert trm[1].strip("*").startswith("88 [")  # 22/25 with ties counted 1/2, as in P(> TRM once)
+    assert mlp[0].startswith("0 [") and "**" not in mlp[0] + mlp[1]  # below: never bold
+    two = [{"variant": v, "score": x} for v in ("MLP", "TRM") for x in SCORES[v]]
+    assert pairwise_table(two, reps=REPS) == []  # two variants: the main table's P(>) says it
+
+
 def test_a_panel_of_another_target_says_where_the_equal_flops_table_is(tmp_path: Path) -> None:
     """Rows scoring runs on another target (run names ``RUN.TARGET``) that differ in FLOPs
     point at the training task's panel instead of claiming missing curves."""
@@ -76,12 +101,12 @@ def test_regimes_are_never_pooled() -> None:
 def test_readme_block_is_replaced_and_checked(tmp_path: Path) -> None:
     root = make_study(tmp_path / "s")
     readme = tmp_path / "README.md"
-    readme.write_text(f"# Toy\n\nintro\n\n{BEGIN}\nold\n{END}\n\noutro\n")
+    readme.write_text(f"# Toy\n\nintro\n\n{BEGIN}\nstale table\n{END}\n\noutro\n")
     assert check_readme(root, readme, reps=REPS)  # stale block: differences
     update_readme(root, readme, reps=REPS)
     text = readme.read_text()
     assert text.startswith("# Toy\n\nintro\n\n" + BEGIN) and text.endswith(END + "\n\noutro\n")
-    assert "old" not in text and "| TRM | 5 |" in text
+    assert "stale table" not in text and "| TRM | 5 |" in text
     assert check_readme(root, readme, reps=REPS) == []  # in sync
 
 
