@@ -14,7 +14,9 @@ or a variant named ``... (supervised init)``) form their own regime, ``ppo (supe
 Where a panel's runs differ in training FLOPs, a second table compares the variants at equal
 FLOPs: the validation score of every run, interpolated on its ``curves.csv`` curve, at the
 largest FLOP budget that every run of the panel reached (test scores exist only at the chosen
-checkpoint). Without FLOPs in ``curves.csv`` a note says why the table is missing.
+checkpoint). Without FLOPs in ``curves.csv`` a note says why the table is missing. A third
+table reads every variant's validation score at each control's own final FLOPs
+(:func:`control_budgets_table`): the comparison at the compute the control itself spent.
 
 Outputs:
 
@@ -284,6 +286,66 @@ def equal_flops_table(
     return lines
 
 
+def control_budgets_table(
+    rows: Sequence[Row], curves: Mapping[str, tuple[np.ndarray, np.ndarray]], reps: int = REPS
+) -> list[str]:
+    """Every variant at each control's own training FLOPs: the validation score of each run,
+    interpolated on its curve at the median final FLOPs of a control's runs (the variants
+    without a K), so that "the TRM beats the no-recursion control" is also read at the compute
+    the control itself spent. A column is kept where 2+ variants reach its budget; a variant whose
+    runs end before a budget, or first validate after it, gets a dash. Empty for panels without
+    both K variants and controls, or without FLOP curves.
+
+    :param rows: the done rows of one (task, regime).
+    :param curves: run -> (FLOPs, validation score), sorted by FLOPs (``read_curves(...).by_x``).
+    :param reps: bootstrap resamples of every interval.
+    """
+    by_variant = variants(rows)
+    controls = [v for v, rs in by_variant.items()
+                if all(r.get("K") in ("", None) for r in rs)]  # fmt: skip
+    if not controls or len(controls) == len(by_variant):
+        return []
+    if any(r["run"] not in curves or not curves[r["run"]][0].size for r in rows):
+        return []
+
+    def at(variant: str, budget: float) -> list[float]:
+        out = []
+        for r in by_variant[variant]:
+            x, y = curves[r["run"]]
+            if x[0] <= budget * (1 + 1e-6) and budget <= x[-1] * (1 + 1e-6):
+                out.append(float(np.interp(budget, x, y)))
+        return out
+
+    columns = []  # (control, budget, variant -> values)
+    for control in controls:
+        flops = _values(by_variant[control], "flops")
+        if not flops.size:
+            continue
+        budget = float(np.median(flops))
+        values = {v: at(v, budget) for v in by_variant}
+        if sum(bool(x) for x in values.values()) >= 2:
+            columns.append((control, budget, values))
+    if not columns:
+        return []
+    lines = ["At each control's own compute: validation score (mean % [95% CI], n runs) of every "
+             "variant at the median final training FLOPs of a control's runs, each run's curve "
+             "interpolated linearly; — : the variant's runs end before that budget or first "
+             "validate after it.", "",
+             "| variant | " + " | ".join(f"at {_cell(c)}'s {b:.3g} FLOPs" for c, b, _ in columns)
+             + " |", "|---|" + "---|" * len(columns)]  # fmt: skip
+    for variant in by_variant:
+        cells = []
+        for _, _, values in columns:
+            x = np.array(values[variant])
+            if x.size >= 2:
+                mean = stats.aggregate({variant: x}, reps=reps)[variant]["mean"]
+                cells.append(f"{_interval(mean)} (n={x.size})")
+            else:
+                cells.append(f"{_pct(float(x[0]))} (n=1)" if x.size else "—")
+        lines.append(f"| {_cell(variant)} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def equal_flops_test_table(
     rows: Sequence[Row], scored: Sequence[Row], reps: int = REPS
 ) -> list[str]:
@@ -375,6 +437,8 @@ def _tables(runs_csv: str, stamp: tuple[int, ...], reps: int) -> str:
         else:
             equal = equal_flops_test_table(sub, scored, reps)
             equal = equal or equal_flops_table(sub, by_flops, reps)
+            own = control_budgets_table(sub, by_flops, reps)
+            equal = [*equal, "", *own] if equal and own else equal or own
         lines += ["", *equal] if equal else []
     return "\n".join(lines)
 
@@ -602,6 +666,7 @@ __all__ = [
     "ReportArgs",
     "block_reps",
     "check_readme",
+    "control_budgets_table",
     "equal_flops_table",
     "equal_flops_test_table",
     "pairwise_table",

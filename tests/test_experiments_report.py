@@ -13,6 +13,7 @@ from experiments.report import (
     BEGIN,
     END,
     check_readme,
+    control_budgets_table,
     pairwise_table,
     regime_of,
     study_tables,
@@ -73,6 +74,30 @@ def test_pairwise_table_orders_by_mean_and_marks_separated_pairs(tmp_path: Path)
     assert mlp[0].startswith("0 [") and "**" not in mlp[0] + mlp[1]  # below: never bold
     two = [{"variant": v, "score": x} for v in ("MLP", "TRM") for x in SCORES[v]]
     assert pairwise_table(two, reps=REPS) == []  # two variants: the main table's P(>) says it
+
+
+def test_control_budgets_table_reads_every_variant_at_each_controls_compute() -> None:
+    """Validation at the controls' own FLOPs: interpolated on each run's curve; a control whose
+    budget no other variant reaches gets no column; a variant that ends earlier gets a dash."""
+    rows, curves = [], {}
+    for seed in (0, 1):
+        for variant, k, end, level in (("TRM H1", "1", 10, None), ("once", "", 4, 0.2),
+                                        ("long", "", 20, 0.5), ("short", "2", 2, 0.9)):  # fmt: skip
+            run = f"{variant}-s{seed}"
+            rows.append({"run": run, "variant": variant, "K": k, "flops": str(float(end)),
+                         "score": "0.5"})  # fmt: skip
+            xs = np.arange(1.0, end + 1)
+            curves[run] = (xs, xs / 10 if level is None else np.full(xs.size, level))
+    lines = control_budgets_table(rows, curves, reps=REPS)
+    assert lines[2] == "| variant | at once's 4 FLOPs |"  # long's 20: only long reaches it
+    table = {
+        line.split(" | ")[0].strip("| "): line.split(" | ")[1].rstrip(" |") for line in lines[4:]
+    }
+    assert table == {"TRM H1": "40.0 [40.0, 40.0] (n=2)", "once": "20.0 [20.0, 20.0] (n=2)",
+                     "long": "50.0 [50.0, 50.0] (n=2)", "short": "—"}  # fmt: skip
+    # Without controls (every variant has a K) or without curves: no table.
+    assert control_budgets_table([r for r in rows if r["K"]], curves, reps=REPS) == []
+    assert control_budgets_table(rows, {}, reps=REPS) == []
 
 
 def test_a_panel_of_another_target_says_where_the_equal_flops_table_is(tmp_path: Path) -> None:
