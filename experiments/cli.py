@@ -369,7 +369,7 @@ def _supervised(cmd: TrainArgs | Evaluate | Solve) -> None:
                 threads=cmd.threads,
             )  # fmt: skip
             print(f"wrote {count} answers to {cmd.output}")
-    except (ValueError, FileNotFoundError) as err:
+    except (ValueError, ImportError, FileNotFoundError) as err:
         fail(name, err)
 
 
@@ -400,7 +400,7 @@ def _ppo(cmd: PPOArgs | EvaluatePPO | ComparePPO) -> None:
                 checkpoint=cmd.checkpoint,
             )
             print(json.dumps(result, indent=2))
-    except (ValueError, FileNotFoundError) as err:
+    except (ValueError, ImportError, FileNotFoundError) as err:
         fail(name, err)
 
 

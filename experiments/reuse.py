@@ -45,7 +45,8 @@ def _result(run_dir: Path) -> dict | None:
 #: model, optimiser, steps, minutes, eval_every, eval_size and keep_every (the scored snapshot
 #: is chosen on validation), device and compile (they change the arithmetic).
 REUSE_FREE = frozenset({"out", "resume", "progress", "threads", "tensorboard",
-                        "checkpoint_seconds", "rollout_threads", "update_threads"})  # fmt: skip
+                        "checkpoint_seconds", "rollout_threads", "update_threads", "wandb",
+                        "wandb_project"})  # fmt: skip
 
 
 def training_key(config: TrainConfig | PPOConfig) -> str:

@@ -91,6 +91,7 @@ from trm_rl.supervised import state as run_state
 from trm_rl.supervised.commands import evaluate_run
 from trm_rl.supervised.config import TrainConfig
 from trm_rl.supervised.trainer import steps_done, train
+from trm_rl.tracking import check_wandb
 
 #: ``runs.csv``: the columns ``experiments/plot.py`` reads, then extra ones.
 RUN_FIELDS = [
@@ -141,6 +142,9 @@ class SweepOptions:
     reuse_from: Annotated[tuple[Path, ...], tyro.conf.arg(metavar="DIR [DIR ...]")] = ()
     """Study folders (or run folders) to take finished identical runs from, searched before
     the study folders beside --out."""
+    wandb: bool = False
+    """Also log every run's metrics and config to Weights & Biases (project trm-rl-<study>, a
+    W&B run per run; pip install -e '.[wandb]'; WANDB_MODE=offline keeps them on disk)."""
 
 
 @dataclass
@@ -163,14 +167,18 @@ def expand(study: str, preset: str) -> list[RunSpec]:
     return get_study(study).expand(preset)
 
 
-def build_config(spec: RunSpec, run_dir: str | Path | None = None, resume: bool = False) -> Any:
+def build_config(
+    spec: RunSpec, run_dir: str | Path | None = None, resume: bool = False, wandb: bool = False
+) -> Any:
     """The :class:`TrainConfig` (supervised) or :class:`PPOConfig` (ppo) of a run, as the
     worker trains it: one thread, no progress bar.
 
     :param run_dir: its ``--out`` (default ``runs/<name>``; only the runner writes there).
+    :param wandb: also log it to W&B, in the project ``trm-rl-<study>``.
     """
     out = Path(run_dir or Path("runs") / spec.name)
-    common = {"out": out, "resume": resume, "progress": False}
+    common = {"out": out, "resume": resume, "progress": False, "wandb": wandb,
+              "wandb_project": f"trm-rl-{spec.study}"}  # fmt: skip
     if isinstance(spec.config, TrainConfig):
         return replace(spec.config, threads=1, **common)
     return replace(spec.config, rollout_threads=1, update_threads=1, **common)
@@ -227,7 +235,7 @@ def run_reusing(
     return run(spec, out_dir)
 
 
-def run_one(spec: RunSpec | dict[str, Any], out_dir: str | Path) -> Result:
+def run_one(spec: RunSpec | dict[str, Any], out_dir: str | Path, wandb: bool = False) -> Result:
     """Train and evaluate one run in ``out_dir/<name>`` and write its ``result.json``.
 
     Never raises for a failing run: the error becomes a ``failed: <Error>: <message>`` row
@@ -235,6 +243,7 @@ def run_one(spec: RunSpec | dict[str, Any], out_dir: str | Path) -> Result:
 
     :param spec: the run (or its :meth:`RunSpec.to_dict`, as sent to a worker).
     :param out_dir: the study directory.
+    :param wandb: also log the run to W&B (``--wandb``).
     :return: ``{"spec", "status", "rows", "curves", "wall_minutes", "traceback"}``.
     """
     spec = spec if isinstance(spec, RunSpec) else RunSpec.from_dict(spec)
@@ -244,7 +253,7 @@ def run_one(spec: RunSpec | dict[str, Any], out_dir: str | Path) -> Result:
     start = time.perf_counter()
     try:
         train_and_score = _supervised if spec.regime == "supervised" else _ppo
-        rows, curves = train_and_score(spec, run_dir)
+        rows, curves = train_and_score(spec, run_dir, wandb)
         result = {"spec": spec.to_dict(), "status": "done", "rows": rows, "curves": curves}
         donor = reused_from(run_dir)
         if donor is not None:  # copied from an identical finished run, not trained here
@@ -374,10 +383,10 @@ def scorable_targets(spec: RunSpec) -> tuple[tuple[str, int | None], ...]:
     return tuple(kept)
 
 
-def _supervised(spec: RunSpec, run_dir: Path) -> tuple[list[dict], list[dict]]:
+def _supervised(spec: RunSpec, run_dir: Path, wandb: bool = False) -> tuple[list[dict], list[dict]]:
     """Train (or continue) a supervised run; pick the kept snapshot with the best validation
     score, score it (and the last weights) on the test split, and it alone on ``also``."""
-    cfg = build_config(spec, run_dir, resume=(run_dir / runs.RUN_CONFIG).exists())
+    cfg = build_config(spec, run_dir, resume=(run_dir / runs.RUN_CONFIG).exists(), wandb=wandb)
     if not (cfg.resume and cfg.steps is not None and steps_done(run_dir) >= cfg.steps):
         train(cfg)  # a run killed after training, before evaluation, is only evaluated
     with (run_dir / "metrics.csv").open(newline="") as f:
@@ -448,12 +457,12 @@ def _supervised(spec: RunSpec, run_dir: Path) -> tuple[list[dict], list[dict]]:
     return rows, curves
 
 
-def _ppo(spec: RunSpec, run_dir: Path) -> tuple[list[dict], list[dict]]:
+def _ppo(spec: RunSpec, run_dir: Path, wandb: bool = False) -> tuple[list[dict], list[dict]]:
     """Train (or continue) a PPO run, play its test puzzles with the agent kept at its best
     validation (and the last agent beside it, greedy only; ``also`` envs with the best), and
     read its rows with :func:`experiments.ppo_results.run_rows` (which reads the JSON beside
     the run)."""
-    cfg = build_config(spec, run_dir, resume=(run_dir / runs.RUN_CONFIG).exists())
+    cfg = build_config(spec, run_dir, resume=(run_dir / runs.RUN_CONFIG).exists(), wandb=wandb)
     if not (cfg.resume and cfg.timesteps is not None and timesteps_done(run_dir) >= cfg.timesteps):
         train_ppo(cfg)  # a run killed after training, before evaluation, is only evaluated
     config = read_ppo_config(run_dir)
@@ -596,6 +605,7 @@ def run_specs(
     report_only: bool = False,
     reuse: bool = True,
     reuse_from: Sequence[str | Path] = (),
+    wandb: bool = False,
 ) -> Path:
     """Run ``specs`` into ``out`` (see the module docstring), skipping finished runs.
 
@@ -609,11 +619,13 @@ def run_specs(
     :param reuse: copy identical finished runs of other studies instead of training them
         (:func:`find_donors`); False trains every run.
     :param reuse_from: folders searched for them first.
+    :param wandb: log every run to W&B too (with the default runner).
     :return: ``out``.
     :raises ValueError: for bad arguments, invalid configs (dry run), or an ``out`` that holds
         another sweep.
     """
     workers = check_int("workers", workers, low=1)
+    check_wandb(wandb and not dry_run and not report_only)
     if not specs:
         raise ValueError("no runs to sweep")
     out = Path(out)
@@ -667,7 +679,7 @@ def run_specs(
         write_tables(out, specs)
         progress.report(result)
 
-    run = runner or run_one
+    run = runner or (functools.partial(run_one, wandb=True) if wandb else run_one)
     if reuse:  # a donor may finish while this sweep runs: look again as each run starts
         run = functools.partial(run_reusing, run, reuse_from=tuple(map(str, reuse_from)))
     try:
@@ -854,6 +866,7 @@ def run_sweep(
     report_only: bool = False,
     reuse: bool = True,
     reuse_from: Sequence[str | Path] = (),
+    wandb: bool = False,
 ) -> Path:
     """Expand ``study`` at ``preset`` and run it (see :func:`run_specs`).
 
@@ -865,7 +878,7 @@ def run_sweep(
     out = Path(out) if out is not None else get_study(study).default_out(preset)
     return run_specs(
         specs, out, workers, ray_address, dry_run, preset=preset, report_only=report_only,
-        reuse=reuse, reuse_from=reuse_from,
+        reuse=reuse, reuse_from=reuse_from, wandb=wandb,
     )  # fmt: skip
 
 
@@ -873,7 +886,7 @@ def main(args: SweepArgs) -> Path:
     """``trm-rl sweep``: run the study the arguments name."""
     return run_sweep(
         args.study, args.preset, args.out, args.workers, args.ray_address, args.dry_run,
-        args.report_only, args.reuse, args.reuse_from,
+        args.report_only, args.reuse, args.reuse_from, args.wandb,
     )  # fmt: skip
 
 

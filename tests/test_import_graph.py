@@ -20,7 +20,7 @@ FLOOR = {name: i for i, name in enumerate(PACKAGES)}
 #: callers never need (``torch`` only inside ``envs``, which must not import it at load time).
 LAZY_OK = {
     "envs": ("torch",),
-    "trm_rl": ("ray", "matplotlib"),
+    "trm_rl": ("ray", "matplotlib", "wandb"),
     "baselines": ("ray", "matplotlib"),
     "experiments": ("ray", "matplotlib", "wandb", "rliable", "optuna"),
 }

@@ -66,6 +66,8 @@ CACHE_FREE = (
     "keep_every",
     "checkpoint_seconds",
     "tensorboard",
+    "wandb",
+    "wandb_project",
 )
 #: Parallel envs and steps per env of the short PPO rollout that :func:`ppo_env_step_flops`
 #: collects; FLOPs per env step do not depend on either.

@@ -42,6 +42,8 @@ RESUME_FREE: frozenset[str] = frozenset(
         "update_threads",
         "tensorboard",
         "checkpoint_seconds",
+        "wandb",
+        "wandb_project",
         "compile",
         "eval_every_s",
         "eval_every_steps",  # a grown --timesteps moves its default; never what a run trains

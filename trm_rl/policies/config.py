@@ -356,6 +356,12 @@ class PPORun:
     """Write TensorBoard events into the run directory."""
     checkpoint_seconds: float = 120.0
     """Save agent.zip at least this often (and at the end)."""
+    wandb: bool = False
+    """Also log every metrics.csv row and the config to Weights & Biases (pip install -e
+    '.[wandb]'); the W&B run lives in <out>/wandb and --resume continues it. WANDB_MODE=offline
+    keeps it on disk (upload later with wandb sync)."""
+    wandb_project: str = "trm-rl"
+    """The W&B project of --wandb runs."""
     curriculum: Annotated[tuple[int, ...], SIZES_ARG] = ()
     """Maze sizes to train on in order, e.g. 5,7,9 (or 5 7 9); the env id's size comes last
     (added when not listed). --timesteps is split evenly over the stages (each switch at the first rollout

@@ -58,7 +58,12 @@ import gymnasium as gym
 import numpy as np
 import torch
 from stable_baselines3.common.callbacks import BaseCallback
-from stable_baselines3.common.logger import CSVOutputFormat, Logger, TensorBoardOutputFormat
+from stable_baselines3.common.logger import (
+    CSVOutputFormat,
+    KVWriter,
+    Logger,
+    TensorBoardOutputFormat,
+)
 
 from envs.maze.io import read_maze_csv
 from envs.sudoku.io import read_sudoku_csv
@@ -96,6 +101,7 @@ from trm_rl.policies.paired import (
 )
 from trm_rl.policies.split import HeldoutRoom, Split, heldout_room, heldout_split
 from trm_rl.policies.vec_env import make_sb3_vec_env
+from trm_rl.tracking import WandbRun, check_wandb, open_wandb
 from trm_rl.utils import resolve_device, set_seed
 
 AGENT = "agent.zip"
@@ -497,8 +503,27 @@ class RunCallback(BaseCallback):
 
 
 # ---------------------------------------------------------------------------------- metrics
-def make_logger(run_dir: Path, tensorboard: bool, resume_steps: int | None) -> Logger:
-    """SB3 logger writing ``metrics.csv`` (and TensorBoard) in the run directory.
+class WandbOutputFormat(KVWriter):
+    """SB3 logger output that sends each dump (a ``metrics.csv`` row) to a W&B run, at the env
+    step SB3 dumps it at; closing the logger finishes the W&B run."""
+
+    def __init__(self, run: WandbRun) -> None:
+        self.run = run
+
+    def write(
+        self, key_values: dict[str, Any], key_excluded: dict[str, Any], step: int = 0
+    ) -> None:
+        self.run.log(key_values, step)
+
+    def close(self) -> None:
+        self.run.finish()
+
+
+def make_logger(
+    run_dir: Path, tensorboard: bool, resume_steps: int | None, wandb: WandbRun | None = None
+) -> Logger:
+    """SB3 logger writing ``metrics.csv`` (and TensorBoard, and W&B with ``wandb``) in the run
+    directory.
 
     On resume the rows past the checkpoint are dropped, so the file reads like one run.
     """
@@ -516,6 +541,8 @@ def make_logger(run_dir: Path, tensorboard: bool, resume_steps: int | None) -> L
         formats[0].write(values, {k: None for k in values}, int(float(row["time/total_timesteps"])))
     if tensorboard:
         formats.append(TensorBoardOutputFormat(str(run_dir)))
+    if wandb is not None:
+        formats.append(WandbOutputFormat(wandb))
     return Logger(folder=str(run_dir), output_formats=formats)
 
 
@@ -633,6 +660,7 @@ def train_ppo(cfg: PPOConfig) -> Path:
         differ, a finished run, or any bad option (named).
     """
     run_dir = Path(cfg.out)
+    check_wandb(cfg.wandb)
     runs.check_fresh(run_dir, cfg.resume, (run_dir / AGENT).exists())
     resuming = cfg.resume and (run_dir / AGENT).exists()
     stored: dict[str, Any] = {}
@@ -704,8 +732,9 @@ def train_ppo(cfg: PPOConfig) -> Path:
         )  # fmt: skip
     if cfg.compile and hasattr(agent.policy, "trm"):
         agent.policy.trm.compile_network()
+    wandb = open_wandb(cfg.wandb, run_dir, cfg.to_dict(), cfg.wandb_project, "ppo")
     agent.set_logger(
-        make_logger(run_dir, cfg.tensorboard, agent.num_timesteps if resuming else None)
+        make_logger(run_dir, cfg.tensorboard, agent.num_timesteps if resuming else None, wandb)
     )
     remaining = None if cfg.timesteps is None else max(0, cfg.timesteps - agent.num_timesteps)
     callback = RunCallback(cfg, run_dir, split, val, train_seconds, cfg.timesteps, eval_seconds)
@@ -958,6 +987,7 @@ __all__ = [
     "HELDOUT",
     "RunCallback",
     "Stage",
+    "WandbOutputFormat",
     "curriculum_stages",
     "evaluate_ppo",
     "fit_eval_sizes",

@@ -197,6 +197,12 @@ class SupervisedRun:
     """Write TensorBoard events into the run directory."""
     checkpoint_seconds: float = 60.0
     """Write a checkpoint at least this often (and at the end)."""
+    wandb: bool = False
+    """Also log every metrics.csv row and the config to Weights & Biases (pip install -e
+    '.[wandb]'); the W&B run lives in <out>/wandb and --resume continues it. WANDB_MODE=offline
+    keeps it on disk (upload later with wandb sync)."""
+    wandb_project: str = "trm-rl"
+    """The W&B project of --wandb runs."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -14,6 +14,8 @@ Columns (empty where a value does not apply to the row):
   and ``time/eval_fraction`` (their share of training + validation wall time): the names and
   TensorBoard tags PPO runs log (:mod:`trm_rl.policies.train`).
 
+With ``--wandb`` every row also goes to a W&B run (:mod:`trm_rl.tracking`).
+
 On resume the file is rewritten (atomically) without the rows past the checkpoint, so a resumed
 run's file equals an uninterrupted one's.
 """
@@ -28,6 +30,7 @@ from typing import Any
 from torch.utils.tensorboard import SummaryWriter
 
 from envs.utils import atomic_write
+from trm_rl.tracking import WandbRun
 
 TRAIN_KEYS = (
     "train/loss",
@@ -60,9 +63,16 @@ class MetricsLog:
     :param run_dir: the run directory.
     :param tensorboard: also write TensorBoard events.
     :param resume_step: on resume, keep only the existing rows with ``step <= resume_step``.
+    :param wandb: also send every row there (``--wandb``; closed with this log).
     """
 
-    def __init__(self, run_dir: Path, tensorboard: bool, resume_step: int | None = None) -> None:
+    def __init__(
+        self,
+        run_dir: Path,
+        tensorboard: bool,
+        resume_step: int | None = None,
+        wandb: WandbRun | None = None,
+    ) -> None:
         self.path = Path(run_dir) / "metrics.csv"
         if resume_step is not None and self.path.exists():
             with self.path.open(newline="") as f:
@@ -77,6 +87,7 @@ class MetricsLog:
         self._file = self.path.open("a", newline="")
         self._writer = csv.DictWriter(self._file, fieldnames=COLUMNS)
         self._tb = None
+        self._wandb = wandb
         if tensorboard:
             self._tb = SummaryWriter(log_dir=str(run_dir), purge_step=resume_step)
 
@@ -88,6 +99,8 @@ class MetricsLog:
         clean = {k: _fmt(v) for k, v in row.items()}
         self._writer.writerow(clean)
         self._file.flush()
+        if self._wandb is not None:
+            self._wandb.log(row, int(row["step"]))
         if self._tb is not None:
             step = int(row["step"])
             for key, value in row.items():
@@ -110,6 +123,8 @@ class MetricsLog:
         self._file.close()
         if self._tb is not None:
             self._tb.close()
+        if self._wandb is not None:
+            self._wandb.finish()
 
 
 def _fmt(value: Any) -> Any:

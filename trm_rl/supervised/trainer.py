@@ -34,6 +34,7 @@ from trm_rl.supervised.metrics import VAL_KEYS, MetricsLog
 from trm_rl.supervised.models import build_data, build_run_model
 from trm_rl.supervised.optim import EMA, AdamAtan2, cosine_lr, lr_at
 from trm_rl.supervised.warm_start import load_init_weights
+from trm_rl.tracking import check_wandb, open_wandb
 from trm_rl.utils import resolve_device
 
 
@@ -76,6 +77,7 @@ def train(cfg: TrainConfig) -> Path:
     :raises ValueError: for a run directory that already holds a run (without ``--resume``), a
         resume whose options differ from the run's, or bad data/model options.
     """
+    check_wandb(cfg.wandb)
     rank, world = _dist_info()
     device = resolve_device(cfg.device)
     if world > 1 and device.type == "cuda":
@@ -145,7 +147,10 @@ def train(cfg: TrainConfig) -> Path:
             run_dir, "supervised", cfg.to_dict(), data=data_config,
             model=model.config.to_dict(), resolved=resolved,
         )  # fmt: skip
-    log = MetricsLog(run_dir, cfg.tensorboard, resume_step=step if cfg.resume else None)
+    wandb = open_wandb(rank == 0 and cfg.wandb, run_dir, cfg.to_dict(),
+                       cfg.wandb_project, "supervised")  # fmt: skip
+    log = MetricsLog(run_dir, cfg.tensorboard, resume_step=step if cfg.resume else None,
+                     wandb=wandb)  # fmt: skip
     if rank == 0 and not cfg.resume:
         log.hparams({**runs.flatten(cfg.to_dict()), **resolved})
 
