@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 REGISTRY = ROOT / "experiments" / "claims.toml"
 CHECKS = ("mean", "range", "at_most", "at_least", "each")
 MEASURE_KEYS = {"file", "key", "divide_by", "column", "where", "reduce", "regex", "elapsed",
-                "compare", "on", "scale"}  # fmt: skip
+                "compare", "on", "group_mean", "scale"}  # fmt: skip
 
 
 # ------------------------------------------------------------------------------- registry
@@ -293,7 +293,7 @@ def coverage(registry: Registry, root: Path = ROOT) -> tuple[list[Found], list[s
         missing += [n for n in scan_numbers(path, root) if (n.file, n.text) not in covered]
         lacking += [f"{rel}:{line} ({name})" for name, line in generated_blocks(path)
                     if (rel, name) not in blocks]  # fmt: skip
-    for path in sorted((root / "results" / "benchmarks").glob("*.md")):
+    for path in sorted((root / "results" / "benchmarks").rglob("*.md")):
         rel = path.relative_to(root).as_posix()
         if (rel, "*") not in blocks:
             lacking.append(f"{rel} (whole file)")

@@ -57,7 +57,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -380,6 +380,18 @@ def _float(text: Any) -> float:
     return float(text) if text not in (None, "") else math.nan
 
 
+def _group_means(
+    rows: list[dict[str, str]], keys: Sequence[str], column: str
+) -> dict[tuple[str, ...], float]:
+    """The mean of ``column`` (finite values) over each group of rows sharing ``keys``."""
+    groups: dict[tuple[str, ...], list[float]] = {}
+    for r in rows:
+        value = _float(r.get(column))
+        if math.isfinite(value):
+            groups.setdefault(tuple(r[k] for k in keys), []).append(value)
+    return {k: sum(v) / len(v) for k, v in groups.items()}
+
+
 def measure(claim: Claim, folder: Path, seed: int | None, step_seconds: list[float]) -> list[float]:
     """The claim's measured values in one job folder, in the quoted unit (see the registry's
     header for the kinds of ``measure``).
@@ -416,10 +428,16 @@ def measure(claim: Claim, folder: Path, seed: int | None, step_seconds: list[flo
 
 def _csv_values(m: Mapping[str, Any], path: Path) -> list[float]:
     """A column of the rows ``where`` selects (``reduce``d), or with ``compare``: the absolute
-    differences from a committed CSV on the rows both have (matched ``on`` key columns)."""
+    differences from a committed CSV on the rows both have (matched ``on`` key columns), or with
+    ``group_mean`` too, between the means of the groups of rows sharing the key columns."""
     rows = _rows(path, m.get("where", {}))
     column = m["column"]
-    if "compare" in m:
+    if "compare" in m and m.get("group_mean"):
+        keys = as_strs(m["on"])
+        mine = _group_means(rows, keys, column)
+        theirs = _group_means(_rows(ROOT / m["compare"], m.get("where", {})), keys, column)
+        vals = [abs(mine[k] - theirs[k]) for k in mine if k in theirs]
+    elif "compare" in m:
         keys = as_strs(m["on"])
         theirs = {tuple(r[k] for k in keys): r for r in _rows(ROOT / m["compare"], {})}
         pairs = [(r, theirs.get(tuple(r[k] for k in keys))) for r in rows]

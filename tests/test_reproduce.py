@@ -299,3 +299,25 @@ def test_bad_registry_entries_are_refused(tmp_path: Path) -> None:
     bad.write_text('[jobs.j]\ncommands = ["bash -c true"]\n')
     with pytest.raises(ValueError, match="trm-rl or python"):
         load_registry(bad)
+
+
+def test_compare_by_group_means(tmp_path: Path) -> None:
+    """``group_mean``: runs that differ one by one (float differences across machines) but
+    agree in each variant's mean pass; a variant whose mean moved shows its shift."""
+    fields = ["run", "variant", "task", "score"]
+    committed = [("a-s0", "A", "t", 0.90), ("a-s1", "A", "t", 0.70), ("b-s0", "B", "t", 0.2),
+                 ("b-s1", "B", "t", 0.4), ("a-s0.x", "A", "x", 0.1)]  # fmt: skip
+    measured = [("a-s0", "A", "t", 0.70), ("a-s1", "A", "t", 0.90), ("b-s0", "B", "t", 0.5),
+                ("b-s1", "B", "t", 0.5), ("a-s0.x", "A", "x", 0.9)]  # fmt: skip
+    for name, rows in (("committed.csv", committed), ("measured.csv", measured)):
+        with (tmp_path / name).open("w", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(fields)
+            writer.writerows(rows)
+    m = {"column": "score", "compare": str(tmp_path / "committed.csv"), "on": ["task", "variant"],
+         "group_mean": True, "where": {"task": "t"}, "scale": 100}  # fmt: skip
+    values = reproduce._csv_values(m, tmp_path / "measured.csv")
+    assert [round(v, 6) for v in values] == [0.0, 0.2]  # A: 0.8 vs 0.8; B: 0.5 vs 0.3 (x: filtered)
+    by_run = {**m, "on": ["run"], "group_mean": False}
+    assert [round(v, 6) for v in reproduce._csv_values(by_run, tmp_path / "measured.csv")] == [
+        0.2, 0.2, 0.3, 0.1]  # fmt: skip
