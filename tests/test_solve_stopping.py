@@ -96,7 +96,9 @@ def test_stopping_at_the_halting_head_gives_the_full_runs_answers(grid) -> None:
     assert len(stopped.steps.unique()) > 2  # rows stopped at several different steps
     assert torch.equal(stopped.steps, steps)
     assert torch.equal(stopped.predictions, answers)
-    assert torch.equal(stopped.halt_probs, probs)
+    # The probabilities come from smaller batches once rows stop: equal up to float rounding
+    # (some CPUs' kernels round differently by batch size); the answers and steps are exact.
+    torch.testing.assert_close(stopped.halt_probs, probs, rtol=1e-5, atol=1e-6)
 
 
 def test_stopped_rows_leave_the_batch() -> None:
