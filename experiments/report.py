@@ -5,8 +5,9 @@ the mean and the IQM of the test score (of the checkpoint chosen on validation) 
 bootstrap 95% CIs, the mean score of the last weights, the mean per-run binomial standard error,
 the probability of improvement over the MLP and over the no-recursion control where the panel
 has them, parameters and training FLOPs; then, where 3+ variants have 2+ runs, every pairwise
-probability of improvement with its interval (:func:`pairwise_table`). Statistics come from :mod:`experiments.stats` (rliable);
-every bootstrap is seeded, so the same CSVs give the same text, byte for byte.
+probability of improvement with its interval (:func:`pairwise_table`). Statistics come from
+:mod:`experiments.stats` (rliable); every bootstrap is seeded, so the same CSVs give the same
+text, byte for byte.
 
 Regimes are never pooled: PPO runs initialised from a supervised run (``pretrain_minutes > 0``
 or a variant named ``... (supervised init)``) form their own regime, ``ppo (supervised init)``.
@@ -211,7 +212,7 @@ def pairwise_table(rows: Sequence[Row], reps: int = REPS, seed: int = 0) -> list
     with its interval, not read off two overlapping means; empty with fewer than 3 such variants.
 
     :param rows: the done rows of one (task, regime).
-    :return: a caption line, the table's lines and a note.
+    :return: a caption line, a blank line and the table's lines.
     """
     scores = {v: _values(rs, "score") for v, rs in variants(rows).items()}
     many = {v: s for v, s in scores.items() if s.size >= 2}
