@@ -192,8 +192,8 @@ def run_rows(run: Path, study: str) -> tuple[list[dict], list[dict]]:
                     "run": run.name, "variant": variant, "group": options["policy"],
                     "seed": options["seed"], "regime": "ppo", "task": task_of(options["env"]),
                     "minutes": round(float(row["time/train_minutes"]) + pre, 3),
-                    "step": int(float(row["time/total_timesteps"])), "metric": "val/score",
-                    "value": float(row["val/success_2x"]),
+                    "step": int(float(row["time/total_timesteps"])), "flops": "",
+                    "split": "val", "metric": "val/score", "value": float(row["val/success_2x"]),
                 })  # fmt: skip
     return rows, curves
 

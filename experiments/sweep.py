@@ -296,11 +296,18 @@ def add_flops(result: Result) -> bool:
 
     :return: whether a row changed (the caller rewrites ``result.json``).
     """
+    spec = RunSpec.from_dict(result["spec"])
     rows = [r for r in result["rows"] if r.get("flops") in ("", None)]
-    points = [c for c in result["curves"] if c.get("flops") == "" and c.get("split") == "val"]
+    # PPO validation points written before they named their split (and had no flops column)
+    # are validation curves too.
+    points = [
+        c
+        for c in result["curves"]
+        if c.get("flops") in ("", None)
+        and (c.get("split") == "val" or (spec.regime == "ppo" and not c.get("split")))
+    ]
     if result["status"] != "done" or not (rows or points):
         return False
-    spec = RunSpec.from_dict(result["spec"])
     try:
         cfg = build_config(spec)
         for row in rows:
@@ -309,6 +316,7 @@ def add_flops(result: Result) -> bool:
                 row["eval_flops"] = float(f"{puzzle_flops(cfg, int(row['think_steps'])):.4g}")
         for point in points:  # the learning curve against training FLOPs
             point["flops"] = float(f"{run_flops(spec.regime, cfg, int(point['step'])):.4g}")
+            point["split"] = "val"
     except Exception as err:  # an estimate, not a result: report it and go on
         print(f"warning: no FLOP estimate for {spec.name}: {type(err).__name__}: {err}")
         return any(row.get("flops") not in ("", None) for row in rows)
