@@ -296,6 +296,8 @@ def add_flops(result: Result) -> bool:
 
     :return: whether a row changed (the caller rewrites ``result.json``).
     """
+    if result["status"] != "done":
+        return False
     spec = RunSpec.from_dict(result["spec"])
     rows = [r for r in result["rows"] if r.get("flops") in ("", None)]
     # PPO validation points written before they named their split (and had no flops column)
@@ -306,7 +308,7 @@ def add_flops(result: Result) -> bool:
         if c.get("flops") in ("", None)
         and (c.get("split") == "val" or (spec.regime == "ppo" and not c.get("split")))
     ]
-    if result["status"] != "done" or not (rows or points):
+    if not (rows or points):
         return False
     try:
         cfg = build_config(spec)
