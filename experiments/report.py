@@ -114,11 +114,17 @@ def _cell(text: str) -> str:
     return " ".join(text.replace("|", "\\|").split()) or "—"
 
 
+def _test_count(row: Row) -> float:
+    """How many test puzzles a run was scored on: ``puzzles`` (supervised), else ``episodes``
+    (PPO: one episode per test puzzle)."""
+    n = num(row.get("puzzles"))
+    return n if math.isfinite(n) else num(row.get("episodes"))
+
+
 def _puzzles(rows: Sequence[Row]) -> str:
     counts = set()
     for r in rows:
-        n = num(r.get("puzzles"))
-        n = n if math.isfinite(n) else num(r.get("episodes"))
+        n = _test_count(r)
         if math.isfinite(n):
             counts.add(int(n))
     counts = sorted(counts)
@@ -129,10 +135,10 @@ def _puzzles(rows: Sequence[Row]) -> str:
 
 def _binomial_se(rows: Sequence[Row]) -> float:
     """Mean per-run binomial SE: the ``score_se`` column, else sqrt(p(1-p)/N) from the score
-    and ``puzzles``; ``nan`` when neither is known."""
+    and the test count (``puzzles``, else ``episodes``); ``nan`` when neither is known."""
     ses = []
     for r in rows:
-        se, p, n = num(r.get("score_se")), num(r["score"]), num(r.get("puzzles"))
+        se, p, n = num(r.get("score_se")), num(r["score"]), _test_count(r)
         if not math.isfinite(se) and math.isfinite(n) and n >= 1 and 0 <= p <= 1:
             se = stats.binomial_se(p, int(n))
         if math.isfinite(se):

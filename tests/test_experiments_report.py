@@ -59,6 +59,24 @@ def test_tables_have_the_known_numbers(tmp_path: Path) -> None:
     assert "equal steps" in text
 
 
+def test_ppo_rows_get_a_binomial_se_from_their_episode_count(tmp_path: Path) -> None:
+    """PPO results count their test puzzles in ``episodes`` (one episode each), not ``puzzles``:
+    the per-run binomial SE and the puzzle count both come from it."""
+    root = make_study(tmp_path / "s")
+    with (root / "runs.csv").open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    with (root / "runs.csv").open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=[*COLUMNS, "episodes"])
+        writer.writeheader()
+        writer.writerows({**r, "regime": "ppo", "puzzles": "", "episodes": 400} for r in rows)
+    text = study_tables(root, reps=REPS)
+    lines = {line.split(" | ")[0].strip("| "): line for line in text.splitlines() if "|" in line}
+    mlp = lines["MLP"].split(" | ")
+    assert mlp[2] == "400"
+    se = np.mean([stats.binomial_se(p, 400) for p in SCORES["MLP"]])
+    assert mlp[6] == f"{100 * se:.1f}"
+
+
 def test_pairwise_table_orders_by_mean_and_marks_separated_pairs(tmp_path: Path) -> None:
     text = study_tables(make_study(tmp_path / "s"), reps=REPS)
     header = next(line for line in text.splitlines() if line.startswith("| P(row > column)"))
