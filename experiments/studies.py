@@ -46,8 +46,9 @@ Presets:
   7x7 mazes whose wall layouts no training maze has, 100k env steps each, 5 seeds, 1,000 test
   mazes with random and oracle beside them; the agent of the best validation is scored, the
   last beside it. 35 runs, in ``results/k_cycles-ppo``. ablations ``cpu-ppo``: the same task and
-  scale, the TRM policy with the carry (``trm-carry``), the carry with ACT thinking time (up to
-  4 rounds per step) and without reward shaping; 20 runs, in ``results/ablations-ppo``, of which
+  scale, the TRM policy with the carry (``trm-carry``), the carry with the recipe's 4 PPO epochs
+  instead of its default 1, the carry with ACT thinking time (up to 4 rounds per step) and
+  without reward shaping; 25 runs, in ``results/ablations-ppo``, of which
   the base and the carry runs are the identical k_cycles cpu-ppo runs, reused when on disk.
 - ``gpu-paper``: the paper's models (``paper-sudoku-mlp``, ``paper-maze-att``) on
   Sudoku-Extreme and Maze-Hard (PPO: 9x9 Sudoku, 15x15 mazes), device auto, bfloat16, 20k
@@ -543,10 +544,16 @@ def _ablations(
             runs += [(s, g, m, {}) for s, g, m in _model_ablations(task, scale)]
             runs.append(("ema-off", "ema=off", {}, {"optim": replace(base.optim, ema=False)}))
         else:
+            # the carry trains one PPO epoch per rollout by default (chosen when fine-tuning at
+            # equal FLOPs); "carry-4-epochs" trains the recipe's four, as every other policy
+            # does, so a from-scratch gap at equal env steps is not just fewer updates
+            carry_ppo = _base(task, scale, "trm-carry").ppo
             runs += [
                 ("carry", "carry=on", {}, {"policy": "trm-carry"}),
+                ("carry-4-epochs", "carry, 4 epochs", {},
+                 {"policy": "trm-carry", "ppo": replace(carry_ppo, n_epochs=4)}),
                 ("carry-act", "carry+act", {}, {"policy": "trm-carry", "think_rounds": 4}),
-            ]
+            ]  # fmt: skip
             if base.game == "maze":
                 env = make_env_spec(base.env.id, {**base.env.kwargs, "shaping": False})
                 runs.append(("shaping-off", "shaping=off", {}, {"env": env}))

@@ -504,11 +504,18 @@ def test_a_preset_may_write_to_its_own_study_directory() -> None:
 
 def test_the_ppo_ablations_share_their_base_and_carry_runs_with_k_cycles() -> None:
     specs = expand("ablations", "cpu-ppo")
-    assert {s.seed for s in specs} == {0, 1, 2, 3, 4} and len(specs) == 20
+    assert {s.seed for s in specs} == {0, 1, 2, 3, 4} and len(specs) == 25
     assert {s.config.timesteps for s in specs} == {100_000}
     by_group = {s.group: s.config for s in specs if s.seed == 0}
-    assert set(by_group) == {"base", "carry=on", "carry+act", "shaping=off"}
+    assert set(by_group) == {"base", "carry=on", "carry, 4 epochs", "carry+act", "shaping=off"}
     assert by_group["carry+act"].think_rounds == 4
+    # the carry's default is one epoch; the control differs from it in that alone
+    four = by_group["carry, 4 epochs"]
+    assert (by_group["carry=on"].ppo.n_epochs, four.ppo.n_epochs) == (1, 4)
+    assert (
+        dataclasses.replace(four, ppo=dataclasses.replace(four.ppo, n_epochs=1))
+        == by_group["carry=on"]
+    )
     assert (by_group["shaping=off"].env.config.shaping, by_group["base"].env.config.shaping) == (
         False,
         True,
