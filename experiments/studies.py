@@ -37,7 +37,7 @@ Presets:
   fresh clone, since git keeps each finished run's ``result.json``, so it may span several
   sessions; think_longer: 15 runs, reusing the k_cycles maze runs when their weights are on
   disk (git keeps only their ``result.json``, so on a fresh clone it trains them); ablations:
-  130 runs (about 48 CPU-hours).
+  140 runs (about 47 CPU-hours).
 - ``cpu-core`` (ablations): the paper's ablations (single_z, separate_networks, full_backprop,
   EMA off) of the 11x11 maze TRM, 5 seeds, 2000 steps, the base runs reused from k_cycles
   cpu-full: 25 runs, 20 to train, about 6 CPU-hours.
@@ -50,6 +50,9 @@ Presets:
   instead of its default 1, the carry with ACT thinking time (up to 4 rounds per step) and
   without reward shaping; 25 runs, in ``results/ablations-ppo``, of which
   the base and the carry runs are the identical k_cycles cpu-ppo runs, reused when on disk.
+- ``cpu-ppo-1m`` (k_cycles): a one-seed pilot of cpu-ppo's task at 1M env steps (the size the
+  from-scratch target is set at): TRM H1/L3, the network applied once, the conv net and the
+  MLP; 4 runs, in ``results/k_cycles-ppo-1m``, about 5 CPU-hours.
 - ``gpu-paper``: the paper's models (``paper-sudoku-mlp``, ``paper-maze-att``) on
   Sudoku-Extreme and Maze-Hard (PPO: 9x9 Sudoku, 15x15 mazes), device auto, bfloat16, 20k
   steps (PPO: 1M env steps), full evaluations.
@@ -492,6 +495,10 @@ _CONTROLS = ("once", "untied", "dtnet", "convnet", "mlp")
 #: not share with any training maze (5x5 mazes have about 90 layouts, all in the pool).
 _PPO_TASKS = (Task("maze-7x7", "ppo", "trm_rl/Maze-7x7-v0", 100_000, 0.02),)
 _PPO_CONTROLS = ("carry", "once", "convnet", "mlp")
+#: The moonshot pilot: cpu-ppo's task at 1M env steps, one seed, for the policy that learnt most
+#: at 100k (TRM H1/L3) beside the network applied once, the conv net and the MLP.
+_PPO_1M_TASKS = (Task("maze-7x7", "ppo", "trm_rl/Maze-7x7-v0", 1_000_000, 0.02),)
+PPO_CPU_PILOT = replace(PPO_CPU, seeds=(0,))
 
 
 # ---------------------------------------------------------------------------- think_longer
@@ -579,8 +586,8 @@ _ABLATION_FULL_TASKS = (
 )
 #: The paper's own ablations (one latent, two networks, gradients through every recursion, no
 #: EMA) on the task where recursion matters (11x11 mazes, beyond a conv net's receptive field),
-#: the base reused from k_cycles: a study that fits a few CPU sessions where cpu-full's 130
-#: runs take about 48 CPU-hours.
+#: the base reused from k_cycles: a study that fits a few CPU sessions where cpu-full's 140
+#: runs take about 47 CPU-hours.
 _ABLATION_CORE = ("single-z", "separate-networks", "full-backprop", "ema-off")
 
 STUDIES: dict[str, Study] = {
@@ -593,11 +600,14 @@ STUDIES: dict[str, Study] = {
             "cpu-quick": lambda: _k_cycles(_QUICK_TASKS, QUICK, (2,), ("once", "mlp"), None),
             "cpu-full": lambda: _k_cycles(_FULL_TASKS, FULL, (1, 2, 3), _CONTROLS, None),
             "cpu-ppo": lambda: _k_cycles(_PPO_TASKS, PPO_CPU, (1, 2, 3), (), None, _PPO_CONTROLS),
+            "cpu-ppo-1m": lambda: _k_cycles(
+                _PPO_1M_TASKS, PPO_CPU_PILOT, (1,), (), None, ("once", "convnet", "mlp")
+            ),
             "gpu-paper": lambda: _k_cycles(
                 _PAPER_TASKS, PAPER, (1, 2, 3), _CONTROLS, None, _PPO_CONTROLS
             ),
         },
-        outs={"cpu-ppo": "results/k_cycles-ppo"},
+        outs={"cpu-ppo": "results/k_cycles-ppo", "cpu-ppo-1m": "results/k_cycles-ppo-1m"},
     ),
     "think_longer": Study(
         "think_longer",

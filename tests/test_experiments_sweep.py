@@ -476,7 +476,7 @@ def test_cli_plot_and_study_script(pool_sweep: Path, capsys) -> None:
     main(["plot", str(pool_sweep)])
     assert "report.md" in capsys.readouterr().out
     sweep.script_main("ablations", ["--preset", "cpu-full", "--dry-run", "--out", "/nonexistent"])
-    assert "130 runs" in capsys.readouterr().out
+    assert "140 runs" in capsys.readouterr().out
 
 
 def test_the_ppo_k_cycles_preset_compares_every_policy_at_equal_env_steps() -> None:
@@ -525,3 +525,16 @@ def test_the_ppo_ablations_share_their_base_and_carry_runs_with_k_cycles() -> No
     base = by_group["base"]
     assert base == k_cycles[f"K={base.model.H_cycles}"]
     assert by_group["carry=on"] == k_cycles["carry"]
+
+
+def test_the_ppo_1m_pilot_is_cpu_ppo_at_ten_times_the_env_steps() -> None:
+    specs = expand("k_cycles", "cpu-ppo-1m")
+    assert [s.variant for s in specs] == ["TRM H1/L3", "TRM once (no recursion)", "conv net", "MLP"]
+    assert {s.seed for s in specs} == {0} and {s.config.timesteps for s in specs} == {1_000_000}
+    assert get_study("k_cycles").default_out("cpu-ppo-1m") == Path("results/k_cycles-ppo-1m")
+    short = {s.variant: s for s in expand("k_cycles", "cpu-ppo") if s.seed == 0}
+    for spec in specs:
+        same = short[spec.variant]
+        assert spec.name == same.name and spec.eval_episodes == same.eval_episodes == 1000
+        for field in ("model", "policy", "ppo", "env", "seed"):
+            assert getattr(spec.config, field) == getattr(same.config, field), field
