@@ -50,9 +50,11 @@ LEGACY_POLICIES: dict[str, tuple[str, dict[str, Any]]] = {
 POLICY_MODEL_DEFAULTS: dict[str, dict[str, Any]] = {"trm-carry": {"H_cycles": 1}}
 #: PPO settings each policy kind uses unless the user sets them, on top of the env recipe's:
 #: chosen with ``trm-rl tune-ppo`` (every setting at the same training FLOPs, scored on
-#: validation; results/ppo_tuning/). Policies not listed use the recipe's settings.
-#: trm-carry: one epoch (tune-ppo on 9x9 mazes from maze-11x11, n_epochs 1/2/4 at 1e13 FLOPs,
-#: two seeds: final validation 0.94 / 0.91 / 0.80; fewer epochs are also cheaper per env step).
+#: validation; it writes results/ppo_tuning/<env>-<policy>/). Policies not listed use the
+#: recipe's settings. trm-carry: one epoch (``trm-rl tune-ppo --env trm_rl/Maze-9x9-v0 --policy
+#: trm-carry --init-from maze-11x11 --flops 1e13 --grid n_epochs=1,2,4 --seeds 0 1``: final
+#: validation 0.94 / 0.91 / 0.80; fewer epochs are also cheaper per env step). That tuning's
+#: trial files were not kept; the command above rebuilds them.
 POLICY_PPO_DEFAULTS: dict[str, dict[str, Any]] = {"trm-carry": {"n_epochs": 1}}
 
 #: The env config class of each registered entry point: the game is the config's type.
