@@ -37,6 +37,8 @@ shrink with the cap.
     python benchmarks/eval_throughput.py --tasks maze-31 --episodes 64   # quick look
     python benchmarks/eval_throughput.py --policies trm-carry --tasks maze-7 maze-15 \
         --episodes 64 --out-dir /tmp/evalbench            # what PPO validation pays
+    python benchmarks/eval_throughput.py --policies trm-carry --tasks maze-9 --threads 1 2 \
+        --out-dir results/benchmarks/eval_threads         # evaluate-ppo's --threads default
 """
 
 from __future__ import annotations
@@ -100,6 +102,9 @@ class Args:
     """Timed rounds per task, policy and mode, alternating; the table gives medians."""
     seed: int = 0
     """Seed of the puzzles, the envs and the random policy."""
+    threads: tuple[int, ...] = (1,)
+    """torch threads to compare (e.g. 1 2): each count is a row, and the counts alternate
+    within every round, so a change of the machine's load hits them alike."""
     out_dir: Path | None = Path("results/benchmarks")
     """Where eval_throughput.md and eval_throughput.json are written (None: print only)."""
 
@@ -221,20 +226,51 @@ def waves(args: Args) -> int:
     return even_waves(args.episodes, args.num_envs)
 
 
-def measure(task: str, policy: str, args: Args) -> dict[str, Any]:
-    """One table row: both modes over alternating rounds."""
+def measure(task: str, policy: str, args: Args) -> list[dict[str, Any]]:
+    """The task's table rows, one per thread count: both modes over alternating rounds."""
     setup = task_setup(task, args.episodes, args.seed)
     agent = shipped_agent(task, setup, args.seed) if policy == "trm-carry" else None
-    batch = waves(args)
-    seconds: dict[str, list[float]] = {"uncapped": [], "capped": []}
-    calls: dict[str, int] = {}
-    stats: dict[str, EpisodeStats] = {}
+    modes = (("uncapped", None), ("capped", args.max_length_ratio))
+    seconds = {(t, mode): [] for t in args.threads for mode, _ in modes}
+    calls: dict[tuple[int, str], int] = {}
+    stats: dict[tuple[int, str], EpisodeStats] = {}
     for _ in range(args.rounds):
-        for mode, ratio in (("uncapped", None), ("capped", args.max_length_ratio)):
-            s, calls[mode], stats[mode] = play_timed(setup, policy, ratio, args, agent)
-            seconds[mode].append(s)
+        for t in args.threads:
+            torch.set_num_threads(t)
+            for mode, ratio in modes:
+                s, calls[t, mode], stats[t, mode] = play_timed(setup, policy, ratio, args, agent)
+                seconds[t, mode].append(s)
+    torch.set_num_threads(1)
+    return [
+        table_row(
+            task,
+            setup,
+            policy,
+            args,
+            t,
+            {m: seconds[t, m] for m, _ in modes},
+            {m: calls[t, m] for m, _ in modes},
+            {m: stats[t, m] for m, _ in modes},
+        )
+        for t in args.threads
+    ]
+
+
+def table_row(
+    task: str,
+    setup: dict[str, Any],
+    policy: str,
+    args: Args,
+    threads: int,
+    seconds: dict[str, list[float]],
+    calls: dict[str, int],
+    stats: dict[str, EpisodeStats],
+) -> dict[str, Any]:
+    """One row: the medians of one thread count's rounds."""
+    batch = waves(args)
     row: dict[str, Any] = {"task": task, "label": setup["label"], "policy": policy,
-                           "episodes": args.episodes, "num_envs": batch}  # fmt: skip
+                           "threads": threads, "episodes": args.episodes,
+                           "num_envs": batch}  # fmt: skip
     for mode in ("uncapped", "capped"):
         median = statistics.median(seconds[mode])
         summary = stats[mode].summary()
@@ -287,16 +323,17 @@ def to_markdown(rows: list[dict[str, Any]], args: Args, info: dict[str, Any], wa
         "(every given maze is parsed and checked), which the cap does not shorten.",
         *trm_carry_note(args),
         "",
-        f"| task | policy | episodes/s uncapped | episodes/s capped {ratio} | speed-up "
+        f"| task | policy | torch threads | episodes/s uncapped | episodes/s capped {ratio} | speed-up "
         "| wave steps uncapped → capped | env steps/s uncapped | env steps/s capped "
         "| steps / episode uncapped → capped | mean optimal | success_2x (both) "
         "| plain success (uncapped) |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         same = r["capped_success_2x"] == r["uncapped_success_2x"]
         lines.append(
-            f"| {r['label']} | {r['policy']} | {rate(r['uncapped_episodes_per_s'])} "
+            f"| {r['label']} | {r['policy']} | {r.get('threads', 1)} "
+            f"| {rate(r['uncapped_episodes_per_s'])} "
             f"| {rate(r['capped_episodes_per_s'])} | {r['speedup']:.1f}x "
             f"| {r['uncapped_wave_steps']:,} → {r['capped_wave_steps']:,} "
             f"| {r['uncapped_env_steps_per_s']:,.0f} | {r['capped_env_steps_per_s']:,.0f} "
@@ -313,22 +350,25 @@ def trm_carry_note(args: Args) -> list[str]:
     return [
         "",
         "trm-carry: the shipped TRM (maze-11x11 on every maze, sudoku-NxN on Sudoku) as an "
-        "untrained trm-carry PPO policy with a frozen trunk, greedy, on the CPU with 1 torch "
-        "thread: the act function PPO validation plays, one forward per wave step on the live "
-        "rows only.",
+        "untrained trm-carry PPO policy with a frozen trunk, greedy, on the CPU (torch threads: "
+        "the table's column): the act function PPO validation and evaluate-ppo play, one "
+        "forward per wave step on the live rows only.",
     ]
 
 
 def main(args: Args) -> None:
+    if not args.threads or min(args.threads) < 1:
+        raise SystemExit(f"--threads takes counts >= 1 (e.g. --threads 1 2), got {args.threads}")
     torch.set_num_threads(1)
     start = time.perf_counter()
     rows = []
     for task in args.tasks:
         for policy in args.policies:
-            rows.append(measure(task, policy, args))
-            r = rows[-1]
-            print(f"{r['label']} {policy}: {r['uncapped_episodes_per_s']:,.0f} -> "
-                  f"{r['capped_episodes_per_s']:,.0f} episodes/s", flush=True)  # fmt: skip
+            for r in measure(task, policy, args):
+                rows.append(r)
+                print(f"{r['label']} {policy} ({r['threads']} threads): "
+                      f"{r['uncapped_episodes_per_s']:,.0f} -> "
+                      f"{r['capped_episodes_per_s']:,.0f} episodes/s", flush=True)  # fmt: skip
     wall = time.perf_counter() - start
     info = machine_info()
     table = to_markdown(rows, args, info, wall)

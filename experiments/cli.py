@@ -215,6 +215,10 @@ class EvaluatePPO:
     kept at the validation with the best success within 2x optimal: chosen on validation) or
     'init' (agent_init.zip, the step-0 policy, e.g. the --init-from model before any PPO
     update; compare-ppo of 'init' and 'best' reports is the paired fine-tuning test)."""
+    threads: int | None = 1
+    """torch threads while playing (0 or none: torch's default, one per core). The policy acts
+    on at most 64 envs at a time: one thread is fastest on a CPU, and on a machine busy with
+    other jobs two threads made 9x9 maze play several times slower."""
 
 
 @dataclass
@@ -398,6 +402,7 @@ def _ppo(cmd: PPOArgs | EvaluatePPO | ComparePPO) -> None:
                 fixed_rounds=cmd.fixed_rounds,
                 max_length_ratio=cmd.max_length_ratio,
                 checkpoint=cmd.checkpoint,
+                threads=cmd.threads or None,
             )
             print(json.dumps(result, indent=2))
     except (ValueError, ImportError, FileNotFoundError) as err:

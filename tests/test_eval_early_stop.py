@@ -284,20 +284,34 @@ def test_the_eval_throughput_benchmark_writes_its_table(tmp_path: Path) -> None:
 
 def test_the_eval_throughput_benchmark_plays_a_shipped_trm_carry_policy(tmp_path: Path) -> None:
     """--policies trm-carry: the shipped maze-11x11 TRM as an untrained trm-carry PPO policy
-    plays a 7x7 maze table row, in validation's waves (even_waves: 6 puzzles, 2 waves of 3)."""
+    plays a 7x7 maze table row per thread count, in validation's waves (even_waves: 6
+    puzzles, 2 waves of 3)."""
     result = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "eval_throughput.py"), "--tasks", "maze-7",
          "--policies", "trm-carry", "--episodes", "6", "--num-envs", "4", "--rounds", "1",
-         "--out-dir", str(tmp_path)],
+         "--threads", "1", "2", "--out-dir", str(tmp_path)],
         capture_output=True, text=True, check=False, cwd=ROOT,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-2000:]
-    (row,) = json.loads((tmp_path / "eval_throughput.json").read_text())["rows"]
-    assert (row["task"], row["policy"], row["num_envs"]) == ("maze-7", "trm-carry", 3)
-    for mode in ("uncapped", "capped"):
-        assert row[f"{mode}_episodes_per_s"] > 0 and row[f"{mode}_wave_steps"] > 0
-        assert 0.0 <= row[f"{mode}_success_2x"] <= 1.0
-    assert "| maze 7x7 | trm-carry |" in (tmp_path / "eval_throughput.md").read_text()
+    rows = json.loads((tmp_path / "eval_throughput.json").read_text())["rows"]
+    assert [r["threads"] for r in rows] == [1, 2]
+    for row in rows:
+        assert (row["task"], row["policy"], row["num_envs"]) == ("maze-7", "trm-carry", 3)
+        for mode in ("uncapped", "capped"):
+            assert row[f"{mode}_episodes_per_s"] > 0 and row[f"{mode}_wave_steps"] > 0
+            assert 0.0 <= row[f"{mode}_success_2x"] <= 1.0
+    table = (tmp_path / "eval_throughput.md").read_text()
+    assert "| maze 7x7 | trm-carry | 1 |" in table and "| maze 7x7 | trm-carry | 2 |" in table
+
+
+def test_the_eval_throughput_benchmark_rejects_a_thread_count_below_one(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "eval_throughput.py"), "--tasks", "maze-7",
+         "--threads", "0", "--out-dir", str(tmp_path)],
+        capture_output=True, text=True, check=False, cwd=ROOT,
+    )  # fmt: skip
+    assert result.returncode != 0 and "--threads takes counts >= 1" in result.stderr
+    assert not (tmp_path / "eval_throughput.json").exists()
 
 
 def test_dataclass_round_trip_keeps_the_cap() -> None:

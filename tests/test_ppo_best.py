@@ -100,3 +100,34 @@ def test_run_rows_put_the_last_agent_beside_the_chosen_one(tmp_path: Path) -> No
     (row,) = rows
     assert row["chosen_step"] == best["train_timesteps"] and row["steps"] == 128
     assert row["score_last"] == 0.25
+
+
+def test_evaluate_ppo_plays_on_the_threads_it_is_given(
+    scripted_run: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """evaluate_ppo plays with ``threads`` torch threads (1 by default: 64-env waves are too
+    small for a second thread) and gives the caller's count back, also when it fails."""
+    out = scripted_run
+    seen: list[int] = []
+    play = train_module.play_episodes
+
+    def spy(*args, **kwargs):
+        seen.append(torch.get_num_threads())
+        return play(*args, **kwargs)
+
+    monkeypatch.setattr(train_module, "play_episodes", spy)
+    torch.set_num_threads(2)
+    try:
+        evaluate_ppo(out, episodes=2, device="cpu", stochastic=False)
+        assert seen and set(seen) == {1}
+        assert torch.get_num_threads() == 2  # restored
+        seen.clear()
+        evaluate_ppo(out, episodes=2, device="cpu", stochastic=False, threads=None)
+        assert set(seen) == {2}  # None: the caller's
+        with pytest.raises(ValueError, match="threads"):
+            evaluate_ppo(out, episodes=2, device="cpu", threads=0)
+        with pytest.raises(ValueError, match="checkpoint must be one of"):
+            evaluate_ppo(out, episodes=2, device="cpu", threads=1, checkpoint="first")
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(1)

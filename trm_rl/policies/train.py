@@ -783,6 +783,7 @@ def evaluate_ppo(
     fixed_rounds: tuple[int, ...] = (),
     max_length_ratio: float | None = None,
     checkpoint: str = "last",
+    threads: int | None = 1,
 ) -> dict[str, Any]:
     """Score a PPO run on held-out puzzles, beside a uniform random legal policy and the oracle.
 
@@ -826,7 +827,43 @@ def evaluate_ppo(
         (``agent_best.zip``, chosen on validation; the report's ``train_timesteps`` is then the
         env step it was kept at) or ``"init"`` (``agent_init.zip``, the step-0 policy, e.g. a
         supervised init before PPO: ``compare-ppo`` tests it against the fine-tuned one).
+    :param threads: torch threads while playing (None: torch's default, one per core),
+        restored on return. The policy acts on at most 64 envs at a time, batches too small for
+        a second thread to pay, and on a CPU busy with other work two threads waited on each
+        other: 9x9 mazes with a ``trm-carry`` policy played several times slower with 2 threads
+        than with 1 (``benchmarks/eval_throughput.py --threads``).
     """
+    check_int("threads", threads, low=1, allow_none=True)
+    before = torch.get_num_threads()
+    _threads(threads)
+    try:
+        return _evaluate_ppo(
+            run_dir, env, puzzles, episodes, device, seed,
+            max_steps=max_steps, stochastic=stochastic, halt_thresholds=halt_thresholds,
+            confidence_thresholds=confidence_thresholds, fixed_rounds=fixed_rounds,
+            max_length_ratio=max_length_ratio, checkpoint=checkpoint,
+        )  # fmt: skip
+    finally:
+        _threads(before)
+
+
+def _evaluate_ppo(
+    run_dir: str | Path,
+    env: str | None,
+    puzzles: str | Path | None,
+    episodes: int,
+    device: str,
+    seed: int,
+    *,
+    max_steps: int | None,
+    stochastic: bool,
+    halt_thresholds: tuple[float, ...],
+    confidence_thresholds: tuple[float, ...],
+    fixed_rounds: tuple[int, ...],
+    max_length_ratio: float | None,
+    checkpoint: str,
+) -> dict[str, Any]:
+    """:func:`evaluate_ppo` with torch's threads already set."""
     run_dir = Path(run_dir)
     config = read_ppo_config(run_dir)
     cfg = stored_ppo_config(config)
