@@ -332,7 +332,7 @@ def to_markdown(rows: list[dict[str, Any]], args: Args, info: dict[str, Any], wa
     for r in rows:
         same = r["capped_success_2x"] == r["uncapped_success_2x"]
         lines.append(
-            f"| {r['label']} | {r['policy']} | {r.get('threads', 1)} "
+            f"| {r['label']} | {r['policy']} | {r['threads']} "
             f"| {rate(r['uncapped_episodes_per_s'])} "
             f"| {rate(r['capped_episodes_per_s'])} | {r['speedup']:.1f}x "
             f"| {r['uncapped_wave_steps']:,} → {r['capped_wave_steps']:,} "

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import random
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -56,3 +58,15 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
                 "visible; use 'cuda' or an index below that count"
             )
     return resolved
+
+
+@contextmanager
+def torch_threads(threads: int | None) -> Iterator[None]:
+    """Within the block, torch uses ``threads`` threads (None: unchanged); restored on exit."""
+    before = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

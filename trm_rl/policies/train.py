@@ -102,7 +102,7 @@ from trm_rl.policies.paired import (
 from trm_rl.policies.split import HeldoutRoom, Split, heldout_room, heldout_split
 from trm_rl.policies.vec_env import make_sb3_vec_env
 from trm_rl.tracking import WandbRun, check_wandb, open_wandb
-from trm_rl.utils import resolve_device, set_seed
+from trm_rl.utils import resolve_device, set_seed, torch_threads
 
 AGENT = "agent.zip"
 #: The agent at the best validation so far, and its score and env step.
@@ -834,36 +834,6 @@ def evaluate_ppo(
         than with 1 (``benchmarks/eval_throughput.py --threads``).
     """
     check_int("threads", threads, low=1, allow_none=True)
-    before = torch.get_num_threads()
-    _threads(threads)
-    try:
-        return _evaluate_ppo(
-            run_dir, env, puzzles, episodes, device, seed,
-            max_steps=max_steps, stochastic=stochastic, halt_thresholds=halt_thresholds,
-            confidence_thresholds=confidence_thresholds, fixed_rounds=fixed_rounds,
-            max_length_ratio=max_length_ratio, checkpoint=checkpoint,
-        )  # fmt: skip
-    finally:
-        _threads(before)
-
-
-def _evaluate_ppo(
-    run_dir: str | Path,
-    env: str | None,
-    puzzles: str | Path | None,
-    episodes: int,
-    device: str,
-    seed: int,
-    *,
-    max_steps: int | None,
-    stochastic: bool,
-    halt_thresholds: tuple[float, ...],
-    confidence_thresholds: tuple[float, ...],
-    fixed_rounds: tuple[int, ...],
-    max_length_ratio: float | None,
-    checkpoint: str,
-) -> dict[str, Any]:
-    """:func:`evaluate_ppo` with torch's threads already set."""
     run_dir = Path(run_dir)
     config = read_ppo_config(run_dir)
     cfg = stored_ppo_config(config)
@@ -942,7 +912,8 @@ def _evaluate_ppo(
 
     def scored(act: Any) -> dict[str, Any]:
         """Play ``act`` once on every puzzle: the summary and its per-puzzle outcomes."""
-        stats = play_episodes(env_id, act, board, **common)
+        with torch_threads(threads):
+            stats = play_episodes(env_id, act, board, **common)
         within_2x = stats.success_2x()
         outcomes = None if within_2x is None else outcomes_text(within_2x)
         return {**stats.summary().to_dict(), OUTCOMES_KEY: outcomes}

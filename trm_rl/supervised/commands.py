@@ -39,8 +39,6 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -75,7 +73,7 @@ from trm_rl.supervised.sampling import (
 )
 from trm_rl.supervised.trajectory import write_trajectory_gif
 from trm_rl.supervised.warm_start import run_game
-from trm_rl.utils import resolve_device
+from trm_rl.utils import resolve_device, torch_threads
 
 #: Cells ``solve`` runs together by default: 32 31x31 mazes, about 0.5 GB at the peak with the
 #: shipped maze model (memory grows with batch x cells; the time per cell hardly changes).
@@ -393,18 +391,6 @@ def solve_file(
     if first_traj is not None:
         write_trajectory_gif(kind, *first_traj, path=trajectory)
     return len(results)
-
-
-@contextmanager
-def torch_threads(threads: int | None) -> Iterator[None]:
-    """Within the block, torch uses ``threads`` threads (None: unchanged); restored on exit."""
-    before = torch.get_num_threads()
-    if threads is not None:
-        torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def solve_batch_size(cells: int) -> int:
